@@ -1,0 +1,51 @@
+"""Exceptions raised by dwcp_diag.
+
+Every error a user can act on derives from :class:`DwcpDiagError` and carries a message that
+names what was wrong (the URL, the query, the file, the parameter) and never a secret.
+"""
+
+from __future__ import annotations
+
+
+class DwcpDiagError(Exception):
+    """Base class of every error dwcp_diag raises on purpose."""
+
+
+class ConfigError(DwcpDiagError):
+    """The configuration file, a profile or an environment variable is invalid."""
+
+
+class TimeWindowError(DwcpDiagError, ValueError):
+    """A time, duration or window could not be understood or makes no sense."""
+
+
+class SourceUnavailable(DwcpDiagError):
+    """A data source (Prometheus, PostgreSQL, Kubernetes, a snapshot) could not be reached.
+
+    ``source`` names the kind of source (``"prometheus"``, ``"postgres"``, ``"kubernetes"``,
+    ``"snapshot"``) so reports can emit a ``source_unavailable`` finding for it.
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class AuthError(SourceUnavailable):
+    """The source answered but refused our credentials (HTTP 401/403, password rejected)."""
+
+
+class QueryError(DwcpDiagError):
+    """The source rejected a query (bad PromQL, bad SQL, missing privilege)."""
+
+    def __init__(self, message: str, query: str | None = None) -> None:
+        super().__init__(message)
+        self.query = query
+
+
+class ReplayMissing(DwcpDiagError, LookupError):
+    """A snapshot bundle was asked for a call that was never recorded into it."""
+
+
+class SnapshotError(DwcpDiagError):
+    """A snapshot bundle is missing, incomplete or corrupt."""

@@ -1,0 +1,1 @@
+"""Data sources: each loader turns one system's answers into tidy pandas frames."""

@@ -1,0 +1,234 @@
+"""Record/replay bundles: every frame a run loads, saved so the run can be replayed offline.
+
+A bundle is a directory::
+
+    manifest.json            format, package version, "now" of the run, one entry per call
+    data/<source>/<key>.parquet
+
+Each entry is keyed by ``(source, call, params)`` (see :func:`call_key`); a call that failed
+live (an unreachable source) is recorded as its error, so a replay fails the same way and a
+re-rendered report carries the same ``source_unavailable`` finding.
+
+>>> import tempfile, pandas as pd
+>>> bundle_dir = tempfile.mkdtemp()
+>>> rec = Recorder(bundle_dir, now=pd.Timestamp("2026-11-16", tz="UTC"))
+>>> rec.record("postgres", "tables", {}, pd.DataFrame({"relname": ["tasks"], "n_dead_tup": [3]}))
+>>> SnapshotBundle(bundle_dir).load("postgres", "tables", {})["relname"].tolist()
+['tasks']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dwcp_diag import errors
+from dwcp_diag.errors import ReplayMissing, SnapshotError
+
+MANIFEST = "manifest.json"
+FORMAT_VERSION = 1
+# Errors a replay may re-raise; anything else recorded is refused as corrupt.
+_REPLAYABLE_ERRORS = {
+    "SourceUnavailable": errors.SourceUnavailable,
+    "AuthError": errors.AuthError,
+    "QueryError": errors.QueryError,
+}
+
+
+def canonical_params(params: Mapping[str, Any]) -> str:
+    """Params as canonical JSON: sorted keys, timestamps as ISO-8601 UTC strings."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, pd.Timestamp):
+            return value.tz_convert("UTC").isoformat() if value.tzinfo else value.isoformat()
+        if isinstance(value, Mapping):
+            return {str(k): convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+    return json.dumps(convert(dict(params)), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def call_key(source: str, call: str, params: Mapping[str, Any]) -> str:
+    """Stable file-name-safe key of one loader call."""
+    text = f"{source}\n{call}\n{canonical_params(params)}"
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temp file and rename: never a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _frame_to_parquet(frame: pd.DataFrame) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=True, compression="zstd")
+    return buffer.getvalue()
+
+
+class Recorder:
+    """Saves each loaded frame (or error) into a bundle directory as it is loaded. Thread-safe."""
+
+    def __init__(
+        self, directory: str | os.PathLike[str], now: pd.Timestamp, profile: str = "default"
+    ) -> None:
+        from dwcp_diag import __version__
+
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+        manifest_path = self.directory / MANIFEST
+        if manifest_path.exists():
+            self._manifest = _read_manifest(self.directory)
+        else:
+            self._manifest = {
+                "format": FORMAT_VERSION,
+                "package_version": __version__,
+                "now": now.isoformat(),
+                "profile": profile,
+                "entries": {},
+            }
+
+    def record(
+        self, source: str, call: str, params: Mapping[str, Any], frame: pd.DataFrame
+    ) -> None:
+        key = call_key(source, call, params)
+        data = _frame_to_parquet(frame)
+        relative = f"data/{source}/{key}.parquet"
+        atomic_write_bytes(self.directory / relative, data)
+        self._add(key, source, call, params, file=relative, rows=len(frame),
+                  sha256=hashlib.sha256(data).hexdigest())
+
+    def record_error(
+        self, source: str, call: str, params: Mapping[str, Any], error: errors.DwcpDiagError
+    ) -> None:
+        key = call_key(source, call, params)
+        info = {"type": type(error).__name__, "message": str(error)}
+        if isinstance(error, errors.SourceUnavailable):
+            info["source"] = error.source
+        self._add(key, source, call, params, error=info)
+
+    def _add(self, key: str, source: str, call: str, params: Mapping[str, Any], **extra: Any):
+        entry = {
+            "source": source,
+            "call": call,
+            "params": json.loads(canonical_params(params)),
+            "captured_at": pd.Timestamp.now(tz="UTC").isoformat(),
+            **extra,
+        }
+        with self._lock:
+            self._manifest["entries"][key] = entry
+            text = json.dumps(self._manifest, indent=1, sort_keys=True)
+            atomic_write_bytes(self.directory / MANIFEST, text.encode())
+
+
+def _read_manifest(directory: Path) -> dict[str, Any]:
+    path = directory / MANIFEST
+    if not path.is_file():
+        raise SnapshotError(f"snapshot bundle {directory}: {MANIFEST} is missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SnapshotError(
+            f"snapshot bundle {directory}: {MANIFEST} is unreadable ({exc})"
+        ) from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
+        raise SnapshotError(
+            f"snapshot bundle {directory}: {MANIFEST} is not a format-{FORMAT_VERSION} manifest"
+        )
+    return manifest
+
+
+class SnapshotBundle:
+    """Answers loader calls from a recorded bundle, offline, with bit-identical frames."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+        if not self.directory.is_dir():
+            raise SnapshotError(f"snapshot bundle {self.directory} does not exist")
+        self.manifest = _read_manifest(self.directory)
+
+    @property
+    def now(self) -> pd.Timestamp:
+        """The 'now' of the recorded run: relative windows replay against it."""
+        return pd.Timestamp(self.manifest["now"])
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        return self.manifest["entries"]
+
+    def has(self, source: str, call: str, params: Mapping[str, Any]) -> bool:
+        return call_key(source, call, params) in self.entries
+
+    def load(self, source: str, call: str, params: Mapping[str, Any]) -> pd.DataFrame:
+        key = call_key(source, call, params)
+        entry = self.entries.get(key)
+        if entry is None:
+            raise ReplayMissing(
+                f"snapshot bundle {self.directory} has no recording of {source}.{call}"
+                f"({canonical_params(params)}); re-record the bundle with this call "
+                "(e.g. `make demo-record` for the demo bundle, or --record on a live run)"
+            )
+        if "error" in entry:
+            raise _recorded_error(entry["error"], source)
+        path = self.directory / entry["file"]
+        try:
+            data = path.read_bytes()
+        except OSError:
+            raise SnapshotError(
+                f"snapshot bundle {self.directory}: {entry['file']} ({source}.{call}) is missing"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+            raise SnapshotError(
+                f"snapshot bundle {self.directory}: {entry['file']} ({source}.{call}) is corrupt "
+                "(checksum mismatch)"
+            )
+        import io
+
+        try:
+            frame = pd.read_parquet(io.BytesIO(data))
+        except Exception as exc:  # pyarrow raises several types for damaged files
+            raise SnapshotError(
+                f"snapshot bundle {self.directory}: {entry['file']} ({source}.{call}) "
+                f"cannot be read: {exc}"
+            ) from None
+        return _restore_empty_categories(frame)
+
+
+def _restore_empty_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    # Parquet keeps no dtype for the categories of an empty categorical; labels are strings.
+    for column in frame.columns:
+        dtype = frame[column].dtype
+        empty = isinstance(dtype, pd.CategoricalDtype) and len(dtype.categories) == 0
+        if empty and dtype.categories.dtype == object:
+            frame[column] = frame[column].cat.set_categories(pd.Index([], dtype="str"))
+    return frame
+
+
+def _recorded_error(info: Mapping[str, Any], source: str) -> errors.DwcpDiagError:
+    cls = _REPLAYABLE_ERRORS.get(info.get("type", ""))
+    if cls is None:
+        return SnapshotError(f"recorded error of unknown type {info.get('type')!r}")
+    if issubclass(cls, errors.SourceUnavailable):
+        return cls(info.get("source", source), info["message"])
+    return cls(info["message"])
