@@ -84,7 +84,7 @@ def secret_from_config(value: object, key: str, environ: Mapping[str, str]) -> S
     if value is None:
         return None
     if isinstance(value, Mapping) and len(value) == 1:
-        (kind, name), = value.items()
+        ((kind, name),) = value.items()
         if kind == "env" and isinstance(name, str) and name:
             return Secret.from_env(name, environ)
         if kind == "file" and isinstance(name, str) and name:

@@ -37,8 +37,9 @@ def as_category(values: pd.Series) -> pd.Series:
     """Strings as a categorical whose categories are ``str`` (also when empty or all missing)."""
     series = values.astype("str").where(values.notna())
     categories = pd.Index(sorted(series.dropna().unique()), dtype="str")
-    return pd.Series(pd.Categorical(series, categories=categories), index=values.index,
-                     name=values.name)
+    return pd.Series(
+        pd.Categorical(series, categories=categories), index=values.index, name=values.name
+    )
 
 
 def conform(frame: pd.DataFrame, schema: Schema, keep_extra: bool = False) -> pd.DataFrame:
@@ -49,9 +50,11 @@ def conform(frame: pd.DataFrame, schema: Schema, keep_extra: bool = False) -> pd
     out = {}
     for column, kind in schema.items():
         if column not in frame.columns:
-            out[column] = pd.Series(pd.NA if kind not in ("float64", "timestamp") else None,
-                                    index=frame.index, dtype=_dtype(kind) if kind != "category"
-                                    else "object")
+            out[column] = pd.Series(
+                pd.NA if kind not in ("float64", "timestamp") else None,
+                index=frame.index,
+                dtype=_dtype(kind) if kind != "category" else "object",
+            )
         else:
             out[column] = frame[column]
         if kind == "category":

@@ -97,9 +97,7 @@ class Session:
     def k8s(self) -> KubernetesLoader:
         from dwcp_diag.sources.kubernetes import KubernetesLoader
 
-        return KubernetesLoader(
-            self.profile.kubernetes, recorder=self.recorder, replay=self.replay
-        )
+        return KubernetesLoader(self.profile.kubernetes, recorder=self.recorder, replay=self.replay)
 
     def __repr__(self) -> str:
         return f"Session(profile={self.profile.name!r}, source={self.source!r}, now={self.now})"

@@ -41,7 +41,9 @@ def parse_duration(value: DurationLike) -> float:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if not isinstance(value, str):
-        raise TimeWindowError(f"duration {value!r}: expected a string like '7d', seconds or a timedelta")
+        raise TimeWindowError(
+            f"duration {value!r}: expected a string like '7d', seconds or a timedelta"
+        )
     text = value.strip().lower()
     if re.fullmatch(r"\d+(\.\d+)?", text):
         return float(text)
@@ -66,7 +68,7 @@ def format_duration(seconds: float) -> str:
     """
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
-    parts, rest = [], int(round(seconds))
+    parts, rest = [], round(seconds)
     for unit in ("w", "d", "h", "m", "s"):
         size = int(_UNIT_SECONDS[unit])
         if rest >= size:

@@ -116,8 +116,15 @@ class Recorder:
         data = _frame_to_parquet(frame)
         relative = f"data/{source}/{key}.parquet"
         atomic_write_bytes(self.directory / relative, data)
-        self._add(key, source, call, params, file=relative, rows=len(frame),
-                  sha256=hashlib.sha256(data).hexdigest())
+        self._add(
+            key,
+            source,
+            call,
+            params,
+            file=relative,
+            rows=len(frame),
+            sha256=hashlib.sha256(data).hexdigest(),
+        )
 
     def record_error(
         self, source: str, call: str, params: Mapping[str, Any], error: errors.DwcpDiagError
