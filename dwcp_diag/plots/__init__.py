@@ -1,0 +1,102 @@
+"""Plotly figure builders in one house style.
+
+Area modules (``dwcp_diag.plots.latency``, ``...memory``) build their figures with the helpers
+here so every report looks the same. Figures carry at most ``MAX_POINTS_PER_TRACE`` points per
+trace (reports stay small; see :func:`downsample`).
+
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"path": ["/a", "/a"], "timestamp": pd.to_datetime([0, 60], unit="s",
+...                       utc=True), "value": [0.1, 0.2]})
+>>> fig = timeseries(frame, color="path", title="p95", y_title="seconds", hline=0.2)
+>>> len(fig.data), fig.layout.title.text
+(1, 'p95')
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+MAX_POINTS_PER_TRACE = 1500
+PALETTE = [
+    "#1565c0",
+    "#ef6c00",
+    "#2e7d32",
+    "#c62828",
+    "#6a1b9a",
+    "#00838f",
+    "#ad1457",
+    "#4e342e",
+    "#546e7a",
+    "#9e9d24",
+]
+TARGET_COLOUR = "#c62828"
+
+
+def house_layout(
+    fig: go.Figure, title: str | None = None, y_title: str | None = None, height: int = 380
+) -> go.Figure:
+    """Apply the house style: white template, compact margins, UTC time axis, legend on top."""
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0.01, "font": {"size": 15}} if title else None,
+        height=height,
+        margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        colorway=PALETTE,
+        hovermode="x unified",
+    )
+    if y_title:
+        fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def downsample(
+    frame: pd.DataFrame, max_points: int = MAX_POINTS_PER_TRACE, time_column: str = "timestamp"
+) -> pd.DataFrame:
+    """Keep at most ``max_points`` evenly spaced rows (a plotting aid, never for analysis)."""
+    if len(frame) <= max_points:
+        return frame
+    positions = np.linspace(0, len(frame) - 1, max_points).round().astype(int)
+    return frame.sort_values(time_column).iloc[np.unique(positions)]
+
+
+def timeseries(
+    frame: pd.DataFrame,
+    color: str | None = None,
+    title: str | None = None,
+    y_title: str | None = None,
+    hline: float | None = None,
+    hline_label: str = "target",
+    value_column: str = "value",
+    max_series: int = 12,
+) -> go.Figure:
+    """One line per series of a tidy frame (``timestamp``, ``value`` and label columns).
+
+    ``color`` names the label that tells series apart; the ``max_series`` largest (by mean)
+    are drawn. ``hline`` draws a target line (the runbook's SLOs, a limit).
+    """
+    fig = go.Figure()
+    groups = [(None, frame)] if color is None else list(frame.groupby(color, observed=True))
+    if color is not None and len(groups) > max_series:
+        means = frame.groupby(color, observed=True)[value_column].mean().nlargest(max_series)
+        groups = [(k, g) for k, g in groups if k in set(means.index)]
+    for name, group in groups:
+        group = downsample(group.sort_values("timestamp"))
+        fig.add_trace(
+            go.Scatter(
+                x=group["timestamp"],
+                y=group[value_column],
+                mode="lines",
+                name=str(name) if name is not None else value_column,
+            )
+        )
+    if hline is not None:
+        fig.add_hline(
+            y=hline,
+            line={"color": TARGET_COLOUR, "dash": "dash", "width": 1},
+            annotation_text=hline_label,
+            annotation_position="top left",
+        )
+    return house_layout(fig, title, y_title)
