@@ -50,6 +50,7 @@ class Session:
         source: str = "live",
         record: str | os.PathLike[str] | None = None,
         now: TimeLike | None = None,
+        writer: str = "session",
     ) -> None:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.source = source
@@ -64,7 +65,9 @@ class Session:
         if record is not None and self.replay is not None:
             raise ConfigError("--record needs a live source; a replayed session has nothing new")
         self.recorder = (
-            Recorder(record, now=self.now, profile=self.profile.name) if record else None
+            Recorder(record, now=self.now, profile=self.profile.name, writer=writer)
+            if record
+            else None
         )
 
     def window(

@@ -2,8 +2,12 @@
 
 A bundle is a directory::
 
-    manifest.json            format, package version, "now" of the run, one entry per call
+    manifests/<writer>.json  format, package version, "now" of the run, one entry per call
     data/<source>/<key>.parquet
+
+Each writer (one notebook of a parallel render, or one interactive session) keeps its own
+manifest so concurrent recorders never overwrite each other; a replay merges them all. Data
+files are named by call key, so two writers recording the same call write the same file.
 
 Each entry is keyed by ``(source, call, params)`` (see :func:`call_key`); a call that failed
 live (an unreachable source) is recorded as its error, so a replay fails the same way and a
@@ -33,7 +37,9 @@ import pandas as pd
 from dwcp_diag import errors
 from dwcp_diag.errors import ReplayMissing, SnapshotError
 
-MANIFEST = "manifest.json"
+MANIFEST_DIR = "manifests"
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 FORMAT_VERSION = 1
 # Errors a replay may re-raise; anything else recorded is refused as corrupt.
 _REPLAYABLE_ERRORS = {
@@ -73,6 +79,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -91,15 +98,19 @@ class Recorder:
     """Saves each loaded frame (or error) into a bundle directory as it is loaded. Thread-safe."""
 
     def __init__(
-        self, directory: str | os.PathLike[str], now: pd.Timestamp, profile: str = "default"
+        self,
+        directory: str | os.PathLike[str],
+        now: pd.Timestamp,
+        profile: str = "default",
+        writer: str = "session",
     ) -> None:
         from dwcp_diag import __version__
 
         self.directory = Path(directory)
         self._lock = threading.Lock()
-        manifest_path = self.directory / MANIFEST
-        if manifest_path.exists():
-            self._manifest = _read_manifest(self.directory)
+        self._manifest_path = self.directory / MANIFEST_DIR / f"{writer}.json"
+        if self._manifest_path.exists():
+            self._manifest = _read_manifest(self._manifest_path)
         else:
             self._manifest = {
                 "format": FORMAT_VERSION,
@@ -146,24 +157,32 @@ class Recorder:
         with self._lock:
             self._manifest["entries"][key] = entry
             text = json.dumps(self._manifest, indent=1, sort_keys=True)
-            atomic_write_bytes(self.directory / MANIFEST, text.encode())
+            atomic_write_bytes(self._manifest_path, text.encode())
 
 
-def _read_manifest(directory: Path) -> dict[str, Any]:
-    path = directory / MANIFEST
-    if not path.is_file():
-        raise SnapshotError(f"snapshot bundle {directory}: {MANIFEST} is missing")
+def _read_manifest(path: Path) -> dict[str, Any]:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise SnapshotError(
-            f"snapshot bundle {directory}: {MANIFEST} is unreadable ({exc})"
-        ) from None
+        raise SnapshotError(f"snapshot manifest {path} is unreadable ({exc})") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_VERSION:
-        raise SnapshotError(
-            f"snapshot bundle {directory}: {MANIFEST} is not a format-{FORMAT_VERSION} manifest"
-        )
+        raise SnapshotError(f"snapshot manifest {path} is not a format-{FORMAT_VERSION} manifest")
     return manifest
+
+
+def _merge_manifests(directory: Path) -> dict[str, Any]:
+    paths = sorted((directory / MANIFEST_DIR).glob("*.json"))
+    if not paths:
+        raise SnapshotError(
+            f"snapshot bundle {directory} has no {MANIFEST_DIR}/*.json: not a recorded bundle"
+        )
+    merged: dict[str, Any] = {}
+    for path in paths:
+        manifest = _read_manifest(path)
+        if not merged:
+            merged = {**manifest, "entries": {}}
+        merged["entries"].update(manifest["entries"])
+    return merged
 
 
 class SnapshotBundle:
@@ -173,7 +192,7 @@ class SnapshotBundle:
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise SnapshotError(f"snapshot bundle {self.directory} does not exist")
-        self.manifest = _read_manifest(self.directory)
+        self.manifest = _merge_manifests(self.directory)
 
     @property
     def now(self) -> pd.Timestamp:

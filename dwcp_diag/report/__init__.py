@@ -1,0 +1,1 @@
+"""Reports: papermill executes notebooks, nbconvert exports them to self-contained HTML."""

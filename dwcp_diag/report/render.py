@@ -1,0 +1,272 @@
+"""Render notebooks: papermill executes, nbconvert exports self-contained HTML, findings out.
+
+Per notebook NAME, into the output directory, each written atomically (temp file + rename)::
+
+    NAME.ipynb          the executed notebook (parameters in clear text: never secrets)
+    NAME.html           the report: header, findings table, outputs (code hidden by default)
+    NAME.findings.json  the findings the notebook published (DESIGN.md contract)
+
+A failing cell still yields the executed notebook and an HTML report showing the error; the
+result says which cell failed, and the other notebooks of the same run still render.
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from dwcp_diag import __version__
+from dwcp_diag.analysis.findings import FINDINGS_MIMETYPE, SEVERITY_RANK, findings_table_html
+from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.sources.snapshot import atomic_write_bytes
+
+log = logging.getLogger("dwcp_diag.render")
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+DEFAULT_CELL_TIMEOUT_S = 600
+# Names that must never be notebook parameters: papermill stores parameters in clear text.
+_SECRET_WORDS = ("password", "passwd", "token", "secret", "dsn", "apikey", "api_key")
+
+
+class RenderError(DwcpDiagError):
+    """A notebook cannot be rendered as asked (unknown notebook or parameter)."""
+
+
+def notebook_dir() -> Path:
+    """Where the suite's notebooks live: ``$DWCP_NOTEBOOK_DIR``, else the source tree's."""
+    configured = os.environ.get("DWCP_NOTEBOOK_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def available_notebooks() -> list[str]:
+    return sorted(p.stem for p in notebook_dir().glob("*.ipynb"))
+
+
+def resolve_notebook(name: str) -> Path:
+    """A notebook by name (``latency``) or path (``notebooks/latency.ipynb``)."""
+    candidate = Path(name)
+    if candidate.suffix == ".ipynb" and candidate.is_file():
+        return candidate
+    path = notebook_dir() / f"{name}.ipynb"
+    if not path.is_file():
+        known = ", ".join(available_notebooks()) or "none"
+        raise RenderError(f"unknown notebook {name!r}; available: {known}")
+    return path
+
+
+def notebook_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a notebook declares in its cell tagged ``parameters``."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(path)))
+
+
+def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:
+    """Refuse unknown parameters (listing the valid ones) and anything that looks secret."""
+    for key in parameters:
+        if any(word in key.lower() for word in _SECRET_WORDS):
+            raise RenderError(
+                f"parameter {key!r} looks like a secret; secrets are never notebook parameters "
+                "(papermill stores them in clear text). Reference it from the config file or an "
+                "environment variable instead."
+            )
+    declared = notebook_parameters(path)
+    unknown = sorted(set(parameters) - set(declared))
+    if unknown:
+        raise RenderError(
+            f"notebook {path.stem!r} has no parameter(s) {unknown}; valid: {sorted(declared)}"
+        )
+
+
+@dataclass
+class RenderJob:
+    """One notebook to render, with everything the worker process needs (no secrets)."""
+
+    notebook: str
+    out_dir: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    header: dict[str, str] = field(default_factory=dict)
+    show_code: bool = False
+    cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S
+    progress: bool = False
+
+
+@dataclass
+class RenderResult:
+    name: str
+    ok: bool
+    ipynb: str | None = None
+    html: str | None = None
+    findings_json: str | None = None
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    failed_cell: int | None = None
+    execute_s: float = 0.0
+    export_s: float = 0.0
+
+    @property
+    def worst_severity(self) -> str | None:
+        if not self.findings:
+            return None
+        return min((f["severity"] for f in self.findings), key=SEVERITY_RANK.__getitem__)
+
+
+def render(job: RenderJob) -> RenderResult:
+    """Execute one notebook and write its three outputs. Never raises for a failing cell."""
+    path = resolve_notebook(job.notebook)
+    name = path.stem
+    out_dir = Path(job.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = RenderResult(name=name, ok=True)
+    started = time.perf_counter()
+    executed = _execute(path, job, result)
+    result.execute_s = time.perf_counter() - started
+    if executed is None:
+        return result
+    result.findings = collect_findings(executed)
+    started = time.perf_counter()
+    page = export_html(executed, name, job, result)
+    result.export_s = time.perf_counter() - started
+    result.ipynb = _write(out_dir / f"{name}.ipynb", nbformat.writes(executed).encode())
+    result.html = _write(out_dir / f"{name}.html", page.encode())
+    findings_text = json.dumps(result.findings, indent=1, sort_keys=False)
+    result.findings_json = _write(out_dir / f"{name}.findings.json", findings_text.encode())
+    return result
+
+
+def _write(path: Path, data: bytes) -> str:
+    atomic_write_bytes(path, data)
+    return str(path)
+
+
+def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.NotebookNode | None:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    with tempfile.TemporaryDirectory(prefix="dwcp-render-") as tmp:
+        output = Path(tmp) / path.name
+        try:
+            papermill.execute_notebook(
+                str(path),
+                str(output),
+                parameters=job.parameters,
+                kernel_name=_kernel_name(),
+                progress_bar=job.progress,
+                execution_timeout=job.cell_timeout_s,
+                cwd=str(path.parent),
+            )
+        except PapermillExecutionError as exc:
+            result.ok = False
+            result.failed_cell = exc.cell_index
+            result.error = f"{path.stem}: cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
+        except Exception as exc:  # kernel death, timeout, bad notebook: report, don't crash
+            result.ok = False
+            result.error = f"{path.stem}: {type(exc).__name__}: {exc}"
+        if not output.is_file():
+            return None
+        return nbformat.read(str(output), as_version=4)
+
+
+def _kernel_name() -> str:
+    """The kernel of the interpreter running dwcp-diag (avoids NoSuchKernel in a venv)."""
+    from jupyter_client.kernelspec import NATIVE_KERNEL_NAME
+
+    return os.environ.get("DWCP_KERNEL", NATIVE_KERNEL_NAME)
+
+
+def collect_findings(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
+    """Every finding the notebook published (display outputs of the findings mimetype)."""
+    found: list[dict[str, Any]] = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if FINDINGS_MIMETYPE in data:
+                found.extend(data[FINDINGS_MIMETYPE])
+    found.sort(key=lambda f: (SEVERITY_RANK.get(f.get("severity"), 9), f.get("check", "")))
+    return found
+
+
+def export_html(
+    notebook: nbformat.NotebookNode, name: str, job: RenderJob, result: RenderResult
+) -> str:
+    """HTML with a header (window, source, profile, time, version) and findings first."""
+    from nbconvert import HTMLExporter
+
+    page = copy.deepcopy(notebook)
+    page.cells.insert(0, nbformat.v4.new_markdown_cell(_header_html(name, job, result)))
+    exporter = HTMLExporter(
+        template_name="dwcp_report",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=not job.show_code,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+    )
+    page.metadata["title"] = f"dwcp-diag {name}"
+    body, _ = exporter.from_notebook_node(page)
+    return body
+
+
+def _header_html(name: str, job: RenderJob, result: RenderResult) -> str:
+    meta = {
+        "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "dwcp-diag": __version__,
+        **job.header,
+    }
+    spans = "".join(
+        f"<span><b>{html.escape(k)}</b>: {html.escape(str(v))}</span>" for k, v in meta.items()
+    )
+    failed = ""
+    if not result.ok:
+        reason = html.escape(result.error or "")
+        failed = f'<div class="dwcp-failed"><b>Report incomplete</b>: {reason}</div>'
+    return (
+        f'<div class="dwcp-header"><h1>{html.escape(name)}</h1>'
+        f'<div class="dwcp-meta">{spans}</div>{failed}'
+        f"<h2>Findings</h2>{findings_table_html(result.findings)}</div>"
+    )
+
+
+def render_all(jobs: Sequence[RenderJob], workers: int | None = None) -> list[RenderResult]:
+    """Render several notebooks, in parallel processes when there is more than one."""
+    workers = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
+    if workers == 1:
+        return [_render_safely(job) for job in jobs]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_render_safely, jobs))
+
+
+def _render_safely(job: RenderJob) -> RenderResult:
+    log.info("rendering %s", job.notebook)
+    try:
+        result = render(job)
+    except DwcpDiagError as exc:
+        result = RenderResult(name=Path(job.notebook).stem, ok=False, error=str(exc))
+    except Exception as exc:  # an export or disk failure must not stop the other reports
+        log.exception("rendering %s failed", job.notebook)
+        result = RenderResult(
+            name=Path(job.notebook).stem, ok=False, error=f"{type(exc).__name__}: {exc}"
+        )
+    status = "ok" if result.ok else "FAILED"
+    print(
+        f"{status:6} {result.name:<12} {len(result.findings):3} finding(s)  "
+        f"execute {result.execute_s:5.1f}s  export {result.export_s:4.1f}s"
+        + (f"  {result.error}" if result.error else ""),
+        file=sys.stderr,
+        flush=True,
+    )
+    return result
