@@ -1,0 +1,64 @@
+# dwcp-diag: the two commands are `make demo` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics
+
+.PHONY: help demo test lint format system-deps venv demo-record bench clean
+
+help:
+	@echo "make demo         set up .venv and render every notebook from the built-in demo data into reports/"
+	@echo "make test         set up .venv (+ Debian servers) and run ruff and the whole test suite"
+	@echo "make demo-record  re-record the demo bundle from the simulator through real servers"
+	@echo "make bench        run the benchmarks in benchmarks/"
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/dwcp-diag demo --out reports
+
+# Real PostgreSQL and Prometheus for the tests: installed from Debian when missing.
+system-deps:
+	@missing=""; \
+	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
+	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	ls /usr/share/postgresql/*/extension/pg_stat_statements.control >/dev/null 2>&1 || missing="$$missing postgresql-contrib"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages: $(DEBIAN_PACKAGES)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing:$$missing. Run: sudo apt-get update && sudo apt-get install -y $(DEBIAN_PACKAGES)"; exit 1; \
+	  fi; \
+	fi
+
+test: system-deps $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: system-deps $(STAMP)
+	$(BIN)/python benchmarks/prom_loader.py
+	$(BIN)/python benchmarks/k8s_loader.py
+	$(BIN)/python benchmarks/pg_loader.py
+
+clean:
+	rm -rf $(VENV) .cache .pytest_cache .ruff_cache reports/*/ reports/*.html

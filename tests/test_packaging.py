@@ -1,0 +1,62 @@
+"""The package's metadata: dependencies declared once per ecosystem, and kept in sync."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# conda-forge names that differ from PyPI names
+CONDA_TO_PYPI = {"python-kubernetes": "kubernetes"}
+
+
+def _name_and_bound(requirement: str) -> tuple[str, str]:
+    match = re.match(r"\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*(>=\s*[0-9][^\s,;#]*)?", requirement)
+    assert match, requirement
+    return match.group(1).lower(), (match.group(2) or "").replace(" ", "")
+
+
+def _pyproject() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    return dict(_name_and_bound(r) for r in requirements)
+
+
+def _environment_yml() -> dict[str, str]:
+    deps: dict[str, str] = {}
+    for line in (ROOT / "environment.yml").read_text().splitlines():
+        item = re.match(r"\s+-\s+([^#]+)", line)
+        if item and not item.group(1).strip().startswith("conda-forge"):
+            name, bound = _name_and_bound(item.group(1))
+            if name != "python":
+                deps[CONDA_TO_PYPI.get(name, name)] = bound
+    return deps
+
+
+def test_environment_yml_lists_the_same_dependencies_and_bounds_as_pyproject():
+    assert _environment_yml() == _pyproject()
+
+
+def test_every_dependency_has_a_lower_bound():
+    unbounded = [name for name, bound in _pyproject().items() if not bound]
+    assert unbounded == []
+
+
+def test_constraints_pin_every_declared_dependency():
+    pinned = {
+        line.split("==")[0].lower()
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if "==" in line
+    }
+    missing = sorted(set(_pyproject()) - pinned)
+    assert missing == []
+
+
+def test_cli_help_runs_from_the_installed_entry_point():
+    exe = Path(sys.executable).with_name("dwcp-diag")
+    out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
+    for command in ("render", "demo", "check"):
+        assert command in out.stdout
