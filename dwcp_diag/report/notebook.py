@@ -8,8 +8,17 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from plotly.io._base_renderers import NotebookRenderer
+
+if TYPE_CHECKING:
+    from dwcp_diag.analysis.findings import Findings
+    from dwcp_diag.session import Session
+    from dwcp_diag.timewindow import TimeWindow
+
+T = TypeVar("T")
 
 # plotly's notebook renderer always adds MathJax from a CDN to every figure; reports use no
 # LaTeX and must not make a single request when opened.
@@ -36,3 +45,53 @@ def setup() -> None:
     if "dwcp_offline" not in pio.renderers:
         pio.renderers["dwcp_offline"] = OfflineNotebookRenderer(connected=False)
     pio.renderers.default = "dwcp_offline"
+
+
+def open_session(
+    profile: str | None,
+    source: str,
+    start: str | None,
+    end: str | None,
+    window: str,
+    record: str | None = None,
+    name: str = "session",
+) -> tuple[Session, TimeWindow]:
+    """The session and window a report notebook works on, from its parameters.
+
+    ``start``/``end`` win over ``window``; with neither, the window ends at the session's
+    'now' (the bundle's for demo and snapshot sources, so a replay asks the same questions).
+    """
+    from dwcp_diag.session import Session
+
+    session = Session(profile, source=source, record=record, now=end, writer=name)
+    chosen = session.window(window=None if start else window, start=start, end=end)
+    return session, chosen
+
+
+class Sections:
+    """Loads each report section's data, turning an unreachable source into a finding.
+
+    >>> sections = Sections()
+    >>> sections.load("postgres", lambda: 1 / 0) is None      # doctest: +SKIP
+    """
+
+    def __init__(self) -> None:
+        self.unavailable: dict[str, str] = {}
+
+    def load(self, source: str, fetch: Callable[[], T]) -> T | None:
+        """``fetch()``, or None when its source is unavailable (noted once per source)."""
+        from dwcp_diag.errors import SourceUnavailable
+
+        if source in self.unavailable:
+            return None
+        try:
+            return fetch()
+        except SourceUnavailable as exc:
+            self.unavailable[source] = str(exc)
+            print(f"{source} unavailable: {exc}")
+            return None
+
+    def findings(self) -> Findings:
+        from dwcp_diag.analysis.findings import Findings, source_unavailable
+
+        return Findings(source_unavailable(src, msg) for src, msg in self.unavailable.items())
