@@ -43,6 +43,20 @@ class QueryError(DwcpDiagError):
         self.query = query
 
 
+class StatsUnavailable(QueryError):
+    """A statistic cannot be read for want of a privilege, an extension or a setting.
+
+    ``feature`` names what is missing (``"pg_stat_statements"``, ``"pgstattuple"``, ...) and
+    ``fix`` is the statement that provides it (a GRANT, CREATE EXTENSION or ALTER SYSTEM);
+    reports turn it into a ``stats_unavailable`` finding rather than a failed cell.
+    """
+
+    def __init__(self, feature: str, message: str, fix: str, query: str | None = None) -> None:
+        super().__init__(message, query)
+        self.feature = feature
+        self.fix = fix
+
+
 class ReplayMissing(DwcpDiagError, LookupError):
     """A snapshot bundle was asked for a call that was never recorded into it."""
 

@@ -1,0 +1,1212 @@
+"""PostgreSQL loader: ``pg_stat_*`` views and catalogs as tidy frames, safe to aim at production.
+
+Every session it opens is read-only (``default_transaction_read_only=on``), bounded
+(``statement_timeout`` and ``lock_timeout`` from :class:`PostgresSettings`) and named
+(``application_name=dwcp-diag``). It never runs ``EXPLAIN ANALYZE`` or resets statistics.
+The SQL lives in ``dwcp_diag/queries/sql/NAME.sql``, one file per concern, each saying where its
+numbers come from. Frames have units in column names and keep their columns and dtypes when
+empty (``*_SCHEMA`` below). A missing privilege, extension or setting is reported by
+:meth:`PostgresLoader.availability` with the statement that fixes it, and a method that cannot
+work without it raises :class:`StatsUnavailable` (never a bare driver traceback).
+
+>>> pg = PostgresLoader(PostgresSettings(dsn=Secret.from_env("DWCP_PG_DSN")))  # doctest: +SKIP
+>>> pg.slow_queries(limit=5)[["query", "calls", "mean_exec_time_ms"]]         # doctest: +SKIP
+>>> pg.availability().query("not available")[["feature", "fix"]]              # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+
+from dwcp_diag.config import PostgresSettings
+from dwcp_diag.credentials import Secret, scrub
+from dwcp_diag.errors import (
+    AuthError,
+    ConfigError,
+    DwcpDiagError,
+    QueryError,
+    SourceUnavailable,
+    StatsUnavailable,
+)
+from dwcp_diag.frames import Schema, conform
+from dwcp_diag.queries.sql import load_sql
+from dwcp_diag.sources.base import Loader, SourceCheck
+from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
+
+__all__ = [
+    "PostgresLoader",
+    "find_unused_indexes",
+    "pg_stat_statements_variant",
+    "session_options",
+    "slow_queries_delta",
+]
+
+APPLICATION_NAME = "dwcp-diag"
+MIN_PG_STAT_STATEMENTS = (1, 8)  # PostgreSQL 13: *_exec_time
+SLOW_QUERY_ORDERS = ("mean_exec_time_ms", "total_exec_time_ms", "max_exec_time_ms", "calls")
+DEFAULT_MAX_QUERY_CHARS = 2000
+# Functions with side effects that a read-only transaction still lets through.
+_FORBIDDEN = re.compile(
+    r"\b(pg_stat_statements_reset|pg_stat_reset\w*|pg_terminate_backend|pg_cancel_backend|"
+    r"pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_promote)\s*\(",
+    re.IGNORECASE,
+)
+_EXPLAIN_ANALYZE = re.compile(r"^\s*explain\b[^;]*\banalyze\b", re.IGNORECASE | re.DOTALL)
+_AUTH_FAILURE = re.compile(
+    r"password authentication failed|no password supplied|authentication failed|"
+    r"pg_hba\.conf|role \S+ does not exist|permission denied for database",
+    re.IGNORECASE,
+)
+
+# -- frame schemas ---------------------------------------------------------------------------
+SERVER_SCHEMA: Schema = {
+    "version_num": "Int64",
+    "version": "str",
+    "started_at": "timestamp",
+    "uptime_s": "float64",
+    "dbname": "str",
+    "database_size_bytes": "Int64",
+    "role_name": "str",
+    "is_superuser": "boolean",
+    "has_pg_read_all_stats": "boolean",
+    "has_pg_monitor": "boolean",
+    "is_in_recovery": "boolean",
+    "is_read_only": "boolean",
+    "extensions": "str",
+    "pg_stat_statements_version": "str",
+    "pgstattuple_version": "str",
+    "stats_reset_at": "timestamp",
+    "pg_stat_statements_reset_at": "timestamp",
+    "pg_stat_statements_dealloc": "Int64",
+    "captured_at": "timestamp",
+}
+
+# (pg_settings name, column, kind): kind "bytes"/"ms" are converted to that unit.
+SETTINGS_SPEC: tuple[tuple[str, str, str], ...] = (
+    ("max_connections", "max_connections", "int"),
+    ("superuser_reserved_connections", "superuser_reserved_connections", "int"),
+    ("shared_buffers", "shared_buffers_bytes", "bytes"),
+    ("effective_cache_size", "effective_cache_size_bytes", "bytes"),
+    ("work_mem", "work_mem_bytes", "bytes"),
+    ("maintenance_work_mem", "maintenance_work_mem_bytes", "bytes"),
+    ("max_wal_size", "max_wal_size_bytes", "bytes"),
+    ("checkpoint_timeout", "checkpoint_timeout_ms", "ms"),
+    ("random_page_cost", "random_page_cost", "float"),
+    ("autovacuum", "autovacuum", "bool"),
+    ("autovacuum_max_workers", "autovacuum_max_workers", "int"),
+    ("autovacuum_naptime", "autovacuum_naptime_ms", "ms"),
+    ("autovacuum_vacuum_threshold", "autovacuum_vacuum_threshold", "int"),
+    ("autovacuum_vacuum_scale_factor", "autovacuum_vacuum_scale_factor", "float"),
+    ("autovacuum_vacuum_insert_threshold", "autovacuum_vacuum_insert_threshold", "int"),
+    ("autovacuum_vacuum_insert_scale_factor", "autovacuum_vacuum_insert_scale_factor", "float"),
+    ("autovacuum_analyze_threshold", "autovacuum_analyze_threshold", "int"),
+    ("autovacuum_analyze_scale_factor", "autovacuum_analyze_scale_factor", "float"),
+    ("autovacuum_freeze_max_age", "autovacuum_freeze_max_age", "int"),
+    ("autovacuum_multixact_freeze_max_age", "autovacuum_multixact_freeze_max_age", "int"),
+    ("autovacuum_vacuum_cost_limit", "autovacuum_vacuum_cost_limit", "int"),
+    ("autovacuum_vacuum_cost_delay", "autovacuum_vacuum_cost_delay_ms", "ms"),
+    ("track_activities", "track_activities", "bool"),
+    ("track_counts", "track_counts", "bool"),
+    ("track_io_timing", "track_io_timing", "bool"),
+    ("track_activity_query_size", "track_activity_query_size_bytes", "bytes"),
+    ("statement_timeout", "statement_timeout_ms", "ms"),
+    ("lock_timeout", "lock_timeout_ms", "ms"),
+    ("idle_in_transaction_session_timeout", "idle_in_transaction_session_timeout_ms", "ms"),
+    ("log_min_duration_statement", "log_min_duration_statement_ms", "ms"),
+    ("default_transaction_read_only", "default_transaction_read_only", "bool"),
+    ("shared_preload_libraries", "shared_preload_libraries", "str"),
+    ("pg_stat_statements.max", "pg_stat_statements_max", "int"),
+    ("pg_stat_statements.track", "pg_stat_statements_track", "str"),
+    ("block_size", "block_size_bytes", "int"),
+)
+_SETTING_DTYPES = {
+    "int": "Int64", "bytes": "Int64", "float": "float64", "ms": "float64",
+    "bool": "boolean", "str": "str",
+}  # fmt: skip
+SETTINGS_SCHEMA: Schema = {column: _SETTING_DTYPES[kind] for _, column, kind in SETTINGS_SPEC}
+
+AVAILABILITY_SCHEMA: Schema = {
+    "feature": "str",
+    "available": "boolean",
+    "required": "boolean",
+    "needed_for": "str",
+    "detail": "str",
+    "fix": "str",
+}
+
+SLOW_QUERIES_SCHEMA: Schema = {
+    "userid": "Int64",
+    "dbid": "Int64",
+    "queryid": "Int64",
+    "toplevel": "boolean",
+    "role_name": "str",
+    "dbname": "str",
+    "query": "str",
+    "calls": "Int64",
+    "total_exec_time_ms": "float64",
+    "mean_exec_time_ms": "float64",
+    "max_exec_time_ms": "float64",
+    "stddev_exec_time_ms": "float64",
+    "total_plan_time_ms": "float64",
+    "rows": "Int64",
+    "shared_blks_hit": "Int64",
+    "shared_blks_read": "Int64",
+    "shared_blks_dirtied": "Int64",
+    "shared_blks_written": "Int64",
+    "temp_blks_written": "Int64",
+    "shared_blk_read_time_ms": "float64",
+    "shared_blk_write_time_ms": "float64",
+    "cache_hit_ratio": "float64",
+    "share_of_total_time": "float64",
+    "stats_since": "timestamp",
+    "stats_reset_at": "timestamp",
+    "dealloc_count": "Int64",
+    "captured_at": "timestamp",
+}
+
+SLOW_QUERIES_DELTA_SCHEMA: Schema = {
+    "userid": "Int64",
+    "dbid": "Int64",
+    "queryid": "Int64",
+    "toplevel": "boolean",
+    "role_name": "str",
+    "dbname": "str",
+    "query": "str",
+    "status": "str",
+    "calls": "Int64",
+    "total_exec_time_ms": "float64",
+    "mean_exec_time_ms": "float64",
+    "max_exec_time_ms": "float64",
+    "rows": "Int64",
+    "shared_blks_hit": "Int64",
+    "shared_blks_read": "Int64",
+    "cache_hit_ratio": "float64",
+    "share_of_total_time": "float64",
+    "interval_start": "timestamp",
+    "interval_end": "timestamp",
+    "interval_s": "float64",
+}
+
+ACTIVITY_SCHEMA: Schema = {
+    "pid": "Int64",
+    "datname": "str",
+    "usename": "str",
+    "application_name": "str",
+    "client_addr": "str",
+    "backend_type": "str",
+    "state": "str",
+    "wait_event_type": "str",
+    "wait_event": "str",
+    "backend_start": "timestamp",
+    "xact_start": "timestamp",
+    "query_start": "timestamp",
+    "state_change": "timestamp",
+    "query_age_s": "float64",
+    "state_age_s": "float64",
+    "xact_age_s": "float64",
+    "backend_xmin_age": "Int64",
+    "blocked_by": "str",
+    "query": "str",
+}
+
+CONNECTION_COUNTS_SCHEMA: Schema = {
+    "state": "str",
+    "connections": "Int64",
+    "total_connections": "Int64",
+    "max_connections": "Int64",
+    "superuser_reserved_connections": "Int64",
+    "used_ratio": "float64",
+}
+
+TABLES_SCHEMA: Schema = {
+    "schemaname": "str",
+    "relname": "str",
+    "seq_scan": "Int64",
+    "seq_tup_read": "Int64",
+    "idx_scan": "Int64",
+    "idx_tup_fetch": "Int64",
+    "n_tup_ins": "Int64",
+    "n_tup_upd": "Int64",
+    "n_tup_del": "Int64",
+    "n_tup_hot_upd": "Int64",
+    "n_live_tup": "Int64",
+    "n_dead_tup": "Int64",
+    "dead_tup_ratio": "float64",
+    "n_mod_since_analyze": "Int64",
+    "n_ins_since_vacuum": "Int64",
+    "last_vacuum": "timestamp",
+    "last_autovacuum": "timestamp",
+    "last_analyze": "timestamp",
+    "last_autoanalyze": "timestamp",
+    "vacuum_count": "Int64",
+    "autovacuum_count": "Int64",
+    "analyze_count": "Int64",
+    "autoanalyze_count": "Int64",
+    "reltuples": "float64",
+    "table_bytes": "Int64",
+    "index_bytes": "Int64",
+    "total_bytes": "Int64",
+    "autovacuum_enabled": "boolean",
+    "autovacuum_vacuum_trigger_tup": "float64",
+    "autovacuum_analyze_trigger_tup": "float64",
+    "stats_reset": "timestamp",
+}
+
+INDEXES_SCHEMA: Schema = {
+    "schemaname": "str",
+    "relname": "str",
+    "indexrelname": "str",
+    "method": "str",
+    "is_unique": "boolean",
+    "is_primary": "boolean",
+    "is_valid": "boolean",
+    "is_constraint": "boolean",
+    "columns": "str",
+    "include_columns": "str",
+    "predicate": "str",
+    "definition": "str",
+    "idx_scan": "Int64",
+    "idx_tup_read": "Int64",
+    "idx_tup_fetch": "Int64",
+    "size_bytes": "Int64",
+    "stats_reset": "timestamp",
+}
+
+DUPLICATE_INDEXES_SCHEMA: Schema = {
+    "schemaname": "str",
+    "relname": "str",
+    "indexrelname": "str",
+    "covering_indexrelname": "str",
+    "match": "str",
+    "definition": "str",
+    "covering_definition": "str",
+    "size_bytes": "Int64",
+    "idx_scan": "Int64",
+}
+
+BLOAT_SCHEMA: Schema = {
+    "kind": "str",
+    "schemaname": "str",
+    "relname": "str",
+    "indexrelname": "str",
+    "fillfactor": "Int64",
+    "reltuples": "float64",
+    "relpages": "Int64",
+    "size_bytes": "Int64",
+    "expected_bytes": "Int64",
+    "bloat_bytes": "Int64",
+    "bloat_ratio": "float64",
+    "is_reliable": "boolean",
+    "unreliable_reason": "str",
+}
+
+BLOAT_EXACT_SCHEMA: Schema = {
+    "kind": "str",
+    "schemaname": "str",
+    "relname": "str",
+    "indexrelname": "str",
+    "fillfactor": "Int64",
+    "size_bytes": "Int64",
+    "live_tuples": "Int64",
+    "live_tuple_bytes": "Int64",
+    "dead_tuples": "Int64",
+    "dead_tuple_bytes": "Int64",
+    "free_bytes": "Int64",
+    "avg_leaf_density_pct": "float64",
+    "bloat_bytes": "Int64",
+    "bloat_ratio": "float64",
+}
+
+WRAPAROUND_SCHEMA: Schema = {
+    "level": "str",
+    "dbname": "str",
+    "schemaname": "str",
+    "relname": "str",
+    "xid_age": "Int64",
+    "mxid_age": "Int64",
+    "freeze_max_age": "Int64",
+    "pct_of_freeze_max_age": "float64",
+    "pct_of_wraparound": "float64",
+}
+
+SEQUENCES_SCHEMA: Schema = {
+    "schemaname": "str",
+    "sequencename": "str",
+    "data_type": "str",
+    "table_name": "str",
+    "column_name": "str",
+    "column_type": "str",
+    "start_value": "Int64",
+    "min_value": "Int64",
+    "max_value": "Int64",
+    "increment_by": "Int64",
+    "cycle": "boolean",
+    "last_value": "Int64",
+    "is_readable": "boolean",
+    "effective_max_value": "float64",
+    "effective_min_value": "float64",
+    "used_pct": "float64",
+    "remaining_values": "float64",
+}
+
+CACHE_HIT_SCHEMA: Schema = {
+    "scope": "str",
+    "blks_hit": "Int64",
+    "blks_read": "Int64",
+    "hit_ratio": "float64",
+}
+
+
+# -- pure helpers ----------------------------------------------------------------------------
+def session_options(settings: PostgresSettings) -> str:
+    """The libpq ``options`` that make every session read-only and bounded.
+
+    >>> session_options(PostgresSettings(statement_timeout_ms=5000, lock_timeout_ms=1000))
+    '-c default_transaction_read_only=on -c statement_timeout=5000 -c lock_timeout=1000'
+    """
+    return (
+        "-c default_transaction_read_only=on"
+        f" -c statement_timeout={int(settings.statement_timeout_ms)}"
+        f" -c lock_timeout={int(settings.lock_timeout_ms)}"
+    )
+
+
+def parse_extension_version(version: str) -> tuple[int, ...]:
+    """``"1.10"`` -> ``(1, 10)`` (so that 1.10 sorts after 1.9).
+
+    >>> parse_extension_version("1.10") > parse_extension_version("1.9")
+    True
+    """
+    return tuple(int(part) for part in re.findall(r"\d+", version))
+
+
+def pg_stat_statements_variant(version_num: int, extension_version: str) -> str:
+    """Name of the ``pgss_*.sql`` file that reads this pg_stat_statements.
+
+    The columns depend on the extension's version in the database (an upgraded server keeps
+    the old one until ``ALTER EXTENSION pg_stat_statements UPDATE``), so that decides:
+    1.8 (PG13) -> ``pgss_pg13``; 1.9-1.10 (PG14-16) -> ``pgss_pg14``; 1.11+ (PG17+) ->
+    ``pgss_pg17``. Servers before 13 and extensions before 1.8 raise :class:`StatsUnavailable`.
+
+    >>> pg_stat_statements_variant(130011, "1.8"), pg_stat_statements_variant(170002, "1.11")
+    ('pgss_pg13', 'pgss_pg17')
+    """
+    if version_num < 130000:
+        raise StatsUnavailable(
+            "pg_stat_statements",
+            f"PostgreSQL {version_num // 10000} is not supported (13 or later is needed)",
+            fix="upgrade PostgreSQL to 13 or later",
+        )
+    version = parse_extension_version(extension_version)
+    if version < MIN_PG_STAT_STATEMENTS:
+        raise StatsUnavailable(
+            "pg_stat_statements",
+            f"pg_stat_statements {extension_version} is older than 1.8 (PostgreSQL 13)",
+            fix="ALTER EXTENSION pg_stat_statements UPDATE;",
+        )
+    if version >= (1, 11):
+        return "pgss_pg17"
+    if version >= (1, 9):
+        return "pgss_pg14"
+    return "pgss_pg13"
+
+
+def slow_queries_sql(variant: str) -> str:
+    """The full slow-queries statement: the version variant as CTE ``pgss``, then the ranking.
+
+    >>> slow_queries_sql("pgss_pg13").startswith("WITH pgss AS (")
+    True
+    """
+    return f"WITH pgss AS (\n{load_sql(variant)}\n)\n{load_sql('slow_queries')}"
+
+
+_DELTA_KEY = ["userid", "dbid", "queryid", "toplevel_key"]
+_DELTA_COUNTERS = ["calls", "total_exec_time_ms", "rows", "shared_blks_hit", "shared_blks_read"]
+
+
+def slow_queries_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """What pg_stat_statements counted between two :meth:`PostgresLoader.slow_queries` captures.
+
+    Take both captures with ``limit=None`` (every statement), e.g. one recorded a week ago and
+    one now, to rank "the slowest queries of the last 7 days". Per statement (key: userid,
+    dbid, queryid, toplevel) ``status`` says how its numbers were obtained:
+
+    - ``continued``: in both captures; counters are after - before.
+    - ``restarted``: its counters went down, its ``stats_since`` changed (PG17) or all
+      statistics were reset (``stats_reset_at`` moved, PG14+) in between: counters are the
+      after values, i.e. since that restart. (On PG13 only counters going down show a reset.)
+    - ``new``: only in the after capture (first run, or evicted and back): after values.
+    - ``gone``: only in the before capture (evicted or reset away): counters NA.
+
+    Rows without a queryid (other roles' statements, hidden without pg_read_all_stats) cannot
+    be matched and are left out, as are continued statements not called in between.
+    ``max_exec_time_ms`` is known for the interval only when the entry started within it.
+    ``share_of_total_time`` is the part of the interval's execution time (0..1).
+
+    >>> cols = ["userid", "dbid", "queryid", "toplevel", "query", "calls", "total_exec_time_ms"]
+    >>> t0, t1 = pd.Timestamp("2026-11-09", tz="UTC"), pd.Timestamp("2026-11-16", tz="UTC")
+    >>> b = pd.DataFrame([[10, 5, 1, True, "q1", 100, 500.0]], columns=cols).assign(captured_at=t0)
+    >>> a = pd.DataFrame([[10, 5, 1, True, "q1", 300, 2500.0], [10, 5, 2, True, "q2", 10, 5.0]],
+    ...                  columns=cols).assign(captured_at=t1)
+    >>> slow_queries_delta(b, a)[["query", "status", "calls", "mean_exec_time_ms"]].values.tolist()
+    [['q1', 'continued', 200, 10.0], ['q2', 'new', 10, 0.5]]
+    """
+    before = conform(before, SLOW_QUERIES_SCHEMA)
+    after = conform(after, SLOW_QUERIES_SCHEMA)
+    start, end = before["captured_at"].max(), after["captured_at"].max()
+    reset_before, reset_after = before["stats_reset_at"].max(), after["stats_reset_at"].max()
+    whole_reset = pd.notna(reset_after) and (pd.isna(reset_before) or reset_after > reset_before)
+    if whole_reset and pd.notna(start):
+        start = max(start, reset_after)
+    merged = _match_statements(before, after)
+    out = _delta_counters(merged, _delta_status(merged, whole_reset))
+    out["interval_start"] = start
+    out["interval_end"] = end
+    out["interval_s"] = (end - start).total_seconds() if pd.notna(start) and pd.notna(end) else None
+    out = out.sort_values(
+        ["total_exec_time_ms", "queryid"], ascending=[False, True], na_position="last"
+    )
+    return conform(out.reset_index(drop=True), SLOW_QUERIES_DELTA_SCHEMA)
+
+
+def _match_statements(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    """Outer join of two captures on the statement key; before's columns end in ``_before``."""
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame[frame["queryid"].notna()].copy()
+        frame["toplevel_key"] = frame["toplevel"].fillna(True).astype(bool)  # NA before PG14
+        return frame
+
+    kept = [*_DELTA_KEY, *_DELTA_COUNTERS, "stats_since", "role_name", "dbname", "query"]
+    return keyed(after).merge(
+        keyed(before)[[*kept, "toplevel"]],
+        on=_DELTA_KEY,
+        how="outer",
+        suffixes=("", "_before"),
+        indicator=True,
+    )
+
+
+def _delta_status(merged: pd.DataFrame, whole_reset: bool) -> pd.Series:
+    """continued / restarted / new / gone per matched statement (see slow_queries_delta)."""
+    since_moved = (
+        merged["stats_since"].notna()
+        & merged["stats_since_before"].notna()
+        & (merged["stats_since"] != merged["stats_since_before"])
+    )
+    went_down = merged["calls"].astype("float64") < merged["calls_before"].astype("float64")
+    status = pd.Series("continued", index=merged.index, dtype="str")
+    status[merged["_merge"] == "left_only"] = "new"
+    status[merged["_merge"] == "right_only"] = "gone"
+    status[(merged["_merge"] == "both") & (whole_reset | since_moved | went_down)] = "restarted"
+    return status
+
+
+def _delta_counters(merged: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
+    """Counters over the interval and the ratios derived from them; drops idle statements."""
+    out = merged[["userid", "dbid", "queryid"]].copy()
+    for column in ["toplevel", "role_name", "dbname", "query"]:
+        out[column] = merged[column].combine_first(merged[f"{column}_before"])
+    out["status"] = status
+    continued = status == "continued"
+    for column in _DELTA_COUNTERS:
+        now = merged[column].astype("float64")
+        out[column] = now.where(~continued, now - merged[f"{column}_before"].astype("float64"))
+        out.loc[status == "gone", column] = float("nan")
+    out["mean_exec_time_ms"] = out["total_exec_time_ms"] / out["calls"].where(out["calls"] > 0)
+    out["max_exec_time_ms"] = merged["max_exec_time_ms"].where(status.isin(["new", "restarted"]))
+    touched = out["shared_blks_hit"] + out["shared_blks_read"]
+    out["cache_hit_ratio"] = out["shared_blks_hit"] / touched.where(touched > 0)
+    total = out["total_exec_time_ms"].sum()
+    out["share_of_total_time"] = out["total_exec_time_ms"] / total if total > 0 else float("nan")
+    return out[~(continued & (out["calls"] == 0))]
+
+
+def find_unused_indexes(indexes: pd.DataFrame, max_scans: int = 50) -> pd.DataFrame:
+    """Indexes scanned at most ``max_scans`` times since the statistics were reset.
+
+    Unique, primary-key and constraint indexes are left out (they enforce something even when
+    never scanned), as are invalid ones (an unfinished CREATE INDEX CONCURRENTLY). Largest
+    first. ``max_scans=50`` is PgHero's default. Read ``stats_reset`` before acting: a recent
+    reset (or a replica, which counts its own scans) makes any index look unused.
+
+    >>> cols = ["relname", "indexrelname", "is_unique", "is_primary", "is_constraint",
+    ...         "is_valid", "idx_scan", "size_bytes"]
+    >>> frame = pd.DataFrame([["t", "t_pkey", True, True, True, True, 0, 8192],
+    ...                       ["t", "t_a_idx", False, False, False, True, 3, 16384]], columns=cols)
+    >>> find_unused_indexes(frame)["indexrelname"].tolist()
+    ['t_a_idx']
+    """
+    frame = conform(indexes, INDEXES_SCHEMA)
+    keep = (
+        (frame["idx_scan"].fillna(0) <= max_scans)
+        & ~frame["is_unique"].fillna(False)
+        & ~frame["is_primary"].fillna(False)
+        & ~frame["is_constraint"].fillna(False)
+        & frame["is_valid"].fillna(True)
+    )
+    result = frame[keep].sort_values(
+        ["size_bytes", "schemaname", "relname", "indexrelname"],
+        ascending=[False, True, True, True],
+    )
+    return result.reset_index(drop=True)
+
+
+def _feature(
+    feature: str, available: bool, required: bool, needed_for: str, detail: str, fix: str
+) -> dict[str, Any]:
+    """One availability row; ``fix`` is kept only when the feature is missing."""
+    return {
+        "feature": feature,
+        "available": bool(available),
+        "required": required,
+        "needed_for": needed_for,
+        "detail": detail,
+        "fix": None if available else fix,
+    }
+
+
+def _pg_stat_statements_row(facts: Mapping[str, Any], loaded: bool | None) -> dict[str, Any]:
+    version, db = facts["pg_stat_statements_version"], facts["dbname_ident"]
+    if version is None:
+        detail = f"extension pg_stat_statements is not created in database {db}"
+        fix = (
+            f"CREATE EXTENSION pg_stat_statements;  -- in database {db}, as its owner or a "
+            "superuser; the library must be in shared_preload_libraries (restart)"
+        )
+    elif parse_extension_version(version) < MIN_PG_STAT_STATEMENTS:
+        detail = f"pg_stat_statements {version} is older than 1.8 (PostgreSQL 13)"
+        fix = f"ALTER EXTENSION pg_stat_statements UPDATE;  -- in database {db}"
+    elif loaded is False:
+        detail = "the pg_stat_statements library is not loaded (shared_preload_libraries)"
+        fix = (
+            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';  -- add it to "
+            "any libraries already listed, then restart PostgreSQL"
+        )
+    else:
+        return _feature("pg_stat_statements", True, True, "slow_queries", f"version {version}", "")
+    return _feature("pg_stat_statements", False, True, "slow_queries", detail, fix)
+
+
+def _read_all_stats_row(facts: Mapping[str, Any]) -> dict[str, Any]:
+    role, granted = facts["role_ident"], bool(facts["has_pg_read_all_stats"])
+    seen = (
+        "reads every role's statistics"
+        if granted
+        else ("sees other roles' queries as <insufficient privilege> and no queryid")
+    )
+    return _feature(
+        "pg_read_all_stats", granted, True,
+        "slow_queries, activity: other roles' query text, queryid and state",
+        f"role {role} {seen}",
+        f"GRANT pg_monitor TO {role};  -- deploy/postgres-monitoring-role.sql",
+    )  # fmt: skip
+
+
+def _pgstattuple_row(facts: Mapping[str, Any]) -> dict[str, Any]:
+    version, role, db = facts["pgstattuple_version"], facts["role_ident"], facts["dbname_ident"]
+    if version is None:
+        return _feature(
+            "pgstattuple", False, False, "bloat_exact",
+            f"extension pgstattuple is not created in database {db}",
+            f"CREATE EXTENSION pgstattuple;  -- in database {db}",
+        )  # fmt: skip
+    allowed = bool(facts["can_execute_pgstattuple"])
+    return _feature(
+        "pgstattuple", allowed, False, "bloat_exact",
+        f"version {version}" + ("" if allowed else f"; role {role} may not execute it"),
+        f"GRANT pg_stat_scan_tables TO {role};  -- included in pg_monitor",
+    )  # fmt: skip
+
+
+def _setting_row(
+    facts: Mapping[str, Any], name: str, required: bool, needed_for: str
+) -> dict[str, Any]:
+    on = bool(facts[name])
+    return _feature(
+        name, on, required, needed_for, f"{name} is {'on' if on else 'off'}",
+        f"ALTER SYSTEM SET {name} = on; SELECT pg_reload_conf();",
+    )  # fmt: skip
+
+
+def _unreadable_row(
+    facts: Mapping[str, Any], feature: str, objects: str, needed_for: str, hidden: str, note: str
+) -> dict[str, Any]:
+    count, role = int(facts[f"unreadable_{objects}"] or 0), facts["role_ident"]
+    schemas = facts[f"schemas_with_unreadable_{objects}"] or "public"
+    return _feature(
+        feature, count == 0, False, needed_for,
+        f"{count} {objects} role {role} may not SELECT: {hidden}",
+        f"GRANT SELECT ON ALL {objects.upper()} IN SCHEMA {schemas} TO {role};{note}",
+    )  # fmt: skip
+
+
+def availability_rows(facts: Mapping[str, Any], pgss_loaded: bool | None) -> list[dict[str, Any]]:
+    """Rows of :data:`AVAILABILITY_SCHEMA` from availability.sql's facts.
+
+    ``pgss_loaded``: whether reading pg_stat_statements worked (None: not tried).
+    """
+    return [
+        _pg_stat_statements_row(facts, pgss_loaded),
+        _read_all_stats_row(facts),
+        _pgstattuple_row(facts),
+        _setting_row(facts, "track_counts", True, "tables, indexes, cache_hit; autovacuum"),
+        _setting_row(facts, "track_io_timing", False, "slow_queries: shared_blk_*_time_ms"),
+        _unreadable_row(
+            facts, "table_statistics", "tables", "bloat: variable-width column estimates",
+            "their pg_stats rows are hidden", "  -- also lets the role read the data: weigh it",
+        ),
+        _unreadable_row(
+            facts, "sequence_values", "sequences", "sequences: last_value, used_pct",
+            "their last_value is hidden", "",
+        ),
+    ]  # fmt: skip
+
+
+def _pivot_settings(long: pd.DataFrame) -> pd.DataFrame:
+    """One row, a column per :data:`SETTINGS_SPEC` entry, from settings.sql's long rows."""
+    by_name = {row.name: row for row in long.itertuples(index=False)}
+    values: dict[str, Any] = {}
+    for name, column, kind in SETTINGS_SPEC:
+        row = by_name.get(name)
+        if row is None:
+            values[column] = None
+        elif kind == "bool":
+            values[column] = row.setting == "on"
+        elif kind == "str":
+            values[column] = row.setting
+        else:
+            values[column] = row.value_base
+    frame = pd.DataFrame([values])
+    for _, column, kind in SETTINGS_SPEC:
+        if kind in ("int", "bytes") and frame[column].notna().all():
+            frame[column] = frame[column].astype("float64").round()
+    return conform(frame, SETTINGS_SCHEMA)
+
+
+# -- the loader ------------------------------------------------------------------------------
+class PostgresLoader(Loader):
+    """Read-only PostgreSQL diagnostics (PostgreSQL 13-17), live, recorded or replayed.
+
+    >>> from dwcp_diag.config import PostgresSettings
+    >>> pg = PostgresLoader(PostgresSettings())
+    >>> pg                                    # nothing connects until a method needs it
+    PostgresLoader(<no DSN configured>)
+    """
+
+    kind = "postgres"
+
+    def __init__(
+        self,
+        settings: PostgresSettings,
+        *,
+        recorder: Recorder | None = None,
+        replay: SnapshotBundle | None = None,
+    ) -> None:
+        super().__init__(recorder=recorder, replay=replay)
+        self.connection_settings = settings
+        self._engine: Engine | None = None
+        self._availability: pd.DataFrame | None = None
+
+    def __repr__(self) -> str:
+        return f"PostgresLoader({self.target})"
+
+    @property
+    def target(self) -> str:
+        """Where this loader points, credentials masked."""
+        return self.connection_settings.display_dsn or "<no DSN configured>"
+
+    # -- connection plumbing -------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, created on first use (every session read-only and bounded)."""
+        if self._engine is None:
+            self._engine = create_engine(
+                "postgresql+psycopg://",
+                creator=self._connect,
+                pool_pre_ping=True,  # a server restart costs one failed ping, not an error
+                pool_size=2,
+                max_overflow=1,
+                pool_timeout=max(float(self.connection_settings.connect_timeout_s), 1.0),
+                hide_parameters=True,
+            )
+        return self._engine
+
+    def close(self) -> None:
+        """Close pooled connections; the loader reconnects if used again."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+    def _dsn(self) -> str:
+        secret: Secret | None = self.connection_settings.dsn
+        if secret is None:
+            raise SourceUnavailable(
+                "postgres",
+                "no PostgreSQL DSN configured: set DWCP_PG_DSN or the profile's "
+                '[postgres] dsn = { env = "NAME" }',
+            )
+        try:
+            return secret.reveal()
+        except ConfigError as exc:
+            raise SourceUnavailable("postgres", f"PostgreSQL DSN unavailable: {exc}") from None
+
+    def _secrets(self) -> list[str]:
+        """Values that must never appear in a message: the DSN and its password."""
+        try:
+            dsn = self._dsn()
+        except SourceUnavailable:
+            return []
+        try:
+            password = conninfo_to_dict(dsn).get("password")
+        except psycopg.Error:
+            password = None
+        return [v for v in (dsn, password) if v]
+
+    def _connect(self) -> psycopg.Connection:
+        """The engine's connection factory: the DSN with our session options on top."""
+        dsn = self._dsn()
+        try:
+            own_options = conninfo_to_dict(dsn).get("options") or ""
+        except psycopg.ProgrammingError:
+            raise SourceUnavailable(
+                "postgres",
+                f"the PostgreSQL DSN ({self.connection_settings.dsn!r}) is not a valid "
+                "connection string",
+            ) from None
+        return psycopg.connect(
+            dsn,
+            options=f"{own_options} {session_options(self.connection_settings)}".strip(),
+            application_name=APPLICATION_NAME,
+            connect_timeout=int(self.connection_settings.connect_timeout_s),
+        )
+
+    def _error(self, exc: SQLAlchemyError, what: str) -> DwcpDiagError:
+        """A driver error as a DwcpDiagError naming ``what`` and never the DSN or password."""
+        original = getattr(exc, "orig", None) or exc
+        sqlstate = getattr(original, "sqlstate", None) or ""
+        detail = " ".join(str(original).split()) or type(original).__name__
+        detail = scrub(detail, self._secrets())
+        where = f"PostgreSQL at {self.target}: {detail}"
+        if sqlstate.startswith("28") or (not sqlstate and _AUTH_FAILURE.search(detail)):
+            return AuthError("postgres", where)
+        if (
+            sqlstate.startswith(("08", "57P"))
+            or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+            or (not sqlstate and isinstance(original, psycopg.OperationalError))
+        ):
+            return SourceUnavailable("postgres", where)
+        if sqlstate == "57014":
+            timeout = self.connection_settings.statement_timeout_ms
+            return QueryError(
+                f"PostgreSQL query {what} was cancelled by statement_timeout ({timeout} ms) "
+                f"or lock_timeout: {detail}",
+                query=what,
+            )
+        if sqlstate == "42501":
+            return StatsUnavailable(
+                what,
+                f"PostgreSQL query {what}: {detail}",
+                fix="GRANT pg_monitor TO <the monitoring role>;  -- "
+                "deploy/postgres-monitoring-role.sql",
+                query=what,
+            )
+        return QueryError(f"PostgreSQL query {what} failed: {detail}", query=what)
+
+    def _with_connection(self, what: str, work: Callable[[Connection], pd.DataFrame]):
+        """Run ``work(conn)`` on a pooled connection inside a read-only transaction that is
+        rolled back after; once more on a fresh connection if the first was cut mid-use
+        (a server restart: the pool's pre-ping only catches connections dead before use)."""
+        self._dsn()  # a missing DSN is SourceUnavailable before anything else
+        for attempt in (1, 2):
+            try:
+                with self.engine.connect() as conn:
+                    return work(conn)
+            except DBAPIError as exc:
+                error = self._error(exc, what)
+                if attempt == 1 and exc.connection_invalidated and not isinstance(error, AuthError):
+                    continue
+                raise error from None
+            except SQLAlchemyError as exc:
+                raise self._error(exc, what) from None
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _rows(conn: Connection, sql_text: str, params: Mapping[str, Any] | None = None):
+        result = conn.execute(text(sql_text), dict(params or {}))
+        return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
+
+    def _sql(self, conn: Connection, name: str, params: Mapping[str, Any] | None = None):
+        """Rows of ``sql/NAME.sql`` as a raw frame."""
+        return self._rows(conn, load_sql(name), params)
+
+    def _use_extension(self, conn: Connection, extension: str) -> None:
+        """Put ``extension``'s schema on this transaction's search_path (behind pg_catalog)."""
+        self._sql(conn, "extension_search_path", {"extension": extension})
+
+    def _fetch(
+        self, name: str, schema: Schema, params: Mapping[str, Any] | None = None
+    ) -> Callable[[], pd.DataFrame]:
+        """A fetch function for :meth:`Loader._load`: one SQL file, conformed to ``schema``."""
+
+        def fetch() -> pd.DataFrame:
+            frame = self._with_connection(name, lambda conn: self._sql(conn, name, params))
+            return conform(frame, schema)
+
+        return fetch
+
+    def _require(self, feature: str) -> None:
+        """Raise :class:`StatsUnavailable` (with the fix) unless ``feature`` is available."""
+        frame = self.availability()
+        row = frame[frame["feature"] == feature]
+        if row.empty or bool(row["available"].iloc[0]):
+            return
+        detail, fix = row["detail"].iloc[0], row["fix"].iloc[0]
+        raise StatsUnavailable(feature, f"{feature} is unavailable: {detail}; fix: {fix}", fix)
+
+    # -- server ------------------------------------------------------------------------------
+    def server(self) -> pd.DataFrame:
+        """One row: version, uptime, database size, role, privileges, extensions, stat resets.
+
+        ``pg_stat_statements_reset_at``/``_dealloc`` come from pg_stat_statements_info (PG14+).
+
+        >>> pg.server()[["version_num", "uptime_s", "has_pg_monitor"]]   # doctest: +SKIP
+        """
+
+        def work(conn: Connection) -> pd.DataFrame:
+            frame = self._sql(conn, "server")
+            version = frame["pg_stat_statements_version"].iloc[0] if len(frame) else None
+            if version and parse_extension_version(version) >= (1, 9):
+                self._use_extension(conn, "pg_stat_statements")
+                try:
+                    with conn.begin_nested():
+                        info = self._sql(conn, "pg_stat_statements_info")
+                    frame = pd.concat([frame, info], axis=1)
+                except DBAPIError:
+                    pass  # library not preloaded: availability() says so
+            return frame
+
+        return self._load("server", {}, lambda: conform(self._with_connection("server", work),
+                                                        SERVER_SCHEMA))  # fmt: skip
+
+    def settings(self) -> pd.DataFrame:
+        """One row of the settings that matter, memory in bytes and times in ms.
+
+        Columns are :data:`SETTINGS_SCHEMA` (``max_connections``, ``shared_buffers_bytes``,
+        ``autovacuum_vacuum_scale_factor``, ``statement_timeout_ms``, ...); a setting the role
+        may not read (``shared_preload_libraries`` needs pg_read_all_settings) is NA.
+
+        >>> pg.settings()[["max_connections", "shared_buffers_bytes"]]   # doctest: +SKIP
+        """
+        names = [name for name, _, _ in SETTINGS_SPEC]
+
+        def fetch() -> pd.DataFrame:
+            long = self._with_connection(
+                "settings", lambda conn: self._sql(conn, "settings", {"names": names})
+            )
+            return _pivot_settings(long)
+
+        return self._load("settings", {}, fetch)
+
+    def availability(self) -> pd.DataFrame:
+        """Which features this role and server allow, and the statement that fixes each gap.
+
+        One row per feature (:data:`AVAILABILITY_SCHEMA`): ``pg_stat_statements``,
+        ``pg_read_all_stats``, ``pgstattuple``, ``track_counts``, ``track_io_timing``,
+        ``table_statistics``, ``sequence_values``. ``required`` features missing are
+        ``stats_unavailable`` warnings; the others reduce detail. Cached per loader.
+
+        >>> pg.availability().query("not available")[["feature", "fix"]]   # doctest: +SKIP
+        """
+        if self._availability is None:
+            self._availability = self._load("availability", {}, self._fetch_availability)
+        return self._availability
+
+    def _fetch_availability(self) -> pd.DataFrame:
+        def work(conn: Connection) -> pd.DataFrame:
+            facts = self._sql(conn, "availability").iloc[0].to_dict()
+            facts = {k: (None if v is None or v is pd.NA else v) for k, v in facts.items()}
+            loaded = None
+            if facts["pg_stat_statements_version"] is not None:
+                self._use_extension(conn, "pg_stat_statements")
+                try:
+                    with conn.begin_nested():
+                        self._sql(conn, "pg_stat_statements_probe")
+                    loaded = True
+                except DBAPIError as exc:
+                    if getattr(exc.orig, "sqlstate", None) != "55000":
+                        raise
+                    loaded = False
+            return pd.DataFrame(availability_rows(facts, loaded))
+
+        return conform(self._with_connection("availability", work), AVAILABILITY_SCHEMA)
+
+    def check(self) -> SourceCheck:
+        """One line for ``dwcp-diag check``: reachable, version, read-only, what is missing."""
+        if self.replay is not None:
+            return SourceCheck(
+                "postgres", True, f"snapshot {self.replay.directory}", "replaying recorded frames"
+            )
+        try:
+            server = self._fetch_server_for_check()
+            gaps = conform(self._fetch_availability(), AVAILABILITY_SCHEMA)
+        except DwcpDiagError as exc:
+            return SourceCheck("postgres", False, self.target, str(exc))
+        row = server.iloc[0]
+        version = str(row["version"]).split(" on ", 1)[0]
+        read_only = bool(row["is_read_only"])
+        parts = [
+            version,
+            f"database {row['dbname']} as {row['role_name']}",
+            "read-only" if read_only else "NOT read-only",
+        ]
+        missing = gaps[~gaps["available"].astype(bool)]
+        for feature, fix in zip(missing["feature"], missing["fix"], strict=True):
+            parts.append(f"missing {feature} ({str(fix).split('  --')[0]})")
+        return SourceCheck("postgres", read_only, self.target, "; ".join(parts))
+
+    def _fetch_server_for_check(self) -> pd.DataFrame:
+        frame = self._with_connection("server", lambda conn: self._sql(conn, "server"))
+        return conform(frame, SERVER_SCHEMA)
+
+    # -- statements --------------------------------------------------------------------------
+    def slow_queries(
+        self,
+        min_calls: int = 1,
+        limit: int | None = 100,
+        order_by: str = "mean_exec_time_ms",
+        all_databases: bool = False,
+        max_query_chars: int = DEFAULT_MAX_QUERY_CHARS,
+    ) -> pd.DataFrame:
+        """pg_stat_statements, ranked, with the same columns on PostgreSQL 13 to 17.
+
+        ``order_by``: ``mean_exec_time_ms`` (default), ``total_exec_time_ms``,
+        ``max_exec_time_ms`` or ``calls``. ``limit=None`` returns every statement (for
+        :func:`slow_queries_delta`). Counters are since ``stats_since`` (PG17) or the last
+        reset (``stats_reset_at``, PG14+). Raises :class:`StatsUnavailable` when the extension
+        is missing or not preloaded.
+
+        >>> pg.slow_queries(min_calls=100, limit=10)[["query", "calls"]]  # doctest: +SKIP
+        """
+        if order_by not in SLOW_QUERY_ORDERS:
+            raise ValueError(f"order_by must be one of {', '.join(SLOW_QUERY_ORDERS)}")
+        recorded = {
+            "min_calls": int(min_calls),
+            "limit": None if limit is None else int(limit),
+            "order_by": order_by,
+            "all_databases": bool(all_databases),
+            "max_query_chars": int(max_query_chars),
+        }
+        params = {**recorded, "row_limit": recorded["limit"]}
+        self._require("pg_stat_statements")
+
+        def work(conn: Connection) -> pd.DataFrame:
+            versions = self._sql(conn, "versions").iloc[0]
+            variant = pg_stat_statements_variant(
+                int(versions["version_num"]), str(versions["pg_stat_statements_version"])
+            )
+            self._use_extension(conn, "pg_stat_statements")
+            return self._rows(conn, slow_queries_sql(variant), params)
+
+        def fetch() -> pd.DataFrame:
+            return conform(self._with_connection("slow_queries", work), SLOW_QUERIES_SCHEMA)
+
+        return self._load("slow_queries", recorded, fetch)
+
+    slow_queries_delta = staticmethod(slow_queries_delta)
+
+    # -- sessions ----------------------------------------------------------------------------
+    def activity(self, max_query_chars: int = 1000) -> pd.DataFrame:
+        """Every other server process: state, waits, and ages in seconds (query/state/xact).
+
+        ``state`` 'idle in transaction' with a large ``xact_age_s`` holds locks and vacuum
+        back; 'active' with a large ``query_age_s`` is a long-running query. Roles without
+        pg_read_all_stats see other roles' state and query as NA / '<insufficient privilege>'.
+
+        >>> pg.activity().query("state == 'idle in transaction'")   # doctest: +SKIP
+        """
+        params = {"max_query_chars": int(max_query_chars)}
+        return self._load("activity", params, self._fetch("activity", ACTIVITY_SCHEMA, params))
+
+    def connection_counts(self) -> pd.DataFrame:
+        """Client connections by state, with max_connections and the used ratio (KI-003).
+
+        >>> pg.connection_counts()[["state", "connections", "used_ratio"]]   # doctest: +SKIP
+        """
+        return self._load(
+            "connection_counts", {}, self._fetch("connection_counts", CONNECTION_COUNTS_SCHEMA)
+        )
+
+    # -- tables and indexes ------------------------------------------------------------------
+    def tables(self) -> pd.DataFrame:
+        """Per user table: scans, tuples, dead tuples, vacuum/analyze times, sizes in bytes and
+        the dead-tuple count that triggers autovacuum (per-table reloptions honoured).
+
+        >>> pg.tables().nlargest(5, "seq_tup_read")[["relname", "idx_scan"]]  # doctest: +SKIP
+        """
+        return self._load("tables", {}, self._fetch("tables", TABLES_SCHEMA))
+
+    def indexes(self) -> pd.DataFrame:
+        """Per user index: scans since ``stats_reset``, size, uniqueness, definition, columns.
+
+        >>> pg.indexes()[["relname", "indexrelname", "idx_scan", "size_bytes"]]   # doctest: +SKIP
+        """
+        return self._load("indexes", {}, self._fetch("indexes", INDEXES_SCHEMA))
+
+    def unused_indexes(self, max_scans: int = 50) -> pd.DataFrame:
+        """:meth:`indexes` filtered by :func:`find_unused_indexes` (replays from ``indexes``).
+
+        >>> pg.unused_indexes(max_scans=0)["indexrelname"].tolist()   # doctest: +SKIP
+        """
+        return find_unused_indexes(self.indexes(), max_scans=max_scans)
+
+    def duplicate_indexes(self) -> pd.DataFrame:
+        """Indexes made redundant by another (identical, or a prefix of its key columns).
+
+        >>> pg.duplicate_indexes()[["indexrelname", "covering_indexrelname"]]  # doctest: +SKIP
+        """
+        return self._load(
+            "duplicate_indexes", {}, self._fetch("duplicate_indexes", DUPLICATE_INDEXES_SCHEMA)
+        )
+
+    def bloat(self, min_pages: int = 10) -> pd.DataFrame:
+        """Estimated bloat of tables and btree indexes from statistics (no scan).
+
+        ``kind`` is 'table' or 'index'; ``is_reliable`` is false, with ``unreliable_reason``,
+        for relations never analyzed, under ``min_pages`` pages, with variable-width columns
+        lacking statistics, or with ``name`` columns. See table_bloat.sql / index_bloat.sql.
+
+        >>> pg.bloat().query("is_reliable").nlargest(5, "bloat_bytes")   # doctest: +SKIP
+        """
+        params = {"min_pages": int(min_pages)}
+
+        def work(conn: Connection) -> pd.DataFrame:
+            parts = [self._sql(conn, name, params) for name in ("table_bloat", "index_bloat")]
+            return pd.concat([conform(p, BLOAT_SCHEMA) for p in parts], ignore_index=True)
+
+        def fetch() -> pd.DataFrame:
+            return conform(self._with_connection("bloat", work), BLOAT_SCHEMA)
+
+        return self._load("bloat", params, fetch)
+
+    def bloat_exact(self, relation: str, statement_timeout_ms: int | None = None) -> pd.DataFrame:
+        """Measured bloat of one table (pgstattuple) or btree index (pgstatindex).
+
+        Opt-in: it READS THE WHOLE RELATION, under the session's statement_timeout unless
+        ``statement_timeout_ms`` grants this one call more. ``relation`` may be
+        schema-qualified. Raises :class:`StatsUnavailable` without pgstattuple.
+
+        >>> pg.bloat_exact("public.audit_log")[["bloat_bytes", "bloat_ratio"]]   # doctest: +SKIP
+        """
+        params = {"relation": relation, "statement_timeout_ms": statement_timeout_ms}
+        self._require("pgstattuple")
+
+        def work(conn: Connection) -> pd.DataFrame:
+            found = self._sql(conn, "relation_kind", {"relation": relation})
+            relkind, method = found["relkind"].iloc[0], found["method"].iloc[0]
+            if relkind in ("r", "m", "t"):
+                name = "table_bloat_exact"
+            elif relkind == "i" and method == "btree":
+                name = "index_bloat_exact"
+            else:
+                raise QueryError(
+                    f"bloat_exact measures tables and btree indexes; {relation!r} is "
+                    f"relkind {relkind!r} ({method or 'no access method'})",
+                    query="bloat_exact",
+                )
+            if statement_timeout_ms is not None:
+                self._sql(
+                    conn, "bloat_exact_timeout", {"statement_timeout_ms": statement_timeout_ms}
+                )
+            self._use_extension(conn, "pgstattuple")
+            return self._sql(conn, name, {"relation": relation})
+
+        def fetch() -> pd.DataFrame:
+            return conform(self._with_connection("bloat_exact", work), BLOAT_EXACT_SCHEMA)
+
+        return self._load("bloat_exact", params, fetch)
+
+    # -- maintenance horizons ----------------------------------------------------------------
+    def wraparound(self, table_limit: int = 20) -> pd.DataFrame:
+        """XID age of every database and the ``table_limit`` oldest tables, in percent of
+        autovacuum_freeze_max_age and of the 2^31 wraparound horizon.
+
+        >>> pg.wraparound()[["level", "relname", "pct_of_freeze_max_age"]]  # doctest: +SKIP
+        """
+        params = {"table_limit": int(table_limit)}
+        return self._load(
+            "wraparound", params, self._fetch("wraparound", WRAPAROUND_SCHEMA, params)
+        )
+
+    def sequences(self) -> pd.DataFrame:
+        """Every sequence's used share of its range (``used_pct``), limited by the column it
+        feeds when that type is narrower. ``last_value`` is NA when the role may not read it
+        (``is_readable``) or the sequence was never used.
+
+        >>> pg.sequences().query("used_pct > 75")[["sequencename", "used_pct"]]   # doctest: +SKIP
+        """
+        return self._load("sequences", {}, self._fetch("sequences", SEQUENCES_SCHEMA))
+
+    def cache_hit(self) -> pd.DataFrame:
+        """Buffer cache hit ratio of the database, user tables and user indexes.
+
+        >>> pg.cache_hit().set_index("scope")["hit_ratio"]   # doctest: +SKIP
+        """
+        return self._load("cache_hit", {}, self._fetch("cache_hit", CACHE_HIT_SCHEMA))
+
+    # -- ad hoc --------------------------------------------------------------------------------
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Any read-only SQL as a frame (``:name`` parameters), recorded and replayed alike.
+
+        Still read-only and under statement_timeout. Refused: EXPLAIN ANALYZE (it runs the
+        statement: use :meth:`explain` with ``analyze=True``) and functions with side effects
+        that read-only transactions allow (``pg_stat_statements_reset``, ...).
+
+        >>> sql = "SELECT relname FROM pg_stat_user_tables WHERE n_dead_tup > :n"
+        >>> pg.query(sql, {"n": 1000})  # doctest: +SKIP
+        """
+        if _EXPLAIN_ANALYZE.search(sql):
+            raise QueryError(
+                "EXPLAIN ANALYZE runs the statement; ask for it explicitly with "
+                "explain(sql, analyze=True)",
+                query=sql,
+            )
+        return self._ad_hoc("query", sql, params)
+
+    def explain(
+        self, sql: str, params: Mapping[str, Any] | None = None, analyze: bool = False
+    ) -> pd.DataFrame:
+        """The plan of one statement, a ``QUERY PLAN`` row per line.
+
+        Plain EXPLAIN unless ``analyze=True`` explicitly asks to run the statement (still in a
+        read-only transaction, under statement_timeout; with BUFFERS). Statements from
+        pg_stat_statements carry ``$1`` placeholders: put values in before explaining.
+
+        >>> pg.explain("SELECT * FROM events WHERE account_id = 42")  # doctest: +SKIP
+        """
+        if _EXPLAIN_ANALYZE.search(sql) or re.match(r"\s*explain\b", sql, re.IGNORECASE):
+            raise QueryError("pass the statement itself; explain() adds EXPLAIN", query=sql)
+        options = "(ANALYZE, BUFFERS)" if analyze else "(COSTS)"
+        return self._ad_hoc("explain", f"EXPLAIN {options} {sql}", params)
+
+    def _ad_hoc(self, call: str, sql: str, params: Mapping[str, Any] | None) -> pd.DataFrame:
+        forbidden = _FORBIDDEN.search(sql)
+        if forbidden:
+            raise QueryError(
+                f"{forbidden.group(1)}() changes server state: dwcp-diag does not call it",
+                query=sql,
+            )
+        bound = dict(params or {})
+        return self._load(
+            call,
+            {"sql": sql, "params": bound},
+            lambda: self._with_connection(call, lambda conn: self._rows(conn, sql, bound)),
+        )
