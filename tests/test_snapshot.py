@@ -131,3 +131,25 @@ def test_call_key_is_canonical():
     assert a != call_key("p", "range", {"a": pd.Timestamp("2026-01-01T00:00Z"), "b": 2})
     manifest = json.dumps({"params": {"a": "2026-01-01T00:00:00+00:00"}})
     assert "+00:00" in manifest
+
+
+def test_query_errors_replay_with_their_fix(tmp_path):
+    class Failing(Loader):
+        kind = "postgres"
+
+        def slow(self):
+            def fetch():
+                raise errors.StatsUnavailable(
+                    "pg_stat_statements",
+                    "pg_stat_statements is not installed",
+                    "CREATE EXTENSION pg_stat_statements;",
+                )
+
+            return self._load("slow_queries", {}, fetch)
+
+    with pytest.raises(errors.StatsUnavailable):
+        Failing(recorder=Recorder(tmp_path, now=NOW)).slow()
+    with pytest.raises(errors.StatsUnavailable) as err:
+        Failing(replay=SnapshotBundle(tmp_path)).slow()
+    assert err.value.fix == "CREATE EXTENSION pg_stat_statements;"
+    assert err.value.feature == "pg_stat_statements"

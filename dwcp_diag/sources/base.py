@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from dwcp_diag.errors import DwcpDiagError, SourceUnavailable
+from dwcp_diag.errors import QueryError, SourceUnavailable
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 
 
@@ -39,11 +39,10 @@ class Loader:
             return self.replay.load(self.kind, call, params)
         try:
             frame = fetch()
-        except SourceUnavailable as exc:
+        except (SourceUnavailable, QueryError) as exc:
+            # recorded so a replay (a postmortem re-rendered offline) fails the same way
             if self.recorder is not None:
                 self.recorder.record_error(self.kind, call, params, exc)
-            raise
-        except DwcpDiagError:
             raise
         if self.recorder is not None:
             self.recorder.record(self.kind, call, params, frame)

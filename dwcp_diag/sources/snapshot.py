@@ -46,6 +46,7 @@ _REPLAYABLE_ERRORS = {
     "SourceUnavailable": errors.SourceUnavailable,
     "AuthError": errors.AuthError,
     "QueryError": errors.QueryError,
+    "StatsUnavailable": errors.StatsUnavailable,
 }
 
 
@@ -140,10 +141,13 @@ class Recorder:
     def record_error(
         self, source: str, call: str, params: Mapping[str, Any], error: errors.DwcpDiagError
     ) -> None:
+        """Record that a call failed, so replaying it raises the same error."""
         key = call_key(source, call, params)
         info = {"type": type(error).__name__, "message": str(error)}
         if isinstance(error, errors.SourceUnavailable):
             info["source"] = error.source
+        if isinstance(error, errors.StatsUnavailable):
+            info["feature"], info["fix"] = error.feature, error.fix
         self._add(key, source, call, params, error=info)
 
     def _add(self, key: str, source: str, call: str, params: Mapping[str, Any], **extra: Any):
@@ -257,4 +261,6 @@ def _recorded_error(info: Mapping[str, Any], source: str) -> errors.DwcpDiagErro
         return SnapshotError(f"recorded error of unknown type {info.get('type')!r}")
     if issubclass(cls, errors.SourceUnavailable):
         return cls(info.get("source", source), info["message"])
+    if cls is errors.StatsUnavailable:
+        return cls(info.get("feature", ""), info["message"], info.get("fix", ""))
     return cls(info["message"])
