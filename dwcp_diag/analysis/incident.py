@@ -1,0 +1,666 @@
+"""The incident notebook's analysis: what changed, what happened when, and in what order.
+
+:func:`robust_zscores` ranks the series that moved most against the same hours of the previous
+days; :func:`deployment_findings` and :func:`consumer_lag_spike` add the incident checks
+``deployment_in_window`` and ``consumer_lag_spike`` (KI-001); :func:`findings_in_window` keeps
+the other areas' findings that fall inside the window; :func:`incident_timeline` writes it all
+as one sorted markdown timeline in UTC. :func:`incident_report` is the one call the notebook
+makes.
+
+PromQL each input expects (default ``MetricNames``; range queries over the window with a margin,
+or from ``start - 7d`` where a z-score baseline is wanted)::
+
+    requests        sum by (path, status) (rate(http_requests_total[5m]))
+    buckets         sum by (le, path) (rate(http_request_duration_seconds_bucket[5m]))
+    restarts        sum by (namespace, pod) (kube_pod_container_status_restarts_total)
+    oom_killed      max by (namespace, pod)
+                      (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"})
+    memory          sum by (namespace, pod) (container_memory_working_set_bytes{container!=""})
+    db_connections  sum by (state) (pg_stat_activity_count)
+    lag             sum by (consumergroup, topic) (kafka_consumergroup_lag)
+    rollouts        max by (namespace, replicaset) (kube_replicaset_created)
+                      -> :func:`rollouts_from_replicaset_created`, or any frame with
+                      ``timestamp`` (rollout time) and ``namespace``/``deployment`` columns
+
+>>> import pandas as pd
+>>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+>>> rollouts = pd.DataFrame({"namespace": ["production"], "deployment": ["dwcp-api"],
+...                          "timestamp": [pd.Timestamp("2026-11-12T14:05Z")]})
+>>> print(incident_timeline(deployment_findings(rollouts, w), window=w))
+### Timeline (UTC)
+<BLANKLINE>
+- **2026-11-12 14:00:00** · `window` · incident window starts
+- **2026-11-12 14:05:00** · `deployment_in_window` · warning: production/dwcp-api rolled out \
+at 2026-11-12 14:05 UTC, 5m into the window.
+- **2026-11-12 15:00:00** · `window` · incident window ends
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict
+
+import numpy as np
+import pandas as pd
+
+from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.analysis.latency import (
+    breach_intervals,
+    error_ratio,
+    format_utc,
+    in_window,
+    infer_step_s,
+    label_columns,
+    latency_findings,
+    quantile_from_buckets,
+    request_counts,
+    series_groups,
+)
+from dwcp_diag.config import SLOTargets
+from dwcp_diag.timewindow import TimeWindow, format_duration, parse_time
+
+EVENT_COLUMNS = ["timestamp", "kind", "subject", "description"]
+KI001_LAG_THRESHOLD = 10_000  # the runbook's "consumer lag spikes to 10k+ messages"
+_MAD_TO_SIGMA = 1.4826  # MAD x 1.4826 estimates the standard deviation of normal data
+_MEAN_AD_TO_SIGMA = 1.2533  # mean absolute deviation x sqrt(pi/2), the same for normal data
+_SUBJECT_LABELS = ("namespace", "deployment", "statefulset", "daemonset", "workload")
+# Evidence keys other areas may use for "when" (ISO strings or timestamps).
+_TIME_KEYS = ("time", "at", "timestamp", "peak_at", "worst_at", "since", "first_seen")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_<>|])")
+
+
+def _series_text(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """``"pod=a, namespace=b"`` per row, skipping missing labels."""
+    if not keys:
+        return pd.Series("", index=frame.index, dtype="str")
+    parts = [(k + "=" + frame[k].astype("str")).where(frame[k].notna(), "") for k in keys]
+    joined = parts[0].str.cat(parts[1:], sep=", ") if len(parts) > 1 else parts[0]
+    return joined.str.replace(r"(, )+", ", ", regex=True).str.strip(", ")
+
+
+# --------------------------------------------------------------------------- what changed
+
+
+def robust_zscores(
+    series_frame: pd.DataFrame, window: TimeWindow, baseline_days: int = 7
+) -> pd.DataFrame:
+    """Rank the series that changed most in ``window`` against the same hours of earlier days.
+
+    For each series (each distinct combination of label columns) the window's samples are
+    compared with the baseline: the samples at the same times of day on each of the previous
+    ``baseline_days`` days (the window shifted back by 1..N days, never overlapping it). Using
+    the same hours cancels the daily cycle (the evening peak is not a change at 18:00), and
+    several days keep one odd day from being the norm.
+
+    The score is a robust z: ``(median(window) - median(baseline)) / (1.4826 x MAD(baseline))``.
+    Median and MAD (median absolute deviation) ignore outliers, so an earlier incident inside
+    the baseline does not inflate the spread and hide this one; 1.4826 scales the MAD to a
+    standard deviation, so ``|z| > 3.5`` is a clear change. A flat baseline (MAD 0) falls back
+    to the mean absolute deviation x 1.2533, and to an infinite z when that is 0 too and the
+    window differs; ties are ranked by ``change_pct`` (window median over baseline median).
+    ``z_peak`` scores the window's most extreme sample the same way.
+
+    The frame needs history before the window (``baseline_days`` days). Series without
+    baseline samples get a NaN z and rank last. Returns the label columns, ``series`` (the
+    labels as text), ``window_median``, ``baseline_median``, ``baseline_mad``, ``z``,
+    ``change_pct``, ``z_peak``, ``peak_at``, ``window_samples``, ``baseline_samples`` and
+    ``rank`` (1 = most changed), sorted by ``|z|``.
+
+    >>> ts = pd.date_range("2026-11-05T00:00Z", "2026-11-12T23:00Z", freq="1h")
+    >>> base = pd.DataFrame({"timestamp": ts, "value": 100.0 + (ts.day % 3)})
+    >>> frame = pd.concat([base.assign(metric="flat"), base.assign(metric="jump")])
+    >>> jump = (frame.metric == "jump") & (frame.timestamp >= "2026-11-12T14:00Z")
+    >>> frame.loc[jump, "value"] = 500.0
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T16:00Z")
+    >>> robust_zscores(frame, w)[["metric", "rank"]].values.tolist()
+    [['jump', 1], ['flat', 2]]
+    """
+    keys = label_columns(series_frame)
+    frame = series_frame.dropna(subset=["value"]).reset_index(drop=True)
+    series_id = _series_ids(frame, keys)
+    stamps = frame["timestamp"]
+    in_win = (stamps >= window.start) & (stamps <= window.end)
+    baseline = pd.Series(False, index=frame.index)
+    for days in range(1, baseline_days + 1):
+        shifted = window.shift(-days * 86400.0)
+        baseline |= (stamps >= shifted.start) & (stamps <= shifted.end)
+    baseline &= stamps < window.start
+    win, base = frame[in_win], frame[baseline]
+    win_id, base_id = series_id[in_win], series_id[baseline]
+    base_median = base["value"].groupby(base_id).median()
+    deviation = (base["value"] - base_id.map(base_median)).abs()
+    mad = deviation.groupby(base_id).median()
+    mean_ad = deviation.groupby(base_id).mean()
+    scale = pd.Series(
+        np.where(mad > 0, _MAD_TO_SIGMA * mad, _MEAN_AD_TO_SIGMA * mean_ad), index=mad.index
+    )
+    stats = pd.DataFrame(
+        {
+            "window_median": win["value"].groupby(win_id).median(),
+            "window_samples": win_id.value_counts(),
+        }
+    )
+    stats["baseline_median"] = base_median
+    stats["baseline_mad"] = mad
+    stats["baseline_samples"] = base_id.value_counts()
+    stats["baseline_samples"] = stats["baseline_samples"].fillna(0).astype(int)
+    stats["z"] = _robust_z(
+        stats["window_median"], stats["baseline_median"], scale.reindex(stats.index)
+    )
+    win_z = _robust_z(win["value"], win_id.map(base_median), win_id.map(scale))
+    peak = win_z.abs().fillna(-1.0).groupby(win_id).idxmax()
+    stats["z_peak"] = win_z.loc[peak.to_numpy()].to_numpy()
+    stats["peak_at"] = win["timestamp"].loc[peak.to_numpy()].to_numpy()
+    labels = frame.loc[~series_id.duplicated(), keys].set_axis(
+        series_id[~series_id.duplicated()].to_numpy()
+    )
+    out = labels.loc[stats.index].join(stats) if keys else stats
+    out["series"] = _series_text(out, keys) if keys else ""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["change_pct"] = (out["window_median"] / out["baseline_median"] - 1.0) * 100.0
+    # |z| ranks; the relative change breaks ties (several infinite z on flat baselines)
+    out = out.assign(_z=out["z"].abs(), _change=out["change_pct"].abs()).sort_values(
+        ["_z", "_change"], ascending=False, na_position="last"
+    )
+    out["rank"] = np.arange(1, len(out) + 1)
+    columns = [
+        *keys,
+        "series",
+        "window_median",
+        "baseline_median",
+        "baseline_mad",
+        "z",
+        "change_pct",
+        "z_peak",
+        "peak_at",
+        "window_samples",
+        "baseline_samples",
+        "rank",
+    ]
+    return out[columns].reset_index(drop=True)
+
+
+def _series_ids(frame: pd.DataFrame, keys: list[str]) -> pd.Series:
+    if not keys:
+        return pd.Series(0, index=frame.index)
+    ids = frame.groupby(keys, observed=True, dropna=False, sort=True).ngroup()
+    return ids.astype(int)
+
+
+def _robust_z(
+    value: pd.Series | np.ndarray, center: pd.Series | np.ndarray, scale: pd.Series | np.ndarray
+) -> pd.Series:
+    """``(value - center) / scale``; a zero scale gives 0 for no change, else +-inf."""
+    index = value.index if isinstance(value, pd.Series) else None
+    value, center, scale = (np.asarray(x, dtype=float) for x in (value, center, scale))
+    diff = value - center
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(scale > 0, diff / scale, np.where(diff == 0, 0.0, np.sign(diff) * np.inf))
+    return pd.Series(np.where(np.isnan(scale) | np.isnan(diff), np.nan, z), index=index)
+
+
+# --------------------------------------------------------------------------- incident checks
+
+
+def rollouts_from_replicaset_created(created: pd.DataFrame) -> pd.DataFrame:
+    """Rollout times from ``max by (namespace, replicaset) (kube_replicaset_created)``.
+
+    The metric's value is the ReplicaSet's creation time (unix seconds): a Deployment creates a
+    ReplicaSet per new pod template, so its creation is the rollout. The Deployment is the
+    ReplicaSet name without its pod-template-hash suffix. A rollback to an older template
+    reuses its ReplicaSet and is not seen here.
+
+    >>> created = pd.DataFrame({"namespace": ["production"], "replicaset": ["dwcp-api-7d9f8"],
+    ...                         "timestamp": [pd.Timestamp("2026-11-12T15:00Z")],
+    ...                         "value": [1794493380.0]})
+    >>> rollouts_from_replicaset_created(created).values.tolist()
+    [['production', 'dwcp-api', 'dwcp-api-7d9f8', Timestamp('2026-11-12 14:23:00+0000', tz='UTC')]]
+    """
+    columns = ["namespace", "deployment", "replicaset", "timestamp"]
+    frame = created.dropna(subset=["value"])
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="str") for c in columns[:3]}).assign(
+            timestamp=pd.Series(dtype="datetime64[ns, UTC]")
+        )
+    latest = frame.groupby(["namespace", "replicaset"], observed=True)["value"].max().reset_index()
+    replicaset = latest["replicaset"].astype("str")
+    return pd.DataFrame(
+        {
+            "namespace": latest["namespace"].astype("str"),
+            "deployment": replicaset.str.replace(r"-[a-z0-9]+$", "", regex=True),
+            "replicaset": replicaset,
+            "timestamp": pd.to_datetime(latest["value"], unit="s", utc=True),
+        }
+    ).sort_values("timestamp", ignore_index=True)
+
+
+def _subject(row: Mapping[str, Any], columns: Iterable[str]) -> dict[str, str]:
+    return {c: str(row[c]) for c in columns if c in row and pd.notna(row[c])}
+
+
+def _relative(ts: pd.Timestamp, window: TimeWindow) -> str:
+    if ts < window.start:
+        return f"{format_duration((window.start - ts).total_seconds())} before the window"
+    if ts > window.end:
+        return f"{format_duration((ts - window.end).total_seconds())} after the window"
+    return f"{format_duration((ts - window.start).total_seconds())} into the window"
+
+
+def deployment_findings(
+    rollouts: pd.DataFrame, window: TimeWindow, lead_s: float = 1800.0
+) -> Findings:
+    """``deployment_in_window`` for each rollout in the window or up to ``lead_s`` before it.
+
+    A rollout shortly before an incident is its most common cause, so those count too.
+    ``rollouts`` needs ``timestamp`` (UTC rollout time); ``namespace``/``deployment`` (or
+    another workload column) name the subject, other columns go into the evidence.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> r = pd.DataFrame({"namespace": "production", "deployment": ["api", "web"],
+    ...                   "timestamp": pd.to_datetime(["2026-11-12T13:50Z", "2026-11-12T10:00Z"])})
+    >>> [f.summary for f in deployment_findings(r, w)]
+    ['production/api rolled out at 2026-11-12 13:50 UTC, 10m before the window.']
+    """
+    if rollouts.empty:
+        return Findings()
+    subject_columns = [c for c in _SUBJECT_LABELS if c in rollouts.columns] or [
+        c for c in rollouts.columns if c != "timestamp"
+    ]
+    stamps = pd.to_datetime(rollouts["timestamp"], utc=True)
+    lead = pd.Timedelta(seconds=lead_s)
+    chosen = rollouts[(stamps >= window.start - lead) & (stamps <= window.end)]
+    found = []
+    for row in chosen.to_dict("records"):
+        ts = parse_time(row["timestamp"])
+        subject = _subject(row, subject_columns)
+        name = "/".join(subject.values()) or "a workload"
+        found.append(
+            Finding(
+                "deployment_in_window",
+                "warning",
+                subject,
+                f"{name} rolled out at {format_utc(ts)}, {_relative(ts, window)}.",
+                unit="",
+                evidence={"time": ts, **{k: v for k, v in row.items() if k not in subject}},
+            )
+        )
+    return Findings(found)
+
+
+def consumer_lag_spike(
+    lag: pd.DataFrame,
+    window: TimeWindow,
+    threshold: float = KI001_LAG_THRESHOLD,
+    *,
+    rollouts: pd.DataFrame | None = None,
+    rollout_slack_s: float = 600.0,
+    critical_duration_s: float = 1800.0,
+    step_s: float | None = None,
+) -> Findings:
+    """``consumer_lag_spike`` per consumer group/topic whose lag went over ``threshold``.
+
+    KI-001: lag spikes to 10k+ messages during rolling deployments (consumer rebalancing). A
+    spike that starts within ``rollout_slack_s`` of a rollout in ``rollouts`` is labelled as
+    KI-001 in the summary; one that lasts ``critical_duration_s`` is critical either way (a
+    rebalance settles in minutes). ``lag``: ``sum by (consumergroup, topic)
+    (kafka_consumergroup_lag)``.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> ts = pd.date_range("2026-11-12T14:00Z", periods=60, freq="1min")
+    >>> lag = pd.DataFrame({"consumergroup": "workers", "topic": "dwcp-tasks", "timestamp": ts,
+    ...                     "value": [25_000.0 if 10 <= i < 20 else 100.0 for i in range(60)]})
+    >>> [(f.severity, f.value) for f in consumer_lag_spike(lag, w)]
+    [('warning', 25000.0)]
+    """
+    windowed = in_window(lag, window, closed="both")
+    if windowed.empty:
+        return Findings()
+    step = infer_step_s(lag) if step_s is None else step_s
+    runs = breach_intervals(windowed, threshold, step)
+    keys = label_columns(windowed)
+    times = (
+        pd.DatetimeIndex([])
+        if rollouts is None or rollouts.empty
+        else pd.DatetimeIndex(pd.to_datetime(rollouts["timestamp"], utc=True))
+    )
+    slack = pd.Timedelta(seconds=rollout_slack_s)
+    found = []
+    for key, mine in series_groups(runs, keys):
+        subject = {k: str(v) for k, v in zip(keys, key, strict=True) if pd.notna(v)}
+        worst = mine.loc[mine["peak"].idxmax()]
+        longest = float(mine["duration_s"].max())
+        near = [t for t in times if ((mine["start"] - slack <= t) & (t <= mine["end"])).any()]
+        cause = (
+            f" It coincides with a rollout at {format_utc(near[0])}: KI-001 (consumer "
+            "rebalancing during rolling deployments)."
+            if near
+            else " No rollout nearby: not the known KI-001 pattern."
+        )
+        name = "/".join(subject.values()) or "consumer lag"
+        found.append(
+            Finding(
+                "consumer_lag_spike",
+                "critical" if longest >= critical_duration_s else "warning",
+                subject,
+                f"{name}: lag peaked at {worst['peak']:,.0f} messages at "
+                f"{format_utc(worst['peak_at'])} (threshold {threshold:,.0f}), over it for "
+                f"{format_duration(mine['duration_s'].sum())}.{cause}",
+                value=float(worst["peak"]),
+                threshold=float(threshold),
+                unit="messages",
+                evidence={
+                    "time": mine["start"].min(),
+                    "start": mine["start"].min(),
+                    "end": mine["end"].max(),
+                    "peak_at": worst["peak_at"],
+                    "known_issue": "KI-001" if near else None,
+                    "rollouts": [t.isoformat() for t in near],
+                },
+            )
+        )
+    return Findings(found)
+
+
+def finding_span(finding: Finding) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """When a finding happened, from its evidence: ``start``/``end``, else a time key.
+
+    Recognised keys: ``start`` and ``end``, else the first of ``time``, ``at``, ``timestamp``,
+    ``peak_at``, ``worst_at``, ``since``, ``first_seen`` (timestamps or ISO strings).
+
+    >>> f = Finding("oom_killed", "critical", {"pod": "w-1"}, "OOM",
+    ...             evidence={"time": "2026-11-12T14:05Z"})
+    >>> finding_span(f)[0].isoformat()
+    '2026-11-12T14:05:00+00:00'
+    """
+    evidence = finding.evidence or {}
+
+    def stamp(key: str) -> pd.Timestamp | None:
+        raw = evidence.get(key)
+        if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+            return None
+        try:
+            value = parse_time(raw)
+        except (ValueError, TypeError):
+            return None
+        return None if pd.isna(value) else value
+
+    start, end = stamp("start"), stamp("end")
+    if start is not None or end is not None:
+        return (start or end, end or start)
+    moment = next((t for t in (stamp(k) for k in _TIME_KEYS) if t is not None), None)
+    return None if moment is None else (moment, moment)
+
+
+def findings_in_window(
+    findings: Iterable[Finding], window: TimeWindow, keep_undated: bool = False
+) -> Findings:
+    """The findings whose evidence time (or ``start``..``end`` span) touches the window.
+
+    Findings without a time in their evidence (see :func:`finding_span`) are dropped unless
+    ``keep_undated`` (a table's bloat has no moment; it did not happen during the incident).
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> inside = Finding("oom_killed", "critical", {"pod": "a"}, "x", evidence={"time": w.start})
+    >>> before = Finding("oom_killed", "critical", {"pod": "b"}, "x",
+    ...                  evidence={"time": "2026-11-11T14:00Z"})
+    >>> [f.subject["pod"] for f in findings_in_window([inside, before], w)]
+    ['a']
+    """
+    kept = []
+    for finding in findings:
+        span = finding_span(finding)
+        if span is None:
+            if keep_undated:
+                kept.append(finding)
+        elif span[0] <= window.end and span[1] >= window.start:
+            kept.append(finding)
+    return Findings(kept)
+
+
+# --------------------------------------------------------------------------- events & timeline
+
+
+def counter_increments(counter: pd.DataFrame) -> pd.DataFrame:
+    """Per-step increases of a counter or 0/1 gauge frame (a restart counter, an OOM flag).
+
+    A decrease (counter reset, flag cleared) counts as no increase.
+
+    >>> ts = pd.date_range("2026-11-12T14:00Z", periods=4, freq="1min")
+    >>> c = pd.DataFrame({"pod": "a", "timestamp": ts, "value": [3.0, 3.0, 5.0, 0.0]})
+    >>> counter_increments(c)["value"].tolist()
+    [0.0, 0.0, 2.0, 0.0]
+    """
+    keys = label_columns(counter)
+    frame = counter.sort_values("timestamp")
+    if keys:
+        change = frame.groupby(keys, observed=True, dropna=False)["value"].diff()
+    else:
+        change = frame["value"].diff()
+    out = frame.assign(value=change.clip(lower=0).fillna(0.0))
+    return out.sort_values([*keys, "timestamp"], ignore_index=True)
+
+
+def counter_events(counter: pd.DataFrame, kind: str, noun: str) -> pd.DataFrame:
+    """Timeline events where a counter went up: ``"production/w-1: 2 restart(s)"``.
+
+    >>> ts = pd.date_range("2026-11-12T14:00Z", periods=3, freq="1min")
+    >>> c = pd.DataFrame({"pod": "w-1", "timestamp": ts, "value": [0.0, 1.0, 1.0]})
+    >>> counter_events(c, "restart", "restart")["description"].tolist()
+    ['w-1: 1 restart(s)']
+    """
+    increments = counter_increments(counter)
+    rising = increments[increments["value"] > 0]
+    keys = label_columns(rising)
+    names = (
+        rising[keys].astype("str").agg("/".join, axis=1) if keys else pd.Series("", rising.index)
+    )
+    return pd.DataFrame(
+        {
+            "timestamp": rising["timestamp"],
+            "kind": kind,
+            "subject": _series_text(rising, keys),
+            "description": names + ": " + rising["value"].map("{:g}".format) + f" {noun}(s)",
+        },
+        columns=EVENT_COLUMNS,
+    ).reset_index(drop=True)
+
+
+def findings_events(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Timeline events from findings, at the start of their evidence span (undated: dropped)."""
+    rows = []
+    for finding in findings:
+        span = finding_span(finding)
+        if span is None:
+            continue
+        rows.append(
+            {
+                "timestamp": span[0],
+                "kind": finding.check,
+                "subject": ", ".join(f"{k}={v}" for k, v in finding.subject.items()),
+                "description": f"{finding.severity}: {finding.summary}",
+            }
+        )
+    return pd.DataFrame(rows, columns=EVENT_COLUMNS)
+
+
+def _escape(text: str) -> str:
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def incident_timeline(
+    *sources: pd.DataFrame | Iterable[Finding], window: TimeWindow | None = None
+) -> str:
+    """One markdown line per event, sorted by time, times in UTC.
+
+    Each source is an event frame (``timestamp``, ``kind``, ``description``, optional
+    ``subject``; e.g. from :func:`counter_events`) or findings (placed at the start of their
+    evidence span, see :func:`finding_span`). Timestamps in any zone are converted to UTC
+    (naive ones are taken as UTC) before sorting. With ``window``, its start and end are marked.
+
+    >>> events = pd.DataFrame({"timestamp": ["2026-11-12T16:30:00+02:00", "2026-11-12T14:00Z"],
+    ...                        "kind": ["restart", "deploy"], "description": ["b", "a"]})
+    >>> print(incident_timeline(events))
+    ### Timeline (UTC)
+    <BLANKLINE>
+    - **2026-11-12 14:00:00** · `deploy` · a
+    - **2026-11-12 14:30:00** · `restart` · b
+    """
+    frames = []
+    for source in sources:
+        events = source if isinstance(source, pd.DataFrame) else findings_events(source)
+        if events.empty:
+            continue
+        events = events.reindex(columns=EVENT_COLUMNS)
+        frames.append(
+            events.assign(timestamp=[parse_time(t) for t in events["timestamp"]], order=0)
+        )
+    if window is not None:
+        marks = pd.DataFrame(
+            {
+                "timestamp": [window.start, window.end],
+                "kind": "window",
+                "subject": None,
+                "description": ["incident window starts", "incident window ends"],
+                "order": [-1, 1],  # the start mark before events at the same instant, end after
+            }
+        )
+        frames.append(marks)
+    lines = ["### Timeline (UTC)", ""]
+    if not frames:
+        return "\n".join([*lines, "No events."])
+    merged = pd.concat(frames, ignore_index=True).sort_values(
+        ["timestamp", "order", "kind"], kind="stable"
+    )
+    for event in merged.itertuples(index=False):
+        kind = str(event.kind).replace("`", "")
+        lines.append(
+            f"- **{event.timestamp.strftime('%Y-%m-%d %H:%M:%S')}** · `{kind}` · "
+            f"{_escape(event.description)}"
+        )
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- the notebook call
+
+
+class IncidentReport(TypedDict):
+    """What the incident notebook shows; see :func:`incident_report`."""
+
+    window: TimeWindow
+    panels: dict[str, pd.DataFrame]
+    zscores: pd.DataFrame
+    findings: Findings
+    timeline: str
+
+
+def incident_panels(
+    *,
+    requests: pd.DataFrame | None = None,
+    buckets: pd.DataFrame | None = None,
+    restarts: pd.DataFrame | None = None,
+    oom_killed: pd.DataFrame | None = None,
+    memory: pd.DataFrame | None = None,
+    db_connections: pd.DataFrame | None = None,
+    lag: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """The incident chart's series from the raw frames (see the module docstring's PromQL).
+
+    ``request_rate`` (req/s) and ``error_ratio`` (0..1) overall from ``requests``; ``p95``
+    (seconds) overall from ``buckets``; ``restarts``/``oom_killed`` as per-step increases;
+    the rest as given. Missing inputs are left out.
+    """
+    panels: dict[str, pd.DataFrame] = {}
+    if requests is not None and not requests.empty:
+        rate = request_counts(requests, step_s=1.0)
+        panels["request_rate"] = rate[["timestamp"]].assign(value=rate["requests"])
+        panels["error_ratio"] = error_ratio(requests, by=None)
+    if buckets is not None and not buckets.empty:
+        overall = buckets.groupby(["le", "timestamp"], observed=True)["value"].sum().reset_index()
+        panels["p95"] = quantile_from_buckets(overall, 0.95)
+    for name, counter in (("restarts", restarts), ("oom_killed", oom_killed)):
+        if counter is not None and not counter.empty:
+            panels[name] = counter_increments(counter)
+    for name, frame in (("memory", memory), ("db_connections", db_connections), ("lag", lag)):
+        if frame is not None and not frame.empty:
+            panels[name] = frame
+    return panels
+
+
+def incident_report(
+    window: TimeWindow,
+    *,
+    requests: pd.DataFrame | None = None,
+    buckets: pd.DataFrame | None = None,
+    restarts: pd.DataFrame | None = None,
+    oom_killed: pd.DataFrame | None = None,
+    memory: pd.DataFrame | None = None,
+    db_connections: pd.DataFrame | None = None,
+    lag: pd.DataFrame | None = None,
+    rollouts: pd.DataFrame | None = None,
+    findings: Iterable[Finding] = (),
+    keep_undated: bool = False,
+    slo: SLOTargets | None = None,
+    baseline_days: int = 7,
+    lag_threshold: float = KI001_LAG_THRESHOLD,
+    margin_s: float | None = None,
+) -> IncidentReport:
+    """Everything the incident notebook shows for ``window``, in one call.
+
+    Frames may reach back ``baseline_days`` before the window (for :func:`robust_zscores`);
+    ``panels`` are cut to the window plus ``margin_s`` each side (default: half the window,
+    at least 30 minutes). ``findings`` are the other areas' findings (memory, database...):
+    those inside the window are kept (and, with ``keep_undated``, those whose evidence has no
+    time, see :func:`finding_span`). With ``slo``, the latency checks run for the window too
+    (``requests`` must then carry a ``path`` label; p95 per path needs ``path`` in ``buckets``).
+    The timeline holds rollouts, restarts, OOM kills and every finding.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> report = incident_report(w)
+    >>> len(report["findings"]), report["zscores"].empty, report["timeline"].splitlines()[2]
+    (0, True, '- **2026-11-12 14:00:00** · `window` · incident window starts')
+    """
+    panels = incident_panels(
+        requests=requests,
+        buckets=buckets,
+        restarts=restarts,
+        oom_killed=oom_killed,
+        memory=memory,
+        db_connections=db_connections,
+        lag=lag,
+    )
+    margin = pd.Timedelta(seconds=margin_s or max(1800.0, window.duration_s / 2))
+    shown = TimeWindow(window.start - margin, window.end + margin)
+    rollouts = rollouts if rollouts is not None else pd.DataFrame({"timestamp": []})
+    found = [
+        *deployment_findings(rollouts, window),
+        *findings_in_window(findings, window, keep_undated),
+    ]
+    if lag is not None and not lag.empty:
+        found += consumer_lag_spike(lag, window, lag_threshold, rollouts=rollouts)
+    if slo is not None and requests is not None and "path" in requests.columns:
+        with_path = buckets is not None and "path" in buckets.columns
+        p95 = quantile_from_buckets(
+            buckets if with_path else pd.DataFrame(columns=["path", "le", "timestamp", "value"]),
+            0.95,
+        )
+        found += latency_findings(p95, requests, slo, window)
+    series = [frame.assign(metric=name) for name, frame in panels.items()]
+    zscores = (
+        robust_zscores(pd.concat(series, ignore_index=True), window, baseline_days)
+        if series
+        else pd.DataFrame(columns=["metric", "series", "z", "rank"])
+    )
+    events = [found]
+    if "restarts" in panels:
+        events.append(counter_events(in_window(restarts, shown, "both"), "restart", "restart"))
+    if "oom_killed" in panels:
+        events.append(counter_events(in_window(oom_killed, shown, "both"), "oom_kill", "OOM kill"))
+    return IncidentReport(
+        window=window,
+        panels={k: in_window(v, shown, closed="both") for k, v in panels.items()},
+        zscores=zscores,
+        findings=Findings(found),
+        timeline=incident_timeline(*events, window=window),
+    )

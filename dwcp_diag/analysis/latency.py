@@ -1,0 +1,1225 @@
+"""Latency, errors and SLOs: the analysis behind the latency notebook (issue #5).
+
+Quantiles are computed from a bucket frame exactly as PromQL's ``histogram_quantile`` does, so
+one bucket query yields p50/p95/p99 and the numbers match Grafana. Error ratios, availability,
+the error budget and the Google SRE workbook's multi-window multi-burn-rate alerts come from a
+request-rate frame. :func:`latency_findings` turns it all into findings; :func:`latency_report`
+is the one call the notebook makes.
+
+Inputs are the loaders' tidy Prometheus frames (a categorical column per label, ``timestamp``
+UTC, ``value`` float64). The PromQL each input expects (default ``MetricNames``; a range query
+at a fixed step, 60s for windows up to a week)::
+
+    buckets   sum by (le, path) (rate(http_request_duration_seconds_bucket[5m]))
+              -> path, le, timestamp, value  (req/s per cumulative bucket; le like "0.2", "+Inf")
+    requests  sum by (path, status) (rate(http_requests_total[5m]))
+              -> path, status, timestamp, value  (req/s; status a string like "200", "503")
+    p95       histogram_quantile(0.95, sum by (le, path) (rate(...bucket[5m])))
+              -> path, timestamp, value  (seconds; NaN where there was no traffic)
+
+Rates are integrated by the step (``rate x step_s`` requests per sample); a sample at ``t``
+stands for the step ending at ``t``, so a window ``[start, end]`` takes samples in
+``(start, end]``. For burn-rate alerts over the whole window, query ``requests`` from
+``start - 3d`` (the longest window of :data:`DEFAULT_PAIRS`).
+
+>>> import pandas as pd
+>>> ts = pd.Timestamp("2026-11-12T14:00Z")
+>>> buckets = pd.DataFrame({"le": ["0.1", "0.2", "+Inf"], "timestamp": [ts] * 3,
+...                         "value": [50.0, 95.0, 100.0]})
+>>> float(quantile_from_buckets(buckets, 0.95)["value"].iloc[0])
+0.2
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import TypedDict
+
+import numpy as np
+import pandas as pd
+
+from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.config import Profile, SLOTargets
+from dwcp_diag.timewindow import TimeWindow, format_duration, parse_time
+
+DEFAULT_STEP_S = 60.0
+# PromQL's smallDeltaTolerance: bucket counts this close are float noise, not a decrease.
+_SMALL_DELTA_TOLERANCE = 1e-12
+_MAX_EVIDENCE_INTERVALS = 10
+_TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+# Defaults of the thresholds a profile may override: ``[thresholds.latency_slo_breach]``.
+LATENCY_THRESHOLDS: dict[str, dict[str, float]] = {
+    # a breach must last this long to count (the seed's HighLatency alert uses ``for: 5m``)
+    "latency_slo_breach": {"min_requests": 100, "min_duration_s": 300, "critical_duration_s": 3600},
+    "error_rate_breach": {"min_requests": 100, "critical_factor": 10},
+    "availability_breach": {"min_requests": 100},
+}
+
+
+# --------------------------------------------------------------------------- shared helpers
+
+
+def label_columns(frame: pd.DataFrame, *exclude: str) -> list[str]:
+    """The label columns of a tidy frame: everything but ``timestamp``, ``value`` and ``exclude``.
+
+    >>> label_columns(pd.DataFrame(columns=["path", "le", "timestamp", "value"]), "le")
+    ['path']
+    """
+    skip = {"timestamp", "value", *exclude}
+    return [c for c in frame.columns if c not in skip]
+
+
+def infer_step_s(frame: pd.DataFrame, default_s: float = DEFAULT_STEP_S) -> float:
+    """The query step of a range-query frame: the median spacing of its distinct timestamps.
+
+    >>> ts = pd.to_datetime([0, 60, 120, 300], unit="s", utc=True)
+    >>> infer_step_s(pd.DataFrame({"timestamp": ts, "value": 1.0}))
+    60.0
+    """
+    stamps = pd.DatetimeIndex(frame["timestamp"].dropna().unique()).sort_values()
+    if len(stamps) < 2:
+        return float(default_s)
+    gaps = (stamps[1:] - stamps[:-1]).total_seconds()
+    return float(np.median(gaps[gaps > 0]))
+
+
+def in_window(frame: pd.DataFrame, window: TimeWindow, closed: str = "right") -> pd.DataFrame:
+    """Rows whose ``timestamp`` lies in the window: ``(start, end]`` (samples) or ``"both"``.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> f = pd.DataFrame({"timestamp": [w.start, w.end], "value": [1.0, 2.0]})
+    >>> in_window(f, w)["value"].tolist(), len(in_window(f, w, closed="both"))
+    ([2.0], 2)
+    """
+    stamps = frame["timestamp"]
+    after = stamps >= window.start if closed == "both" else stamps > window.start
+    return frame[after & (stamps <= window.end)]
+
+
+def contiguous_intervals(
+    timestamps: Iterable[pd.Timestamp] | pd.Series,
+    mask: Sequence[bool] | np.ndarray | pd.Series,
+    step_s: float,
+    values: Sequence[float] | np.ndarray | pd.Series | None = None,
+) -> pd.DataFrame:
+    """Runs of consecutive samples where ``mask`` holds, as intervals.
+
+    ``timestamps`` must be sorted. A run breaks at a sample where the mask is false or at a gap
+    of more than 1.5 steps (a missing sample is not evidence the condition held). Each sample
+    stands for one step, so an interval is ``[first, last + step)`` and ``duration_s`` is
+    ``samples x step_s``. ``peak``/``peak_at`` are the largest of ``values`` inside the run.
+
+    >>> ts = pd.date_range("2026-11-12T14:00Z", periods=6, freq="1min")
+    >>> runs = contiguous_intervals(ts, [0, 1, 1, 0, 1, 0], 60, values=[1, 5, 7, 1, 9, 1])
+    >>> runs[["duration_s", "samples", "peak"]].values.tolist()
+    [[120.0, 2.0, 7.0], [60.0, 1.0, 9.0]]
+    """
+    columns = ["start", "end", "duration_s", "samples", "peak", "peak_at"]
+    stamps = pd.DatetimeIndex(pd.Series(timestamps))
+    flags = np.asarray(mask, dtype=bool)
+    positions = np.flatnonzero(flags)
+    if len(positions) == 0:
+        return _empty_intervals(columns)
+    vals = np.full(len(stamps), np.nan) if values is None else np.asarray(values, dtype=float)
+    hit_times = stamps[positions]
+    gaps_s = np.asarray((hit_times[1:] - hit_times[:-1]).total_seconds())
+    breaks = np.r_[True, (np.diff(positions) > 1) | (gaps_s > 1.5 * step_s)]
+    runs = pd.DataFrame({"run": np.cumsum(breaks), "t": hit_times, "v": vals[positions]})
+    rows = []
+    for _, run in runs.groupby("run", sort=True):
+        peak_row = run.loc[run["v"].idxmax()] if run["v"].notna().any() else None
+        start, end = run["t"].iloc[0], run["t"].iloc[-1] + pd.Timedelta(seconds=step_s)
+        rows.append(
+            {
+                "start": start,
+                "end": end,
+                "duration_s": float((end - start).total_seconds()),
+                "samples": len(run),
+                "peak": np.nan if peak_row is None else float(peak_row["v"]),
+                "peak_at": pd.NaT if peak_row is None else peak_row["t"],
+            }
+        )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def breach_intervals(
+    frame: pd.DataFrame, threshold: float, step_s: float | None = None
+) -> pd.DataFrame:
+    """Per series of a tidy frame, the intervals where ``value > threshold``.
+
+    Returns the series' label columns plus the columns of :func:`contiguous_intervals`.
+
+    >>> ts = pd.date_range("2026-11-12T14:00Z", periods=4, freq="1min")
+    >>> f = pd.DataFrame({"path": "/a", "timestamp": ts, "value": [0.1, 0.3, 0.4, 0.1]})
+    >>> breach_intervals(f, 0.2)[["path", "duration_s", "peak"]].values.tolist()
+    [['/a', 120.0, 0.4]]
+    """
+    keys = label_columns(frame)
+    step = infer_step_s(frame) if step_s is None else step_s
+    parts = []
+    for key, series in series_groups(frame, keys):
+        series = series.sort_values("timestamp")
+        runs = contiguous_intervals(
+            series["timestamp"], (series["value"] > threshold).to_numpy(), step, series["value"]
+        )
+        parts.append(runs.assign(**dict(zip(keys, key, strict=True))))
+    columns = [*keys, "start", "end", "duration_s", "samples", "peak", "peak_at"]
+    if not parts:
+        return _empty_intervals(columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+def _empty_intervals(columns: list[str]) -> pd.DataFrame:
+    kinds = {"start": "datetime64[ns, UTC]", "end": "datetime64[ns, UTC]"}
+    kinds |= {"peak_at": "datetime64[ns, UTC]", "duration_s": "float64"}
+    kinds |= {"samples": "int64", "peak": "float64"}
+    return pd.DataFrame({c: pd.Series(dtype=kinds.get(c, "object")) for c in columns})
+
+
+def series_groups(frame: pd.DataFrame, keys: list[str]) -> Iterable[tuple[tuple, pd.DataFrame]]:
+    """``(label values, rows)`` per series of ``keys``; a missing label is a value of its own.
+
+    >>> [k for k, _ in series_groups(pd.DataFrame({"pod": ["a", "b", "a"]}), ["pod"])]
+    [('a',), ('b',)]
+    """
+    if not keys:
+        if not frame.empty:
+            yield (), frame
+        return
+    for key, rows in frame.groupby(keys, observed=True, dropna=False, sort=True):
+        yield (key if isinstance(key, tuple) else (key,)), rows
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(
+            f"{what} frame needs columns {list(columns)}; missing {missing} "
+            f"(it has {list(frame.columns)})"
+        )
+
+
+def _threshold(profile: Profile | None, check: str, key: str) -> float:
+    default = LATENCY_THRESHOLDS[check][key]
+    return float(default) if profile is None else profile.threshold(check, key, default)
+
+
+def format_utc(ts: pd.Timestamp | str) -> str:
+    """A time for a finding's summary, minute precision, in UTC (naive times are UTC).
+
+    >>> format_utc("2026-11-12T16:05:30+02:00")
+    '2026-11-12 14:05 UTC'
+    """
+    return parse_time(ts).strftime(_TIME_FORMAT)
+
+
+# --------------------------------------------------------------------------- histograms
+
+
+@dataclass(frozen=True)
+class _Histograms:
+    """Cumulative histograms, one row per (labels, timestamp); NaN marks an absent bucket."""
+
+    index: pd.DataFrame  # label columns + timestamp, one row per histogram
+    bounds: np.ndarray  # sorted distinct upper bounds (+inf last when present)
+    counts: np.ndarray  # (histograms x bounds), coalesced and made monotonic like PromQL
+
+
+def _parse_le(le: pd.Series) -> np.ndarray:
+    """``le`` label values as floats (NaN where unparseable); parses each distinct value once."""
+    codes, uniques = pd.factorize(le)
+
+    def to_float(raw: object) -> float:
+        try:
+            return float(str(raw))
+        except ValueError:
+            return math.nan
+
+    parsed = np.array([to_float(u) for u in uniques] + [math.nan])
+    return parsed[codes]  # code -1 (a missing label) picks the trailing NaN
+
+
+def _histograms(buckets: pd.DataFrame) -> _Histograms:
+    _require(buckets, ("le", "timestamp", "value"), "bucket")
+    keys = [*label_columns(buckets, "le"), "timestamp"]
+    upper = _parse_le(buckets["le"])
+    values = buckets["value"].to_numpy(dtype=float, na_value=np.nan)
+    # Samples with an unparseable le or a NaN value are absent buckets, as in PromQL.
+    keep = ~np.isnan(upper) & ~np.isnan(values)
+    rows = buckets.loc[keep, keys]
+    if rows.empty:
+        return _Histograms(rows.iloc[:0].reset_index(drop=True), np.empty(0), np.empty((0, 0)))
+    group = rows.groupby(keys, observed=True, dropna=False, sort=True).ngroup().to_numpy()
+    _, first = np.unique(group, return_index=True)
+    bounds, bucket = np.unique(upper[keep], return_inverse=True)
+    n_hist, n_bounds = len(first), len(bounds)
+    flat = group * n_bounds + bucket
+    # Summing duplicates is PromQL's coalesceBuckets ("0.2" and "0.20" are one bucket).
+    counts = np.bincount(flat, weights=values[keep], minlength=n_hist * n_bounds)
+    present = np.bincount(flat, minlength=n_hist * n_bounds) > 0
+    counts = np.where(present, counts, np.nan).reshape(n_hist, n_bounds)
+    _ensure_monotonic(counts)
+    return _Histograms(rows.iloc[first].reset_index(drop=True), bounds, counts)
+
+
+def _almost_equal(a: np.ndarray, b: np.ndarray, epsilon: float) -> np.ndarray:
+    """Prometheus ``util/almost.Equal``, vectorised."""
+    tiny = np.finfo(float).tiny
+    diff, abs_sum = np.abs(a - b), np.abs(a) + np.abs(b)
+    near_zero = (a == 0) | (b == 0) | (abs_sum < tiny)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = diff / np.minimum(abs_sum, np.finfo(float).max)
+    return (a == b) | np.where(near_zero, diff < epsilon * tiny, relative < epsilon)
+
+
+def _ensure_monotonic(counts: np.ndarray) -> None:
+    """PromQL's ensureMonotonicAndIgnoreSmallDeltas along each row, skipping absent buckets."""
+    prev = np.full(counts.shape[0], np.nan)
+    for j in range(counts.shape[1]):
+        cur = counts[:, j]
+        present = ~np.isnan(cur)
+        both = present & ~np.isnan(prev)
+        with np.errstate(invalid="ignore"):
+            held = (
+                both
+                & (cur != prev)
+                & (_almost_equal(prev, cur, _SMALL_DELTA_TOLERANCE) | (cur < prev))
+            )
+        counts[:, j] = np.where(held, prev, cur)
+        prev = np.where(present & ~held, cur, prev)
+
+
+def _previous_present(present: np.ndarray) -> np.ndarray:
+    """For each cell, the column index of the nearest present bucket below it, or -1."""
+    previous = np.full(present.shape, -1)
+    last = np.full(present.shape[0], -1)
+    for j in range(present.shape[1]):
+        previous[:, j] = last
+        last = np.where(present[:, j], j, last)
+    return previous
+
+
+def _bucket_quantile(h: _Histograms, q: float) -> np.ndarray:
+    """PromQL's bucketQuantile for every histogram of ``h``."""
+    n_hist = len(h.index)
+    if math.isnan(q):
+        return np.full(n_hist, np.nan)
+    if q < 0 or q > 1:
+        return np.full(n_hist, -np.inf if q < 0 else np.inf)
+    if len(h.bounds) == 0 or h.bounds[-1] != np.inf:
+        return np.full(n_hist, np.nan)
+    counts = h.counts
+    present = ~np.isnan(counts)
+    observations = counts[:, -1]
+    usable = (present.sum(axis=1) >= 2) & present[:, -1] & (observations != 0)
+    rank = q * observations
+    with np.errstate(invalid="ignore"):
+        hit = present[:, :-1] & (counts[:, :-1] >= rank[:, None])
+    inf_col = len(h.bounds) - 1
+    first_hit = hit.argmax(axis=1) if inf_col > 0 else np.zeros(n_hist, dtype=int)
+    b = np.where(hit.any(axis=1), first_hit, inf_col)
+    rows = np.arange(n_hist)
+    below = _previous_present(present)[rows, b]
+    has_below = below >= 0
+    below_safe = np.where(has_below, below, 0)
+    start = np.where(has_below, h.bounds[below_safe], 0.0)
+    below_count = np.where(has_below, counts[rows, below_safe], 0.0)
+    end = h.bounds[b]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        interpolated = start + (end - start) * (
+            (rank - below_count) / (counts[rows, b] - below_count)
+        )
+    result = np.where(
+        b == inf_col,  # rank in the +Inf bucket: the highest finite bound
+        start,
+        np.where(~has_below & (end <= 0), end, interpolated),
+    )
+    return np.where(usable, result, np.nan)
+
+
+def quantile_from_buckets(buckets: pd.DataFrame, q: float) -> pd.DataFrame:
+    """``histogram_quantile(q, <buckets>)`` computed exactly as Prometheus does.
+
+    ``buckets`` is a cumulative bucket frame (``le`` plus any labels, ``timestamp``, ``value``),
+    e.g. ``sum by (le, path) (rate(http_request_duration_seconds_bucket[5m]))``. One histogram
+    per distinct (labels, timestamp). PromQL's rules, bucket for bucket: linear interpolation
+    inside the bucket holding rank ``q x count``; the lowest bucket interpolates from 0 (or
+    returns its bound if that is <= 0); a rank in the ``+Inf`` bucket returns the highest finite
+    bound; NaN for zero observations, fewer than two buckets or no ``+Inf`` bucket; duplicate
+    bounds are summed; decreasing counts are lifted to the running maximum, differences within
+    a relative 1e-12 ignored. ``q < 0`` gives -Inf, ``q > 1`` +Inf. Samples with a NaN value
+    are treated as absent buckets.
+
+    Returns the labels without ``le``, ``timestamp`` and ``value`` (in the unit of ``le``).
+
+    >>> ts = pd.Timestamp("2026-11-12T14:00Z")
+    >>> b = pd.DataFrame({"le": ["0.1", "0.2", "+Inf"], "timestamp": ts, "value": [50., 90, 100]})
+    >>> [round(float(quantile_from_buckets(b, q)["value"].iloc[0]), 4) for q in (0.5, 0.7, 0.95)]
+    [0.1, 0.15, 0.2]
+    """
+    h = _histograms(buckets)
+    return h.index.assign(value=_bucket_quantile(h, q))
+
+
+def quantile_label(q: float) -> str:
+    """``0.95`` -> ``"p95"``, ``0.999`` -> ``"p99.9"``.
+
+    >>> quantile_label(0.5), quantile_label(0.999)
+    ('p50', 'p99.9')
+    """
+    return f"p{round(q * 100, 6):g}"
+
+
+def quantiles_from_buckets(
+    buckets: pd.DataFrame, qs: Sequence[float] = (0.5, 0.95, 0.99)
+) -> pd.DataFrame:
+    """Several quantiles from one bucket frame, stacked with a categorical ``quantile`` column.
+
+    >>> ts = pd.Timestamp("2026-11-12T14:00Z")
+    >>> b = pd.DataFrame({"le": ["0.1", "0.2", "+Inf"], "timestamp": ts, "value": [50., 90, 100]})
+    >>> quantiles_from_buckets(b, (0.5, 0.95))[["quantile", "value"]].values.tolist()
+    [['p50', 0.1], ['p95', 0.2]]
+    """
+    h = _histograms(buckets)
+    labels = [quantile_label(q) for q in qs]
+    parts = [
+        h.index.assign(quantile=label, value=_bucket_quantile(h, q))
+        for q, label in zip(qs, labels, strict=True)
+    ]
+    columns = [*label_columns(h.index), "quantile", "timestamp", "value"]
+    out = (
+        pd.concat(parts, ignore_index=True)[columns]
+        if parts
+        else h.index.assign(quantile=pd.Series(dtype="str"), value=pd.Series(dtype=float))[columns]
+    )
+    out["quantile"] = pd.Categorical(out["quantile"], categories=labels)
+    return out
+
+
+def heatmap_counts(bucket_increases: pd.DataFrame) -> pd.DataFrame:
+    """Per-bucket (non-cumulative) counts over time, for a latency heatmap.
+
+    Input: cumulative buckets, ideally ``sum by (le) (increase(...bucket[STEP]))`` at step
+    ``STEP`` (or rates; the output keeps the input's unit). Each present bucket gets one row
+    with its ``lower_s`` (the next bound below, 0 for the lowest) and ``upper_s`` (inf for the
+    ``+Inf`` bucket); ``value`` is the count in that bucket alone.
+
+    >>> ts = pd.Timestamp("2026-11-12T14:00Z")
+    >>> b = pd.DataFrame({"le": ["0.1", "0.2", "+Inf"], "timestamp": ts, "value": [50., 90, 100]})
+    >>> heatmap_counts(b)[["lower_s", "upper_s", "value"]].values.tolist()
+    [[0.0, 0.1, 50.0], [0.1, 0.2, 40.0], [0.2, inf, 10.0]]
+    """
+    h = _histograms(bucket_increases)
+    present = ~np.isnan(h.counts)
+    below = _previous_present(present)
+    below_safe = np.where(below >= 0, below, 0)
+    rows = np.arange(len(h.index))[:, None]
+    below_count = np.where(below >= 0, h.counts[rows, below_safe], 0.0)
+    lower = np.where(below >= 0, h.bounds[below_safe], np.minimum(h.bounds, 0.0))
+    hist, col = np.nonzero(present)
+    out = h.index.iloc[hist].reset_index(drop=True)
+    out["lower_s"] = lower[hist, col]
+    out["upper_s"] = h.bounds[col]
+    out["value"] = (h.counts - below_count)[hist, col]
+    return out
+
+
+@dataclass(frozen=True)
+class RatioUnder:
+    """Share of requests at or under a latency target, read directly from one bucket."""
+
+    frame: pd.DataFrame  # labels, timestamp, value (0..1; NaN where no traffic or no exact edge)
+    edge_s: float  # the bucket edge used, or the nearest edge when none equals the target
+    exact: bool  # True when a bucket edge equals the target
+
+
+def _edge_index(bounds: np.ndarray, target_s: float) -> tuple[int | None, bool]:
+    finite = np.flatnonzero(np.isfinite(bounds))
+    if len(finite) == 0:
+        return None, False
+    nearest = finite[np.argmin(np.abs(bounds[finite] - target_s))]
+    return int(nearest), math.isclose(bounds[nearest], target_s, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _share_at(h: _Histograms, col: int | None) -> np.ndarray:
+    """Cumulative count at bucket ``col`` over the total, per histogram (NaN without traffic)."""
+    if col is None or len(h.bounds) == 0 or h.bounds[-1] != np.inf:
+        return np.full(len(h.index), np.nan)
+    total = h.counts[:, -1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, h.counts[:, col] / total, np.nan)
+
+
+def slo_ratio_under(buckets: pd.DataFrame, target_s: float) -> RatioUnder:
+    """Share of requests served in at most ``target_s``, when a bucket edge equals the target.
+
+    This is the SLI the SRE workbook prefers to a quantile: ``bucket{le=target} / bucket{+Inf}``
+    needs no interpolation. When no edge equals the target the share cannot be read off the
+    histogram: values are NaN and ``edge_s`` names the nearest edge (move a bucket boundary to
+    the target, or use that edge).
+
+    >>> ts = pd.Timestamp("2026-11-12T14:00Z")
+    >>> b = pd.DataFrame({"le": ["0.1", "0.2", "+Inf"], "timestamp": ts, "value": [50., 90, 100]})
+    >>> r = slo_ratio_under(b, 0.2)
+    >>> float(r.frame["value"].iloc[0]), r.exact, slo_ratio_under(b, 0.25).edge_s
+    (0.9, True, 0.2)
+    """
+    h = _histograms(buckets)
+    col, exact = _edge_index(h.bounds, target_s)
+    edge = math.nan if col is None else float(h.bounds[col])
+    share = _share_at(h, col) if exact else np.full(len(h.index), np.nan)
+    return RatioUnder(h.index.assign(value=share), edge, exact)
+
+
+def _window_totals(buckets: pd.DataFrame) -> pd.DataFrame:
+    """The bucket frame summed over time: one histogram per series for the whole window."""
+    keys = [*label_columns(buckets, "le"), "le"]
+    totals = buckets.groupby(keys, observed=True, dropna=False)["value"].sum(min_count=1)
+    last = buckets["timestamp"].max() if len(buckets) else pd.Timestamp(0, tz="UTC")
+    return totals.reset_index().assign(timestamp=last)
+
+
+def compare_p95_with_ratio(buckets: pd.DataFrame, target_s: float, q: float = 0.95) -> pd.DataFrame:
+    """How far the interpolated quantile and the directly counted share disagree, per series.
+
+    Both are computed over the whole frame (buckets summed over time). ``p{q}_s`` is PromQL's
+    interpolated quantile; ``share_under_target`` the counted share at the target edge (NaN if
+    no edge equals the target, see :func:`slo_ratio_under`); ``share_below``/``share_above`` the
+    shares at the edges bracketing the target, which bound the true share. ``quantile_meets``
+    says ``p <= target``; ``ratio_meets`` says ``share >= q`` (``<NA>`` when the bracketing
+    edges cannot tell); ``agree`` compares the two. They differ where interpolation invents
+    precision: a rank in the ``+Inf`` bucket returns the highest finite edge, so a p95 "at" the
+    target may hide a share well under 95 %. ``shortfall_pct_points`` is ``(q - share) x 100``.
+
+    >>> ts = pd.Timestamp("2026-11-12T14:00Z")
+    >>> b = pd.DataFrame({"le": ["0.1", "0.2", "+Inf"], "timestamp": ts, "value": [50., 90, 100]})
+    >>> row = compare_p95_with_ratio(b, 0.2).iloc[0]
+    >>> float(row["p95_s"]), float(row["share_under_target"]), bool(row["agree"])
+    (0.2, 0.9, False)
+    """
+    h = _histograms(_window_totals(buckets)) if len(buckets) else _histograms(buckets)
+    label = f"{quantile_label(q)}_s"
+    quantile = _bucket_quantile(h, q)
+    col, exact = _edge_index(h.bounds, target_s)
+    tolerance = 1e-9 * max(abs(target_s), 1e-12)
+    below_cols = np.flatnonzero(np.isfinite(h.bounds) & (h.bounds <= target_s + tolerance))
+    above_cols = np.flatnonzero(h.bounds >= target_s - tolerance)
+    below_col = int(below_cols[-1]) if len(below_cols) else None
+    above_col = int(above_cols[0]) if len(above_cols) else None
+    has_traffic = ~np.isnan(_share_at(h, len(h.bounds) - 1 if len(h.bounds) else None))
+    share_below = (
+        np.where(has_traffic, 0.0, np.nan) if below_col is None else _share_at(h, below_col)
+    )
+    share_above = _share_at(h, above_col)
+    share_target = _share_at(h, col) if exact else np.full(len(h.index), np.nan)
+    quantile_meets = pd.array(np.where(np.isnan(quantile), None, quantile <= target_s), "boolean")
+    ratio_meets = pd.array(
+        np.where(share_below >= q, True, np.where(share_above < q, False, None)), "boolean"
+    )
+    out = h.index.drop(columns="timestamp").assign(
+        **{label: quantile},
+        target_s=target_s,
+        edge_below_s=np.nan if below_col is None else h.bounds[below_col],
+        edge_above_s=np.nan if above_col is None else h.bounds[above_col],
+        share_below=share_below,
+        share_above=share_above,
+        share_under_target=share_target,
+        quantile_meets=quantile_meets,
+        ratio_meets=ratio_meets,
+    )
+    out["agree"] = out["quantile_meets"] == out["ratio_meets"]
+    out["quantile_over_target_pct"] = (out[label] / target_s - 1.0) * 100.0
+    out["shortfall_pct_points"] = (q - out["share_under_target"]) * 100.0
+    return out
+
+
+def slowest_endpoints(quantiles: pd.DataFrame, by: str = "path") -> pd.DataFrame:
+    """Endpoints ranked by typical p95: median over the window of each per-step quantile.
+
+    ``quantiles`` is :func:`quantiles_from_buckets` output (a frame without a ``quantile``
+    column is taken as p95). Columns: ``by``, one ``<pNN>_ms`` per quantile, ``worst_p95_ms``
+    and ``worst_p95_at``; sorted slowest first.
+
+    >>> ts = pd.date_range("2026-11-12T14:00Z", periods=3, freq="1min")
+    >>> q = pd.DataFrame({"path": ["/a"] * 3 + ["/b"] * 3, "timestamp": list(ts) * 2,
+    ...                   "value": [0.1, 0.2, 0.3, 0.05, 0.05, 0.9]})
+    >>> slowest_endpoints(q)[["path", "p95_ms", "worst_p95_ms"]].values.tolist()
+    [['/a', 200.0, 300.0], ['/b', 50.0, 900.0]]
+    """
+    frame = quantiles if "quantile" in quantiles.columns else quantiles.assign(quantile="p95")
+    if frame.empty:
+        return pd.DataFrame(columns=[by, "p95_ms", "worst_p95_ms", "worst_p95_at"])
+    typical = (
+        frame.groupby([by, "quantile"], observed=True)["value"].median().unstack("quantile") * 1000
+    )
+    typical.columns = [f"{c}_ms" for c in typical.columns.astype(str)]
+    p95 = frame[frame["quantile"].astype("str") == "p95"].dropna(subset=["value"])
+    worst = p95.loc[p95.groupby(by, observed=True)["value"].idxmax()].set_index(by)
+    table = typical.assign(
+        worst_p95_ms=worst["value"] * 1000, worst_p95_at=worst["timestamp"]
+    ).reset_index()
+    sort_by = "p95_ms" if "p95_ms" in table.columns else table.columns[1]
+    return table.sort_values(sort_by, ascending=False, na_position="last", ignore_index=True)
+
+
+# --------------------------------------------------------------------------- requests & errors
+
+
+def is_server_error(status: pd.Series) -> np.ndarray:
+    """True where an HTTP status (a string label, "503", "5xx") is a server error.
+
+    >>> is_server_error(pd.Series(["200", "503", "5xx", None])).tolist()
+    [False, True, True, False]
+    """
+    codes, uniques = pd.factorize(status)
+    flags = np.array([str(u).startswith("5") for u in uniques] + [False], dtype=bool)
+    return flags[codes]  # code -1 (a missing status) picks the trailing False
+
+
+def request_counts(
+    requests: pd.DataFrame,
+    by: str | Sequence[str] | None = None,
+    step_s: float | None = None,
+) -> pd.DataFrame:
+    """Requests and 5xx errors per sample: ``rate x step_s``, summed over the labels not in ``by``.
+
+    Returns ``by`` columns, ``timestamp``, ``requests`` and ``errors`` (counts per step).
+
+    >>> ts = pd.to_datetime([60, 60], unit="s", utc=True)
+    >>> r = pd.DataFrame({"path": "/a", "status": ["200", "500"], "timestamp": ts,
+    ...                   "value": [9.0, 1.0]})
+    >>> request_counts(r, step_s=60)[["requests", "errors"]].values.tolist()
+    [[600.0, 60.0]]
+    """
+    _require(requests, ("status", "timestamp", "value"), "request")
+    keys = [] if by is None else [by] if isinstance(by, str) else list(by)
+    step = infer_step_s(requests) if step_s is None else step_s
+    value = requests["value"].to_numpy(dtype=float, na_value=np.nan) * step
+    frame = requests[[*keys, "timestamp"]].assign(
+        requests=value, errors=np.where(is_server_error(requests["status"]), value, 0.0)
+    )
+    grouped = frame.groupby([*keys, "timestamp"], observed=True, dropna=False, sort=True)
+    return grouped[["requests", "errors"]].sum().reset_index()
+
+
+def _ratio(errors: pd.Series | np.ndarray, total: pd.Series | np.ndarray) -> np.ndarray:
+    errors, total = np.asarray(errors, dtype=float), np.asarray(total, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, errors / total, np.nan)
+
+
+def error_ratio(requests: pd.DataFrame, by: str | Sequence[str] | None = "path") -> pd.DataFrame:
+    """5xx share of all requests per step (0..1; NaN without traffic), per ``by`` or overall.
+
+    >>> ts = pd.to_datetime([60, 60], unit="s", utc=True)
+    >>> r = pd.DataFrame({"path": "/a", "status": ["200", "500"], "timestamp": ts,
+    ...                   "value": [9.0, 1.0]})
+    >>> error_ratio(r)["value"].tolist()
+    [0.1]
+    """
+    counts = request_counts(requests, by=by, step_s=1.0)
+    ratio = _ratio(counts["errors"], counts["requests"])
+    return counts.drop(columns=["requests", "errors"]).assign(value=ratio)
+
+
+def request_rate_top(requests: pd.DataFrame, n: int = 10, by: str = "path") -> pd.DataFrame:
+    """Request rate (req/s, all statuses) of the ``n`` busiest ``by`` values, busiest first.
+
+    Like ``topk(n, sum by (path) (rate(http_requests_total[5m])))`` but ranked on the mean
+    over the whole frame, so the set does not change from step to step. ``by`` comes back as a
+    categorical ordered by rank.
+
+    >>> ts = pd.to_datetime([60, 60, 60], unit="s", utc=True)
+    >>> r = pd.DataFrame({"path": ["/a", "/b", "/c"], "status": "200", "timestamp": ts,
+    ...                   "value": [1.0, 5.0, 3.0]})
+    >>> request_rate_top(r, n=2)["path"].tolist()
+    ['/b', '/c']
+    """
+    counts = request_counts(requests, by=by, step_s=1.0)
+    ranking = counts.groupby(by, observed=True)["requests"].mean().nlargest(n).index
+    top = counts[counts[by].isin(ranking)].drop(columns="errors")
+    top = top.rename(columns={"requests": "value"})
+    top[by] = pd.Categorical(top[by].astype("str"), categories=[str(k) for k in ranking])
+    return top.sort_values([by, "timestamp"], ignore_index=True)
+
+
+def availability(requests: pd.DataFrame, window: TimeWindow, step_s: float | None = None) -> float:
+    """``1 - 5xx share`` of all requests in the window (0..1; NaN when there were none).
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T14:02Z")
+    >>> r = pd.DataFrame({"status": ["200", "500"], "timestamp": w.end, "value": [999.0, 1.0]})
+    >>> availability(r, w)
+    0.999
+    """
+    counts = request_counts(in_window(requests, window), step_s=_step(requests, step_s))
+    total, errors = counts["requests"].sum(), counts["errors"].sum()
+    return float(1.0 - errors / total) if total > 0 else math.nan
+
+
+def _budget_fraction(slo: SLOTargets) -> float:
+    # rounded so that 99.95 % gives a budget of 0.0005, not 0.0004999999999999449
+    return round(1.0 - slo.availability_pct / 100.0, 12)
+
+
+def _step(frame: pd.DataFrame, step_s: float | None) -> float:
+    return infer_step_s(frame) if step_s is None else float(step_s)
+
+
+@dataclass(frozen=True)
+class ErrorBudget:
+    """The availability SLO's error budget over a window, in requests and in minutes.
+
+    The window gets the SLO's budget fraction (``1 - availability``) of its own requests:
+    ``budget_requests`` total, ``spent_requests`` (5xx) and ``remaining_requests``. The
+    ``period_*`` fields scale it to the SLO period (30 days) assuming the window's traffic
+    rate: ``period_spent_pct`` is how much of the period's budget this window used. The
+    minute fields are the time-based view (the runbook's "21.6 minutes downtime/month").
+    """
+
+    window_s: float
+    period_s: float
+    availability_target_pct: float
+    budget_fraction: float
+    requests: float
+    errors: float
+    availability_pct: float
+    budget_requests: float
+    spent_requests: float
+    remaining_requests: float
+    spent_pct: float
+    period_budget_requests: float
+    period_spent_pct: float
+    budget_minutes: float
+    spent_minutes: float
+    period_budget_minutes: float
+    burn_rate: float
+
+    def as_series(self) -> pd.Series:
+        return pd.Series(asdict(self))
+
+
+def error_budget(
+    requests: pd.DataFrame, slo: SLOTargets, window: TimeWindow, step_s: float | None = None
+) -> ErrorBudget:
+    """The error budget of ``slo.availability_pct`` over ``window`` (see :class:`ErrorBudget`).
+
+    >>> w = TimeWindow.parse(start="2026-11-12T00:00Z", end="2026-11-12T00:01Z")
+    >>> r = pd.DataFrame({"status": ["200", "500"], "timestamp": w.end, "value": [99.99, 0.01]})
+    >>> b = error_budget(r, SLOTargets(), w, step_s=60)
+    >>> round(b.budget_requests, 6), round(b.spent_requests, 6), round(b.spent_pct, 6)
+    (3.0, 0.6, 20.0)
+    """
+    step = _step(requests, step_s)
+    counts = request_counts(in_window(requests, window), step_s=step)
+    total, errors = float(counts["requests"].sum()), float(counts["errors"].sum())
+    fraction = _budget_fraction(slo)
+    period_s = slo.period_days * 86400.0
+    share = window.duration_s / period_s
+    budget = fraction * total
+    observed = errors / total if total > 0 else math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spent_pct = float(np.float64(errors) / budget * 100.0) if budget > 0 else math.nan
+        period_budget = budget / share if share > 0 else math.nan
+    return ErrorBudget(
+        window_s=window.duration_s,
+        period_s=period_s,
+        availability_target_pct=slo.availability_pct,
+        budget_fraction=fraction,
+        requests=total,
+        errors=errors,
+        availability_pct=(1.0 - observed) * 100.0,
+        budget_requests=budget,
+        spent_requests=errors,
+        remaining_requests=budget - errors,
+        spent_pct=spent_pct,
+        period_budget_requests=period_budget,
+        period_spent_pct=errors / period_budget * 100.0 if period_budget > 0 else math.nan,
+        budget_minutes=fraction * window.duration_s / 60.0,
+        spent_minutes=observed * window.duration_s / 60.0,
+        period_budget_minutes=fraction * period_s / 60.0,
+        burn_rate=observed / fraction if fraction > 0 else math.inf,
+    )
+
+
+# --------------------------------------------------------------------------- burn-rate alerts
+
+
+@dataclass(frozen=True)
+class BurnRatePair:
+    """A multi-window burn-rate alert: fires while both windows burn faster than ``burn_rate``."""
+
+    long_window_s: float
+    short_window_s: float
+    burn_rate: float
+    severity: str  # "page" | "ticket"
+
+    @property
+    def name(self) -> str:
+        return f"{format_duration(self.long_window_s)}/{format_duration(self.short_window_s)}"
+
+
+# Google SRE workbook, "Alerting on SLOs", recommended multiwindow multi-burn-rate parameters.
+DEFAULT_PAIRS: tuple[BurnRatePair, ...] = (
+    BurnRatePair(3600, 300, 14.4, "page"),
+    BurnRatePair(6 * 3600, 1800, 6.0, "page"),
+    BurnRatePair(3 * 86400, 6 * 3600, 1.0, "ticket"),
+)
+_ALERT_COLUMNS = [
+    "pair",
+    "severity",
+    "burn_rate_threshold",
+    "start",
+    "end",
+    "duration_s",
+    "peak_burn_rate_long",
+    "peak_at",
+]
+
+
+@dataclass(frozen=True)
+class BurnRateEvaluation:
+    """What :func:`burn_rate_alerts` found.
+
+    ``alerts``: one row per firing interval (pair, severity, start, end, duration, peak long-
+    window burn rate). ``pairs``: per pair whether it was evaluated, from when, why not, and how
+    often it fired. ``burn_rates``: burn rate per window length over time (for the chart).
+    """
+
+    alerts: pd.DataFrame
+    pairs: pd.DataFrame
+    burn_rates: pd.DataFrame
+    budget_fraction: float
+
+
+def burn_rate_alerts(
+    requests: pd.DataFrame,
+    slo: SLOTargets,
+    pairs: Sequence[BurnRatePair] = DEFAULT_PAIRS,
+    *,
+    window: TimeWindow | None = None,
+    step_s: float | None = None,
+) -> BurnRateEvaluation:
+    """Multi-window, multi-burn-rate alerting on the availability SLO (Google SRE workbook).
+
+    The error ratio over a window is ``sum(errors) / sum(requests)`` of the per-step counts
+    (``rate x step``) in ``(t - window, t]``; the burn rate is that ratio over the budget
+    fraction ``1 - availability``. A pair fires at ``t`` while both its long and short window
+    burn faster than its threshold: (1h, 5m, 14.4) and (6h, 30m, 6) page, (3d, 6h, 1) tickets.
+
+    A pair is evaluated only at times whose long window the data covers fully; when the data
+    span is shorter than a pair's long window, the pair is skipped and ``pairs`` says why
+    (query ``requests`` from ``window.start - 3d`` to evaluate every pair over the whole
+    window). With ``window``, firing is reported inside it only.
+
+    >>> ts = pd.date_range("2026-11-12T00:00Z", periods=180, freq="1min")
+    >>> ok = pd.DataFrame({"status": "200", "timestamp": ts, "value": 100.0})
+    >>> result = burn_rate_alerts(ok, SLOTargets())
+    >>> len(result.alerts), result.pairs["status"].tolist()
+    (0, ['evaluated', 'skipped', 'skipped'])
+    """
+    step = _step(requests, step_s)
+    counts = request_counts(requests, step_s=step).set_index("timestamp").sort_index()
+    fraction = _budget_fraction(slo)
+    span_s = (counts.index[-1] - counts.index[0]).total_seconds() + step if len(counts) else 0.0
+    burn = {}
+    for length in sorted({w for p in pairs for w in (p.long_window_s, p.short_window_s)}):
+        rolled = counts[["requests", "errors"]].rolling(pd.Timedelta(seconds=length)).sum()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            burn[length] = pd.Series(
+                _ratio(rolled["errors"], rolled["requests"]) / fraction, index=counts.index
+            )
+    shown = np.ones(len(counts), dtype=bool)
+    if window is not None:
+        shown = np.asarray((counts.index > window.start) & (counts.index <= window.end))
+    alerts, summary = [], []
+    for pair in pairs:
+        row = {"pair": pair.name, "severity": pair.severity, "burn_rate_threshold": pair.burn_rate}
+        if span_s < pair.long_window_s:
+            reason = (
+                f"the data covers {format_duration(span_s)}, shorter than the "
+                f"{format_duration(pair.long_window_s)} long window"
+                if span_s
+                else "there is no request data"
+            )
+            summary.append(
+                row | {"status": "skipped", "evaluated_from": pd.NaT, "fired": 0, "reason": reason}
+            )
+            continue
+        evaluated_from = counts.index[0] + pd.Timedelta(seconds=pair.long_window_s - step)
+        covered = np.asarray(counts.index >= evaluated_from) & shown
+        long_burn, short_burn = burn[pair.long_window_s], burn[pair.short_window_s]
+        firing = (
+            covered
+            & (long_burn > pair.burn_rate).to_numpy()
+            & (short_burn > pair.burn_rate).to_numpy()
+        )
+        runs = contiguous_intervals(counts.index, firing, step, long_burn.to_numpy())
+        for run in runs.itertuples(index=False):
+            alerts.append(
+                row
+                | {
+                    "start": run.start,
+                    "end": run.end,
+                    "duration_s": run.duration_s,
+                    "peak_burn_rate_long": run.peak,
+                    "peak_at": run.peak_at,
+                }
+            )
+        first_shown = counts.index[covered][0] if covered.any() else pd.NaT
+        summary.append(
+            row
+            | {
+                "status": "evaluated",
+                "evaluated_from": first_shown,
+                "fired": len(runs),
+                "reason": "",
+            }
+        )
+    burn_rates = pd.concat(
+        [
+            pd.DataFrame(
+                {"window": format_duration(length), "timestamp": s.index[shown], "value": s[shown]}
+            )
+            for length, s in burn.items()
+        ]
+        or [pd.DataFrame({"window": [], "timestamp": [], "value": []})],
+        ignore_index=True,
+    )
+    burn_rates["window"] = pd.Categorical(
+        burn_rates["window"], categories=[format_duration(w) for w in burn]
+    )
+    return BurnRateEvaluation(
+        alerts=pd.DataFrame(alerts, columns=_ALERT_COLUMNS),
+        pairs=pd.DataFrame(
+            summary,
+            columns=[
+                "pair",
+                "severity",
+                "burn_rate_threshold",
+                "status",
+                "evaluated_from",
+                "fired",
+                "reason",
+            ],
+        ),
+        burn_rates=burn_rates,
+        budget_fraction=fraction,
+    )
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def _p95_only(quantiles: pd.DataFrame) -> pd.DataFrame:
+    if "quantile" not in quantiles.columns:
+        return quantiles
+    return quantiles[quantiles["quantile"].astype("str") == "p95"].drop(columns="quantile")
+
+
+def latency_slo_findings(
+    p95: pd.DataFrame,
+    requests_per_endpoint: pd.Series | None,
+    slo: SLOTargets,
+    profile: Profile | None = None,
+    endpoint: str = "path",
+    step_s: float | None = None,
+) -> list[Finding]:
+    """``latency_slo_breach`` per endpoint whose p95 stayed over target (already windowed)."""
+    check = "latency_slo_breach"
+    target_s = slo.p95_latency_ms / 1000.0
+    min_requests = _threshold(profile, check, "min_requests")
+    min_duration_s = _threshold(profile, check, "min_duration_s")
+    critical_s = _threshold(profile, check, "critical_duration_s")
+    step = _step(p95, step_s)
+    runs = breach_intervals(p95[[endpoint, "timestamp", "value"]], target_s, step)
+    runs = runs[runs["duration_s"] >= min_duration_s]
+    found = []
+    for name, mine in runs.groupby(endpoint, observed=True, sort=True):
+        served = None if requests_per_endpoint is None else requests_per_endpoint.get(name, 0.0)
+        if served is not None and served < min_requests:
+            continue  # an idle endpoint's p95 is a handful of requests: noise, not a breach
+        worst = mine.loc[mine["peak"].idxmax()]
+        total_s, longest = mine["duration_s"].sum(), mine.loc[mine["duration_s"].idxmax()]
+        found.append(
+            Finding(
+                check,
+                "critical" if longest["duration_s"] >= critical_s else "warning",
+                {endpoint: str(name)},
+                f"{name}: p95 peaked at {worst['peak'] * 1000:.0f} ms at "
+                f"{format_utc(worst['peak_at'])} (target {slo.p95_latency_ms:g} ms) and stayed "
+                f"over target for {format_duration(total_s)} in {len(mine)} interval(s), longest "
+                f"{format_duration(longest['duration_s'])} from {format_utc(longest['start'])}.",
+                value=float(worst["peak"] * 1000),
+                threshold=slo.p95_latency_ms,
+                unit="ms",
+                evidence={
+                    "time": worst["peak_at"],
+                    "start": mine["start"].min(),
+                    "end": mine["end"].max(),
+                    "over_target_s": float(total_s),
+                    "longest_s": float(longest["duration_s"]),
+                    "requests": None if served is None else float(served),
+                    "intervals": _interval_records(mine, scale=1000.0, unit="peak_ms"),
+                },
+            )
+        )
+    return found
+
+
+def _interval_records(runs: pd.DataFrame, scale: float = 1.0, unit: str = "peak") -> list[dict]:
+    longest = runs.nlargest(_MAX_EVIDENCE_INTERVALS, "duration_s").sort_values("start")
+    return [
+        {"start": r.start, "end": r.end, "duration_s": r.duration_s, unit: r.peak * scale}
+        for r in longest.itertuples(index=False)
+    ]
+
+
+def error_rate_findings(
+    counts: pd.DataFrame,
+    slo: SLOTargets,
+    profile: Profile | None = None,
+    endpoint: str = "path",
+    step_s: float = DEFAULT_STEP_S,
+) -> list[Finding]:
+    """``error_rate_breach`` per endpoint and overall, from windowed :func:`request_counts`."""
+    check = "error_rate_breach"
+    target = slo.error_rate_pct / 100.0
+    min_requests = _threshold(profile, check, "min_requests")
+    critical_factor = _threshold(profile, check, "critical_factor")
+    scopes = [({"scope": "all endpoints"}, counts)]
+    scopes += [({endpoint: str(k)}, rows) for (k,), rows in series_groups(counts, [endpoint])]
+    found = []
+    for subject, rows in scopes:
+        per_step = rows.groupby("timestamp", sort=True)[["requests", "errors"]].sum()
+        total, errors = per_step["requests"].sum(), per_step["errors"].sum()
+        if total < min_requests or errors / total <= target:
+            continue
+        ratio = errors / total
+        step_ratio = pd.Series(_ratio(per_step["errors"], per_step["requests"]), per_step.index)
+        over = contiguous_intervals(per_step.index, (step_ratio > target).to_numpy(), step_s)
+        name = next(iter(subject.values()))
+        found.append(
+            Finding(
+                check,
+                "critical" if ratio >= critical_factor * target else "warning",
+                subject,
+                f"{name}: {ratio * 100:.3g} % of {total:,.0f} requests failed with 5xx "
+                f"(target < {slo.error_rate_pct:g} %); worst step {step_ratio.max() * 100:.3g} % "
+                f"at {format_utc(step_ratio.idxmax())}.",
+                value=float(ratio * 100),
+                threshold=slo.error_rate_pct,
+                unit="%",
+                evidence={
+                    "time": step_ratio.idxmax(),
+                    "start": over["start"].min() if len(over) else None,
+                    "end": over["end"].max() if len(over) else None,
+                    "requests": float(total),
+                    "errors": float(errors),
+                    "peak_step_pct": float(step_ratio.max() * 100),
+                },
+            )
+        )
+    return found
+
+
+def availability_findings(
+    budget: ErrorBudget, window: TimeWindow, profile: Profile | None = None
+) -> list[Finding]:
+    """``availability_breach`` when availability over the window is under the SLO."""
+    check = "availability_breach"
+    if budget.requests < _threshold(profile, check, "min_requests"):
+        return []
+    if not budget.availability_pct < budget.availability_target_pct:
+        return []
+    return [
+        Finding(
+            check,
+            "critical",
+            {"scope": "all endpoints"},
+            f"Availability was {budget.availability_pct:.3f} % over {window.label()} "
+            f"(SLO {budget.availability_target_pct:g} %): {budget.spent_requests:,.0f} failed "
+            f"requests spent {budget.spent_pct:.0f} % of the window's error budget "
+            f"({budget.period_spent_pct:.0f} % of the {budget.period_s / 86400:g}-day budget).",
+            value=budget.availability_pct,
+            threshold=budget.availability_target_pct,
+            unit="%",
+            evidence={"start": window.start, "end": window.end, **asdict(budget)},
+        )
+    ]
+
+
+def burn_rate_findings(evaluation: BurnRateEvaluation) -> list[Finding]:
+    """``error_budget_burn``: one per pair that fired, an info note per pair that was skipped."""
+    found = []
+    for pair in evaluation.pairs.itertuples(index=False):
+        if pair.status == "skipped":
+            found.append(
+                Finding(
+                    "error_budget_burn",
+                    "info",
+                    {"pair": pair.pair},
+                    f"The {pair.pair} burn-rate pair ({pair.severity}) was not evaluated: "
+                    f"{pair.reason}.",
+                    threshold=pair.burn_rate_threshold,
+                    unit="x budget",
+                )
+            )
+            continue
+        mine = evaluation.alerts[evaluation.alerts["pair"] == pair.pair]
+        if mine.empty:
+            continue
+        peak = mine.loc[mine["peak_burn_rate_long"].idxmax()]
+        runs = mine.rename(columns={"peak_burn_rate_long": "peak"})
+        found.append(
+            Finding(
+                "error_budget_burn",
+                "critical" if pair.severity == "page" else "warning",
+                {"pair": pair.pair},
+                f"The {pair.pair} burn-rate alert ({pair.severity}, "
+                f"> {pair.burn_rate_threshold:g}x) fired {len(mine)} time(s) for "
+                f"{format_duration(mine['duration_s'].sum())} in total, first at "
+                f"{format_utc(mine['start'].min())}; peak burn "
+                f"{peak['peak_burn_rate_long']:.1f}x at {format_utc(peak['peak_at'])}.",
+                value=float(peak["peak_burn_rate_long"]),
+                threshold=pair.burn_rate_threshold,
+                unit="x budget",
+                evidence={
+                    "time": mine["start"].min(),
+                    "start": mine["start"].min(),
+                    "end": mine["end"].max(),
+                    "intervals": _interval_records(runs),
+                },
+            )
+        )
+    return found
+
+
+def no_traffic_finding(window: TimeWindow) -> Finding:
+    """The info note a report shows instead of SLO findings when nothing was served."""
+    return Finding(
+        "availability_breach",
+        "info",
+        {"scope": "all endpoints"},
+        f"No requests in {window.label()}: latency, error-rate and availability SLOs could not "
+        "be evaluated (is the service idle, or are the metric names right?).",
+        value=0.0,
+        unit="requests",
+        evidence={"start": window.start, "end": window.end, "no_traffic": True},
+    )
+
+
+def latency_findings(
+    p95: pd.DataFrame,
+    requests: pd.DataFrame,
+    slo: SLOTargets,
+    window: TimeWindow,
+    *,
+    profile: Profile | None = None,
+    endpoint: str = "path",
+    step_s: float | None = None,
+) -> Findings:
+    """All latency-notebook findings for ``window``.
+
+    ``p95``: per-endpoint p95 in seconds (``histogram_quantile`` output, or
+    :func:`quantiles_from_buckets` output whose ``p95`` rows are used). ``requests``: request
+    rates by endpoint and status; may reach back before ``window.start`` (burn-rate history).
+    Thresholds: ``slo`` plus ``profile.thresholds`` (defaults in :data:`LATENCY_THRESHOLDS`);
+    endpoints that served fewer than ``min_requests`` in the window raise no breach. A window
+    without traffic yields one info note, never an exception.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> empty = pd.DataFrame({"path": [], "status": [], "timestamp": pd.to_datetime([], utc=True),
+    ...                       "value": []})
+    >>> [f.severity for f in latency_findings(empty.drop(columns="status"), empty, SLOTargets(), w)]
+    ['info']
+    """
+    step = _step(requests, step_s) if len(requests) else _step(p95, step_s)
+    counts = request_counts(in_window(requests, window), by=endpoint, step_s=step)
+    windowed_p95 = in_window(_p95_only(p95), window)
+    if counts["requests"].sum() <= 0 and windowed_p95["value"].notna().sum() == 0:
+        return Findings([no_traffic_finding(window)])
+    served = counts.groupby(endpoint, observed=True)["requests"].sum() if len(requests) else None
+    budget = error_budget(requests, slo, window, step_s=step)
+    found = [
+        *latency_slo_findings(windowed_p95, served, slo, profile, endpoint, step),
+        *error_rate_findings(counts, slo, profile, endpoint, step),
+        *availability_findings(budget, window, profile),
+        *burn_rate_findings(burn_rate_alerts(requests, slo, window=window, step_s=step)),
+    ]
+    return Findings(found)
+
+
+# --------------------------------------------------------------------------- the notebook call
+
+
+class LatencyReport(TypedDict):
+    """What the latency notebook shows; see :func:`latency_report`."""
+
+    no_traffic: bool
+    quantiles: pd.DataFrame
+    quantiles_overall: pd.DataFrame
+    slowest: pd.DataFrame
+    heatmap: pd.DataFrame
+    request_rate_top: pd.DataFrame
+    error_ratio: pd.DataFrame
+    error_ratio_overall: pd.DataFrame
+    availability_pct: float
+    error_budget: ErrorBudget
+    burn: BurnRateEvaluation
+    p95_vs_ratio: pd.DataFrame
+    findings: Findings
+
+
+def latency_report(
+    buckets: pd.DataFrame,
+    requests: pd.DataFrame,
+    slo: SLOTargets,
+    window: TimeWindow,
+    *,
+    profile: Profile | None = None,
+    qs: Sequence[float] = (0.5, 0.95, 0.99),
+    top_n: int = 10,
+    endpoint: str = "path",
+    step_s: float | None = None,
+) -> LatencyReport:
+    """Everything the latency notebook shows, from two range queries (see the module docstring).
+
+    ``buckets``: ``sum by (le, path) (rate(http_request_duration_seconds_bucket[5m]))`` over the
+    window. ``requests``: ``sum by (path, status) (rate(http_requests_total[5m]))`` from
+    ``window.start - 3d`` (for burn-rate history; the window alone also works, with long pairs
+    skipped). Frames cover ``window``; the heatmap holds approximate counts per step.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> none = pd.DataFrame({"path": [], "le": [], "timestamp": pd.to_datetime([], utc=True),
+    ...                      "value": []})
+    >>> report = latency_report(none, none.rename(columns={"le": "status"}), SLOTargets(), w)
+    >>> report["no_traffic"], [f.check for f in report["findings"]]
+    (True, ['availability_breach'])
+    """
+    step = _step(requests if len(requests) else buckets, step_s)
+    windowed_buckets = in_window(buckets, window)
+    windowed_requests = in_window(requests, window)
+    quantiles = quantiles_from_buckets(windowed_buckets, qs)
+    overall_buckets = windowed_buckets.groupby(["le", "timestamp"], observed=True)["value"].sum()
+    overall_buckets = overall_buckets.reset_index()
+    findings = latency_findings(
+        quantiles, requests, slo, window, profile=profile, endpoint=endpoint, step_s=step
+    )
+    return LatencyReport(
+        no_traffic=any(f.evidence and f.evidence.get("no_traffic") for f in findings),
+        quantiles=quantiles,
+        quantiles_overall=quantiles_from_buckets(overall_buckets, qs),
+        slowest=slowest_endpoints(quantiles, by=endpoint),
+        heatmap=heatmap_counts(overall_buckets.assign(value=overall_buckets["value"] * step)),
+        request_rate_top=request_rate_top(windowed_requests, n=top_n, by=endpoint),
+        error_ratio=error_ratio(windowed_requests, by=endpoint),
+        error_ratio_overall=error_ratio(windowed_requests, by=None),
+        availability_pct=availability(requests, window, step) * 100.0,
+        error_budget=error_budget(requests, slo, window, step),
+        burn=burn_rate_alerts(requests, slo, window=window, step_s=step),
+        p95_vs_ratio=compare_p95_with_ratio(windowed_buckets, slo.p95_latency_ms / 1000.0),
+        findings=findings,
+    )

@@ -1,0 +1,154 @@
+"""The incident notebook's figure: every signal on one time axis around the incident window.
+
+Rows (top to bottom): request rate, error rate, p95, restarts / OOM kills, memory of the top
+pods, database connections by state, Kafka consumer lag. Rollouts are dashed vertical lines
+across all rows, the incident window is shaded. A row without data says so, so the layout is
+the same in every report.
+
+>>> import pandas as pd
+>>> from dwcp_diag.timewindow import TimeWindow
+>>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+>>> ts = pd.date_range("2026-11-12T13:30Z", periods=3, freq="30min")
+>>> fig = incident_chart({"request_rate": pd.DataFrame({"timestamp": ts, "value": 1.0})}, w)
+>>> len(fig.data), fig.data[0].type
+(1, 'scatter')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dwcp_diag.analysis.incident import KI001_LAG_THRESHOLD
+from dwcp_diag.analysis.latency import label_columns
+from dwcp_diag.config import SLOTargets
+from dwcp_diag.plots import TARGET_COLOUR, house_layout, timeseries
+from dwcp_diag.timewindow import TimeWindow, parse_time
+
+# (row title, panels drawn in it, factor to the row's unit)
+ROWS: tuple[tuple[str, tuple[str, ...], float], ...] = (
+    ("requests/s", ("request_rate",), 1.0),
+    ("5xx %", ("error_ratio",), 100.0),
+    ("p95 ms", ("p95",), 1000.0),
+    ("restarts / OOM", ("restarts", "oom_killed"), 1.0),
+    ("memory GiB", ("memory",), 1.0 / 2**30),
+    ("DB connections", ("db_connections",), 1.0),
+    ("Kafka lag", ("lag",), 1.0),
+)
+ROW_HEIGHT_PX = 150
+WINDOW_FILL = "#ffcc80"
+ROLLOUT_COLOUR = "#546e7a"
+
+
+def _single_label(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
+    """The frame with one ``series`` column naming each series (for one legend entry each)."""
+    keys = label_columns(frame)
+    if not keys:
+        return frame.assign(series=prefix)
+    names = frame[keys].astype("str").agg("/".join, axis=1)
+    return frame.assign(series=prefix + " " + names)
+
+
+def incident_chart(
+    panels: Mapping[str, pd.DataFrame],
+    window: TimeWindow,
+    rollouts: pd.DataFrame | None = None,
+    *,
+    slo: SLOTargets | None = None,
+    top_n: int = 5,
+    lag_threshold: float = KI001_LAG_THRESHOLD,
+    title: str = "Incident timeline",
+) -> go.Figure:
+    """All incident panels (``incident_report(...)["panels"]``) on one shared time axis.
+
+    ``window`` is the incident :class:`~dwcp_diag.timewindow.TimeWindow`; ``rollouts`` a frame
+    with ``timestamp`` (and ``deployment``) columns. Each row shows at most ``top_n`` series
+    (largest mean first: the top pods by memory, the worst lagging groups). Target lines: the
+    p95 and error-rate SLOs (``slo``) and the KI-001 lag threshold.
+    """
+    slo = slo or SLOTargets()
+    fig = make_subplots(
+        rows=len(ROWS),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.02,
+        subplot_titles=[name for name, _, _ in ROWS],
+    )
+    targets = {
+        "5xx %": slo.error_rate_pct,
+        "p95 ms": slo.p95_latency_ms,
+        "Kafka lag": lag_threshold,
+    }
+    for row, (name, keys, factor) in enumerate(ROWS, start=1):
+        frames = [
+            _single_label(panels[k].assign(value=panels[k]["value"] * factor), k)
+            for k in keys
+            if k in panels and not panels[k].empty
+        ]
+        if not frames:
+            fig.add_annotation(
+                text="no data",
+                showarrow=False,
+                xref="x domain",
+                yref="y domain",
+                x=0.5,
+                y=0.5,
+                row=row,
+                col=1,
+            )
+            continue
+        lines = timeseries(pd.concat(frames, ignore_index=True), color="series", max_series=top_n)
+        for trace in lines.data:
+            fig.add_trace(
+                trace.update(legendgroup=name, legendgrouptitle_text=name), row=row, col=1
+            )
+        if name in targets:
+            fig.add_hline(
+                y=targets[name],
+                line={"color": TARGET_COLOUR, "dash": "dash", "width": 1},
+                row=row,
+                col=1,
+            )
+    fig.add_vrect(
+        x0=window.start,
+        x1=window.end,
+        fillcolor=WINDOW_FILL,
+        opacity=0.25,
+        line_width=0,
+        layer="below",
+        row="all",
+        col=1,
+    )
+    stamps = [f["timestamp"] for f in panels.values() if not f.empty]
+    shown_from = min([window.start, *(s.min() for s in stamps)])
+    shown_to = max([window.end, *(s.max() for s in stamps)])
+    if rollouts is not None and not rollouts.empty:
+        for rollout in rollouts.to_dict("records"):
+            stamp = parse_time(rollout["timestamp"])
+            if not shown_from <= stamp <= shown_to:
+                continue
+            fig.add_vline(
+                x=stamp,
+                line={"color": ROLLOUT_COLOUR, "dash": "dash", "width": 1},
+                row="all",
+                col=1,
+            )
+            # plotly cannot place a vline's own annotation on a date axis: add it separately
+            fig.add_annotation(
+                x=stamp,
+                y=1.0,
+                xref="x",
+                yref="paper",
+                text=str(rollout.get("deployment", "rollout")),
+                showarrow=False,
+                textangle=-90,
+                xanchor="right",
+                yanchor="top",
+                font={"size": 10, "color": ROLLOUT_COLOUR},
+            )
+    house_layout(fig, title, height=ROW_HEIGHT_PX * len(ROWS) + 80)
+    fig.update_layout(legend={"orientation": "v", "x": 1.02, "y": 1.0, "yanchor": "top"})
+    return fig
