@@ -1,0 +1,1414 @@
+"""Capacity: demand trends, scheduling headroom, forecasts of when each resource runs out.
+
+Everything here is a pure function of frames (no I/O). The weekly capacity report
+(``notebooks/capacity.ipynb``) calls :func:`capacity_report` once; the pieces are public for
+ad-hoc use in JupyterLab.
+
+Demand is measured as **daily peaks** (:func:`daily_peaks`): the p95 (or max) of each UTC day's
+samples. For a request rate sampled every 1-5 minutes the daily p95 is the level exceeded for
+about 72 minutes a day, i.e. the peak hour, which is what KI-002 (Redis times out above
+12k RPS) and KI-003 (connection pool exhausted 5-7 pm) are about.
+
+Forecast (:func:`forecast_crossing`): a robust linear trend with a weekday adjustment and a
+bootstrap prediction interval; the date the expected daily peak first reaches the limit within
+the horizon, or ``None`` ("not within horizon"). :func:`backtest` forecasts the second half of
+the history from the first half and scores it, so a report can say how far to trust it.
+
+Thresholds (``[thresholds.CHECK]`` tables of a profile, read with ``Profile.threshold``):
+
+==========================  ===============================  ========  =========================
+check                       key                              default   meaning
+==========================  ===============================  ========  =========================
+``capacity_exhaustion``     ``critical_weeks``               4         crossing sooner: critical
+``capacity_exhaustion``     ``request_rate_limit_rps``       12000     KI-002 Redis limit
+``capacity_exhaustion``     ``pg_database_size_limit_bytes`` none      disk budget per database
+``headroom_low``            ``requests_pct``                 80        requests/allocatable: warn
+``headroom_low``            ``critical_requests_pct``        95        requests/allocatable: crit
+``growth_anomaly``          ``robust_z``                     3.5       robust z of a weekly change
+``growth_anomaly``          ``min_change_pct``               10        and at least this many pp
+==========================  ===============================  ========  =========================
+
+>>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+>>> fc = forecast_crossing(pd.Series(100.0 + 10.0 * np.arange(28), index=days), limit=600)
+>>> str(fc.crossing.date()), fc.weeks_left, round(fc.slope_per_week)
+('2026-02-24', 3.3, 70)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.config import MetricNames, Profile
+from dwcp_diag.frames import as_category
+from dwcp_diag.queries import promql
+
+DAY = pd.Timedelta(days=1)
+MIN_HISTORY_DAYS = 7
+MIN_WEEKS_FOR_WEEKDAYS = 3
+DEFAULT_HORIZON_DAYS = 84
+DEFAULT_INTERVAL = 0.8
+N_BOOTSTRAP = 200
+_NOISE_QUANTILES = np.linspace(0.01, 0.99, 50)
+_IGNORED_LABELS = frozenset({"__name__"})
+_MAD_TO_SD = 1.4826
+_PAIRS_PER_CHUNK = 2_000_000
+_MAX_PAIRS = 20_000
+
+THRESHOLD_DEFAULTS: dict[str, dict[str, float]] = {
+    "capacity_exhaustion": {
+        "critical_weeks": 4.0,
+        "request_rate_limit_rps": 12_000.0,
+        "pg_database_size_limit_bytes": math.nan,
+    },
+    "headroom_low": {"requests_pct": 80.0, "critical_requests_pct": 95.0},
+    "growth_anomaly": {"robust_z": 3.5, "min_change_pct": 10.0},
+}
+# Confidence of a capacity_exhaustion finding, from the backtest and the interval's width.
+HIGH_CONFIDENCE_MAPE_PCT = 5.0
+LOW_CONFIDENCE_MAPE_PCT = 20.0
+HIGH_CONFIDENCE_SPREAD_DAYS = 14
+
+NODE_COLUMNS = (
+    "node",
+    "zone",
+    "instance_type",
+    "capacity_type",
+    "allocatable_cpu_cores",
+    "allocatable_memory_bytes",
+)
+CONTAINER_COLUMNS = (
+    "namespace",
+    "pod",
+    "container",
+    "node",
+    "cpu_request_cores",
+    "memory_request_bytes",
+)
+FORECAST_COLUMNS = (
+    "key",
+    "resource",
+    "series",
+    "labels",
+    "unit",
+    "days",
+    "as_of",
+    "last_peak",
+    "limit",
+    "limit_label",
+    "last_peak_pct_of_limit",
+    "slope_per_week",
+    "crossing",
+    "weeks_left",
+    "crossing_earliest",
+    "crossing_latest",
+    "backtest_mape_pct",
+    "backtest_bias_pct",
+    "backtest_coverage_pct",
+    "backtest_crossing_error_days",
+    "method",
+    "note",
+)
+ANOMALY_COLUMNS = (
+    "week_start",
+    "week_end",
+    "value",
+    "change_pct",
+    "baseline_change_pct",
+    "scale_pct",
+    "robust_z",
+    "anomaly",
+)
+HEADROOM_VALUE_COLUMNS = (
+    "resource",
+    "unit",
+    "nodes",
+    "allocatable",
+    "requested",
+    "used_p95",
+    "requested_pct",
+    "used_pct",
+    "unrequested",
+)
+# resource name -> (node column, container column, unit)
+_NODE_RESOURCES = {
+    "cpu": ("allocatable_cpu_cores", "cpu_request_cores", "cores"),
+    "memory": ("allocatable_memory_bytes", "memory_request_bytes", "bytes"),
+}
+# kube_node_labels label names, most common first (KSM sanitises '.', '/' and '-' to '_')
+_ZONE_LABELS = ("label_topology_kubernetes_io_zone", "label_failure_domain_beta_kubernetes_io_zone")
+_INSTANCE_TYPE_LABELS = (
+    "label_node_kubernetes_io_instance_type",
+    "label_beta_kubernetes_io_instance_type",
+)
+_CAPACITY_TYPE_LABELS = (
+    "label_karpenter_sh_capacity_type",
+    "label_eks_amazonaws_com_capacity_type",
+    "label_eks_amazonaws_com_capacityType",
+    "label_cloud_google_com_gke_spot",
+)
+
+# What capacity_report accepts: frame name -> what it holds (PromQL in capacity_queries()).
+EXPECTED_FRAMES: dict[str, str] = {
+    "request_rate": "total request rate, step <= 5m",
+    "cpu_usage": "CPU cores used per namespace",
+    "memory_usage": "working set bytes per namespace",
+    "node_cpu_usage": "CPU cores used per node (headroom 'used')",
+    "node_memory_usage": "working set bytes per node (headroom 'used')",
+    "node_allocatable": "allocatable per node, when the Kubernetes API is not available",
+    "node_labels": "zone / instance type per node (kube_node_labels, KSM label allowlist)",
+    "resource_requests": "requests per container, when the Kubernetes API is not available",
+    "pg_database_size": "database size history",
+    "table_sizes": "table size history (any exporter; one label names the table)",
+    "pg_connections": "connections per server (KI-003)",
+    "pg_max_connections": "max_connections per server",
+    "volume_used": "PV bytes used per claim",
+    "volume_capacity": "PV capacity per claim",
+    "nodes": f"Kubernetes loader nodes frame ({', '.join(NODE_COLUMNS)})",
+    "containers": f"Kubernetes loader containers frame ({', '.join(CONTAINER_COLUMNS)})",
+}
+VOLUME_CAPACITY_METRIC = "kubelet_volume_stats_capacity_bytes"
+
+
+def capacity_queries(metrics: MetricNames | None = None) -> dict[str, str]:
+    """PromQL (range queries over the report window) for :func:`capacity_report`'s frames.
+
+    ``table_sizes`` has no standard exporter metric and ``nodes``/``containers`` come from the
+    Kubernetes loader, so they are not here.
+
+    >>> capacity_queries()["request_rate"]
+    'sum(rate(http_requests_total[5m]))'
+    >>> capacity_queries()["node_cpu_usage"]
+    'sum by (node) (rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[5m]))'
+    """
+    m = metrics or MetricNames()
+    cpu, memory = promql.container_cpu_usage(m), promql.container_memory_working_set(m)
+    return {
+        "request_rate": f"sum(rate({m.http_requests}[5m]))",
+        "cpu_usage": f"sum by (namespace) ({cpu})",
+        "memory_usage": f"sum by (namespace) ({memory})",
+        "node_cpu_usage": f"sum by (node) ({cpu})",
+        "node_memory_usage": f"sum by (node) ({memory})",
+        "node_allocatable": promql.node_allocatable(m),
+        "node_labels": "kube_node_labels",
+        "resource_requests": promql.container_resources(m, resource=None),
+        "pg_database_size": m.pg_database_size,
+        "pg_connections": promql.pg_connections(m, by=("instance",)),
+        "pg_max_connections": promql.pg_max_connections(m),
+        "volume_used": m.volume_used,
+        "volume_capacity": VOLUME_CAPACITY_METRIC,
+    }
+
+
+# --------------------------------------------------------------------------- daily peaks
+
+
+def daily_peaks(
+    frame: pd.DataFrame,
+    quantile: float | Literal["max"] = 0.95,
+    by: Sequence[str] | None = None,
+    min_coverage: float = 0.8,
+) -> pd.DataFrame:
+    """Per UTC day, the ``quantile`` (or ``"max"``) of a tidy Prometheus frame's samples.
+
+    ``by=None`` keeps every label (one peak per series); ``by=["namespace"]`` first sums the
+    series within each namespace at every timestamp, ``by=[]`` sums everything (the total), and
+    then takes the daily peak of that sum (the peak of a sum, not a sum of peaks). Days with
+    fewer than ``min_coverage`` of the expected samples (from the median sampling step) are
+    dropped, so a half-scraped first day or today's partial day do not drag the trend down.
+    Non-finite values are ignored. Returns ``[*by, timestamp (day start, UTC), value]``.
+
+    >>> ts = pd.date_range("2026-01-05", periods=48, freq="h", tz="UTC")
+    >>> f = pd.DataFrame({"path": ["/a"] * 48, "timestamp": ts, "value": np.arange(48.0)})
+    >>> daily_peaks(f, "max")[["timestamp", "value"]].to_numpy().tolist()[1][1]
+    47.0
+    """
+    labels = _label_columns(frame) if by is None else list(by)
+    missing = [c for c in labels if c not in frame.columns]
+    if missing:
+        raise ValueError(f"daily_peaks: frame has no label column(s) {missing}")
+    if quantile != "max" and not 0.0 <= float(quantile) <= 1.0:
+        raise ValueError(f"daily_peaks: quantile must be in [0, 1] or 'max', got {quantile!r}")
+    values = frame["value"].to_numpy(dtype=float)
+    finite = np.isfinite(values)
+    data = frame.loc[finite, [*labels, "timestamp"]].reset_index(drop=True)
+    data = data.assign(value=values[finite], timestamp=_utc(data["timestamp"]))
+    summed = data.groupby([*labels, "timestamp"], observed=True)["value"].sum().reset_index()
+    summed["day"] = summed["timestamp"].dt.floor("D")
+    grouped = summed.groupby([*labels, "day"], observed=True)["value"]
+    peaks = grouped.max() if quantile == "max" else grouped.quantile(float(quantile))
+    step_s = _median_step_s(summed["timestamp"])
+    if step_s:
+        expected = 86400.0 / step_s
+        peaks = peaks[grouped.size() >= min_coverage * expected]
+    out = peaks.reset_index().rename(columns={"day": "timestamp"})
+    for column in labels:
+        out[column] = as_category(out[column])
+    out["timestamp"] = _utc(out["timestamp"])
+    return out[[*labels, "timestamp", "value"]].astype({"value": "float64"})
+
+
+def latest_values(frame: pd.DataFrame, by: Sequence[str] | None = None) -> pd.DataFrame:
+    """The last sample of each series still reporting at the frame's end: ``[*by, value]``.
+
+    Series missing from the last sampling step (deleted pods, removed volumes; more than half
+    a step older than the newest sample) are left out. ``by`` defaults to every label.
+
+    >>> ts = pd.to_datetime([0, 60, 120, 0], unit="s", utc=True)  # "b" stopped reporting
+    >>> f = pd.DataFrame({"pvc": ["a", "a", "a", "b"], "timestamp": ts, "value": [1.0, 2, 3, 9]})
+    >>> latest_values(f).to_dict("records")
+    [{'pvc': 'a', 'value': 3.0}]
+    """
+    labels = _label_columns(frame) if by is None else list(by)
+    if frame.empty:
+        return pd.DataFrame({**{c: pd.Series([], dtype="str") for c in labels}, "value": []})
+    data = frame.reset_index(drop=True)
+    data = data.assign(timestamp=_utc(data["timestamp"])).sort_values("timestamp")
+    last = data.groupby(labels, observed=True).tail(1) if labels else data.tail(1)
+    tolerance = pd.Timedelta(seconds=0.5 * (_median_step_s(data["timestamp"]) or 0.0))
+    last = last[last["timestamp"] >= data["timestamp"].max() - tolerance]
+    out = last[[*labels, "value"]].reset_index(drop=True)
+    return out.astype({c: "str" for c in labels} | {"value": "float64"})
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """Result of :func:`forecast_crossing`.
+
+    ``crossing`` is the first day whose expected daily peak reaches ``limit`` (``None``: not
+    within ``horizon_days``); ``crossing_earliest``/``crossing_latest`` are the days the upper
+    and lower bounds of the ``interval`` prediction band reach it (``None``: not within horizon).
+    ``history`` holds the observed daily peaks, ``fitted`` the model over them, ``projection``
+    the ``forecast``, ``lower`` and ``upper`` columns over the horizon (daily index, UTC).
+    """
+
+    limit: float | None
+    crossing: pd.Timestamp | None
+    weeks_left: float | None
+    crossing_earliest: pd.Timestamp | None
+    crossing_latest: pd.Timestamp | None
+    slope_per_week: float
+    method: str
+    as_of: pd.Timestamp
+    horizon_days: int
+    interval: float
+    history: pd.Series
+    fitted: pd.Series
+    projection: pd.DataFrame
+
+    @property
+    def within_horizon(self) -> bool:
+        return self.crossing is not None
+
+    def describe(self, unit: str = "") -> str:
+        """One sentence for a report: when, how sure, or 'not within horizon'."""
+        suffix = f" {unit}" if unit else ""
+        trend = f"trend {self.slope_per_week:+,.4g}{suffix}/week"
+        if self.limit is None:
+            return f"No limit given; {trend}."
+        if self.crossing is None:
+            early = (
+                f"; the {self.interval:.0%} band reaches it on {_day(self.crossing_earliest)}"
+                if self.crossing_earliest is not None
+                else ""
+            )
+            return (
+                f"Not within horizon ({self.horizon_days} days) of the limit "
+                f"{self.limit:,.4g}{suffix}{early}; {trend}."
+            )
+        latest = (
+            _day(self.crossing_latest) if self.crossing_latest is not None else "beyond the horizon"
+        )
+        return (
+            f"Reaches {self.limit:,.4g}{suffix} on {_day(self.crossing)} "
+            f"(in {self.weeks_left:.1f} weeks; {self.interval:.0%} interval "
+            f"{_day(self.crossing_earliest)} to {latest}); {trend}."
+        )
+
+
+def forecast_crossing(
+    daily: pd.Series,
+    limit: float | None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    interval: float = DEFAULT_INTERVAL,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> Forecast:
+    """When do the daily peaks reach ``limit``? Robust trend, weekly cycle, bootstrap interval.
+
+    ``daily`` is one value per UTC day (DatetimeIndex; naive is taken as UTC; gaps are fine),
+    e.g. one series of :func:`daily_peaks`. At least ``MIN_HISTORY_DAYS`` days are required.
+
+    Method:
+
+    1. **Trend**: Theil-Sen line, the median of the slopes between every pair of days (a
+       fixed random 20 000 of them beyond ~200 days) and the median intercept. Up to 29 % of
+       the days can be outliers (an incident, a scrape gap) without moving it.
+    2. **Weekly cycle**: with at least three of every weekday, the median detrended value per
+       weekday (centred to mean zero) is the weekday offset; trend and offsets are refitted
+       twice in turn (backfitting). Weekday peaks then cross a limit before weekend troughs do.
+    3. **Interval**: residual bootstrap in circular 7-day blocks (keeps autocorrelation and
+       the weekly pattern of errors), residuals first scaled by sqrt(n / (n - parameters)):
+       ``n_bootstrap`` refits give the trend uncertainty, to which the residuals' own spread
+       is added (their 1..99 % quantiles); the band is the central ``interval`` of that mix
+       for every future day. On simulated noisy trends an 80 % band held about 78 % of later
+       days with 8 weeks of history to fit, but only 60-70 % with 2-4 weeks: short histories
+       give overconfident bands, which is why :func:`backtest` reports ``coverage_pct``.
+    4. **Crossing**: the first future day whose forecast (upper bound, lower bound) reaches
+       ``limit`` gives ``crossing`` (``crossing_earliest``, ``crossing_latest``). If the fit
+       already exceeds the limit on the last observed day, ``crossing`` is that day (0 weeks).
+       ``limit=None`` only fits and projects. The fixed ``seed`` makes results reproducible.
+
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> flat = pd.Series(100.0 + np.tile([0.0, 1.0], 14), index=days)
+    >>> fc = forecast_crossing(flat, limit=200)
+    >>> fc.crossing is None, fc.describe().startswith("Not within horizon (84 days)")
+    (True, True)
+    """
+    history = _as_daily(daily)
+    if len(history) < MIN_HISTORY_DAYS:
+        raise ValueError(
+            f"forecast_crossing: {len(history)} day(s) of history, need {MIN_HISTORY_DAYS}"
+        )
+    if not 0.0 < interval < 1.0:
+        raise ValueError(f"forecast_crossing: interval must be in (0, 1), got {interval}")
+    design = _Design.of(history.index)
+    y = history.to_numpy(dtype=float)
+    fit = _fit(design, y[None, :])
+    fitted = fit.predict(history.index)[0]
+    as_of = history.index[-1]
+    future = pd.date_range(as_of + DAY, periods=int(horizon_days), freq="D")
+    forecast = fit.predict(future)[0]
+    residual = (y - fitted) * design.inflation
+    lower, upper = _bootstrap_band(design, fitted, residual, future, interval, n_bootstrap, seed)
+    crossing = earliest = latest = None
+    if limit is not None:
+        crossing = as_of if fitted[-1] >= limit else _first_reaching(future, forecast, limit)
+        earliest = _min_day(crossing, _first_reaching(future, upper, limit))
+        latest = _first_reaching(future, lower, limit)
+        latest = None if latest is None or crossing is None else max(latest, crossing)
+    weeks_left = None if crossing is None else round((crossing - as_of) / DAY / 7.0, 1)
+    method = (
+        "Theil-Sen trend + weekday medians"
+        if design.seasonal
+        else f"Theil-Sen trend (no weekday adjustment: under {MIN_WEEKS_FOR_WEEKDAYS} weeks)"
+    ) + f"; {interval:.0%} band from a 7-day block bootstrap ({n_bootstrap} refits)"
+    return Forecast(
+        limit=None if limit is None else float(limit),
+        crossing=crossing,
+        weeks_left=weeks_left,
+        crossing_earliest=earliest,
+        crossing_latest=latest,
+        slope_per_week=float(fit.slope_per_day[0] * 7.0),
+        method=method,
+        as_of=as_of,
+        horizon_days=int(horizon_days),
+        interval=float(interval),
+        history=history,
+        fitted=pd.Series(fitted, index=history.index, name="fitted"),
+        projection=pd.DataFrame(
+            {"forecast": forecast, "lower": lower, "upper": upper}, index=future
+        ),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class Backtest:
+    """Result of :func:`backtest`: how well the first half forecast the second half.
+
+    ``mape_pct``: mean absolute percentage error of the forecast daily peaks; ``bias_pct``:
+    mean error over mean actual (positive: the forecast ran high); ``coverage_pct``: share of
+    actual days inside the band (near ``interval`` when the band is honest);
+    ``crossing_error_days``: forecast crossing minus the first actual day at or above the limit
+    (positive: the forecast warned too late), when both exist.
+    """
+
+    train_days: int
+    test_days: int
+    mape_pct: float
+    bias_pct: float
+    coverage_pct: float
+    crossing_predicted: pd.Timestamp | None
+    crossing_actual: pd.Timestamp | None
+    crossing_error_days: float | None
+    forecast: Forecast
+
+    def describe(self) -> str:
+        """One sentence for a report: how far to trust the forecast."""
+        text = (
+            f"Backtest: forecasting the last {self.test_days} days from the first "
+            f"{self.train_days}, daily peaks were off by {self.mape_pct:.1f} % on average "
+            f"(bias {self.bias_pct:+.1f} %), {self.coverage_pct:.0f} % of days fell inside the "
+            f"{self.forecast.interval:.0%} band"
+        )
+        if self.crossing_error_days is not None:
+            text += f", crossing date off by {self.crossing_error_days:+.0f} days"
+        return text + "."
+
+
+def backtest(
+    daily: pd.Series,
+    limit: float | None = None,
+    interval: float = DEFAULT_INTERVAL,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> Backtest:
+    """Forecast the second half of ``daily`` from its first half and score the forecast.
+
+    Needs ``2 * MIN_HISTORY_DAYS`` days. See :class:`Backtest` for the scores.
+
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> bt = backtest(pd.Series(100.0 + 10.0 * np.arange(28), index=days), limit=300)
+    >>> round(bt.mape_pct, 3), bt.crossing_error_days
+    (0.0, 0.0)
+    """
+    history = _as_daily(daily)
+    if len(history) < 2 * MIN_HISTORY_DAYS:
+        raise ValueError(f"backtest: {len(history)} day(s) of history, need {2 * MIN_HISTORY_DAYS}")
+    train, test = history.iloc[: len(history) // 2], history.iloc[len(history) // 2 :]
+    horizon_days = int((test.index[-1] - train.index[-1]) / DAY)
+    fc = forecast_crossing(train, limit, horizon_days, interval, n_bootstrap, seed)
+    band = fc.projection.reindex(test.index)
+    error = band["forecast"] - test
+    nonzero = test != 0
+    mape_pct = float((error[nonzero].abs() / test[nonzero].abs()).mean() * 100.0)
+    bias_pct = float(error.mean() / test.abs().mean() * 100.0) if test.abs().sum() else math.nan
+    inside = (test >= band["lower"]) & (test <= band["upper"])
+    actual = None
+    if limit is not None:
+        reached = test.index[test.to_numpy() >= limit]
+        actual = reached[0] if len(reached) else None
+    both = fc.crossing is not None and actual is not None
+    return Backtest(
+        train_days=len(train),
+        test_days=len(test),
+        mape_pct=mape_pct,
+        bias_pct=bias_pct,
+        coverage_pct=float(inside.mean() * 100.0),
+        crossing_predicted=fc.crossing,
+        crossing_actual=actual,
+        crossing_error_days=float((fc.crossing - actual) / DAY) if both else None,
+        forecast=fc,
+    )
+
+
+# --------------------------------------------------------------------------- growth anomalies
+
+
+def growth_anomalies(
+    daily: pd.Series,
+    z_threshold: float = THRESHOLD_DEFAULTS["growth_anomaly"]["robust_z"],
+    min_change_pct: float = THRESHOLD_DEFAULTS["growth_anomaly"]["min_change_pct"],
+) -> pd.DataFrame:
+    """Week-over-week changes of the daily peaks and which are beyond normal variation.
+
+    Days are cut into 7-day weeks ending on the last day (so every week holds each weekday
+    once and the weekly cycle cancels); a week's ``value`` is the mean of its daily peaks (a
+    week needs 4 days). ``change_pct`` is the change against the previous week. Normal
+    variation is the other weeks' changes (at least two, so 4 weeks of history are needed
+    before anything is flagged): ``robust_z = (change - median) / scale`` where
+    ``scale`` is their MAD (as a standard deviation), but never less than the change that the
+    day-to-day scatter around the trend alone would cause (``sqrt(2/7)`` daily residual SDs),
+    so perfectly steady growth does not make every wobble infinite. A week is an ``anomaly``
+    when ``|robust_z| >= z_threshold`` and it differs from the median change by at least
+    ``min_change_pct`` percentage points. Columns: ``ANOMALY_COLUMNS``.
+
+    >>> days = pd.date_range("2026-01-05", periods=56, freq="D", tz="UTC")
+    >>> level = np.where(np.arange(56) >= 42, 150.0, 100.0) + np.arange(56) * 0.1
+    >>> g = growth_anomalies(pd.Series(level, index=days))
+    >>> g.loc[g["anomaly"], "week_start"].dt.date.astype(str).tolist()
+    ['2026-02-16']
+    """
+    history = _as_daily(daily)
+    empty = pd.DataFrame({c: pd.Series([], dtype=_ANOMALY_DTYPES[c]) for c in ANOMALY_COLUMNS})
+    if history.empty:
+        return empty
+    week = ((history.index[-1] - history.index) / DAY).astype(int) // 7
+    weeks = history.groupby(week).agg(["mean", "size"]).sort_index(ascending=False)
+    weeks = weeks[weeks["size"] >= 4]
+    if len(weeks) < 2:
+        return empty
+    end = history.index[-1] - DAY * (7 * weeks.index.to_numpy())
+    value = weeks["mean"].to_numpy()
+    previous = np.roll(value, 1)
+    adjacent = np.diff(weeks.index.to_numpy(), prepend=weeks.index[0]) == -1  # first: False
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(adjacent & (previous > 0), (value / previous - 1.0) * 100.0, np.nan)
+    noise_pct = _weekly_noise_pct(history)
+    baseline = np.full(len(change), np.nan)
+    scale = np.full(len(change), np.nan)
+    for k in np.flatnonzero(~np.isnan(change)):
+        others = np.delete(change, k)
+        others = others[~np.isnan(others)]
+        if len(others) < 2:  # one other change cannot say which of the two is unusual
+            continue
+        baseline[k] = np.median(others)
+        mad_sd = _MAD_TO_SD * np.median(np.abs(others - baseline[k]))
+        scale[k] = max(mad_sd, noise_pct, 1e-9)
+    z = (change - baseline) / scale
+    out = pd.DataFrame(
+        {
+            "week_start": _utc(pd.Series(end - 6 * DAY)),
+            "week_end": _utc(pd.Series(end)),
+            "value": value,
+            "change_pct": change,
+            "baseline_change_pct": baseline,
+            "scale_pct": scale,
+            "robust_z": z,
+        }
+    )
+    out["anomaly"] = is_growth_anomaly(out, z_threshold, min_change_pct)
+    return out.iloc[1:].reset_index(drop=True)
+
+
+def is_growth_anomaly(weeks: pd.DataFrame, z_threshold: float, min_change_pct: float) -> pd.Series:
+    """The anomaly rule on a :func:`growth_anomalies` frame (shared with the findings).
+
+    >>> w = pd.DataFrame({"robust_z": [5.0, 5.0], "change_pct": [30.0, 4.0],
+    ...                   "baseline_change_pct": [2.0, 2.0]})
+    >>> is_growth_anomaly(w, 3.5, 10.0).tolist()
+    [True, False]
+    """
+    deviation = (weeks["change_pct"] - weeks["baseline_change_pct"]).abs()
+    return (weeks["robust_z"].abs() >= z_threshold) & (deviation >= min_change_pct)
+
+
+# --------------------------------------------------------------------------- headroom
+
+
+def headroom(
+    nodes: pd.DataFrame,
+    containers: pd.DataFrame,
+    cpu_usage: pd.DataFrame | None = None,
+    memory_usage: pd.DataFrame | None = None,
+    by: Sequence[str] = ("zone", "instance_type"),
+    usage_quantile: float = 0.95,
+) -> pd.DataFrame:
+    """Scheduling headroom per node group: allocatable vs sum of requests vs usage.
+
+    ``nodes`` and ``containers`` are the Kubernetes loader frames (``NODE_COLUMNS``,
+    ``CONTAINER_COLUMNS``; or :func:`nodes_from_prometheus` / :func:`containers_from_prometheus`).
+    Containers whose node is not in ``nodes`` (pending pods) are not counted. Usage frames are
+    tidy Prometheus frames (CPU in cores, i.e. ``rate()`` applied; memory in bytes) labelled
+    by ``node``, or by ``namespace``/``pod`` (``container``) which are placed through
+    ``containers``; usage is summed per group at each timestamp and ``used_p95`` is the
+    ``usage_quantile`` of that sum over time. ``by=()`` gives one cluster-wide row per resource.
+    Returns ``[*by, *HEADROOM_VALUE_COLUMNS]``, one row per group and resource (``cpu``,
+    ``memory``); ``unrequested`` is allocatable minus requested.
+
+    >>> nodes = pd.DataFrame({"node": ["n1", "n2"], "zone": ["a", "b"],
+    ...     "instance_type": ["m5", "m5"], "capacity_type": ["on-demand"] * 2,
+    ...     "allocatable_cpu_cores": [4.0, 4.0], "allocatable_memory_bytes": [8e9, 8e9]})
+    >>> pods = pd.DataFrame({"namespace": ["x"], "pod": ["p"], "container": ["c"],
+    ...     "node": ["n1"], "cpu_request_cores": [3.0], "memory_request_bytes": [2e9]})
+    >>> headroom(nodes, pods, by=()).set_index("resource")["requested_pct"].tolist()
+    [37.5, 12.5]
+    """
+    keys = list(by) or ["cluster"]
+    node_frame = _strings(nodes.assign(cluster="all") if not by else nodes, ["node", *keys])
+    placed = _strings(containers, ["namespace", "pod", "container", "node"]).merge(
+        node_frame[["node", *keys]], on="node", how="inner"
+    )
+    rows = []
+    for resource, usage in (("cpu", cpu_usage), ("memory", memory_usage)):
+        node_column, request_column, unit = _NODE_RESOURCES[resource]
+        table = node_frame.groupby(keys).agg(
+            nodes=("node", "nunique"), allocatable=(node_column, "sum")
+        )
+        table["requested"] = placed.groupby(keys)[request_column].sum()
+        table["used_p95"] = _group_usage(usage, placed, node_frame, keys, usage_quantile)
+        rows.append(table.reset_index().assign(resource=resource, unit=unit))
+    out = pd.concat(rows, ignore_index=True)
+    out["requested"] = out["requested"].fillna(0.0)
+    out["requested_pct"] = out["requested"] / out["allocatable"] * 100.0
+    out["used_pct"] = out["used_p95"] / out["allocatable"] * 100.0
+    out["unrequested"] = out["allocatable"] - out["requested"]
+    return out[[*keys, *HEADROOM_VALUE_COLUMNS]].astype(
+        {"nodes": "int64", "allocatable": "float64", "used_p95": "float64"}
+    )
+
+
+def nodes_from_prometheus(
+    allocatable: pd.DataFrame, node_labels: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """A ``NODE_COLUMNS`` frame from ``kube_node_status_allocatable{node,resource,unit}``.
+
+    Zone, instance type and capacity type come from ``kube_node_labels`` when kube-state-metrics
+    exports them (``--metric-labels-allowlist=nodes=[topology.kubernetes.io/zone,...]``);
+    otherwise they are ``"unknown"``.
+
+    >>> a = pd.DataFrame({"node": ["n1", "n1"], "resource": ["cpu", "memory"],
+    ...     "unit": ["core", "byte"], "timestamp": pd.Timestamp(0, tz="UTC"), "value": [4.0, 8e9]})
+    >>> nodes_from_prometheus(a)[["node", "zone", "allocatable_cpu_cores"]].values.tolist()
+    [['n1', 'unknown', 4.0]]
+    """
+    wide = _pivot_resources(latest_values(allocatable, ["node", "resource"]), ["node"])
+    wide = wide.rename(
+        columns={"cpu": "allocatable_cpu_cores", "memory": "allocatable_memory_bytes"}
+    )
+    labels = latest_values(node_labels) if node_labels is not None else pd.DataFrame()
+    if not labels.empty:
+        picked = pd.DataFrame({"node": labels["node"]})
+        for column, candidates in (
+            ("zone", _ZONE_LABELS),
+            ("instance_type", _INSTANCE_TYPE_LABELS),
+            ("capacity_type", _CAPACITY_TYPE_LABELS),
+        ):
+            present = [c for c in candidates if c in labels.columns]
+            picked[column] = labels[present].bfill(axis=1).iloc[:, 0] if present else None
+        wide = wide.merge(picked.drop_duplicates("node"), on="node", how="left")
+    return _strings(wide, ["node", "zone", "instance_type", "capacity_type"])[list(NODE_COLUMNS)]
+
+
+def containers_from_prometheus(requests: pd.DataFrame) -> pd.DataFrame:
+    """A ``CONTAINER_COLUMNS`` frame from ``kube_pod_container_resource_requests``.
+
+    >>> r = pd.DataFrame({"namespace": ["x"], "pod": ["p"], "container": ["c"], "node": ["n1"],
+    ...     "resource": ["cpu"], "unit": ["core"], "timestamp": pd.Timestamp(0, tz="UTC"),
+    ...     "value": [0.5]})
+    >>> containers_from_prometheus(r)[["cpu_request_cores", "memory_request_bytes"]].values
+    array([[0.5, 0. ]])
+    """
+    keys = ["namespace", "pod", "container", "node"]
+    wide = _pivot_resources(latest_values(requests, [*keys, "resource"]), keys)
+    wide = wide.rename(columns={"cpu": "cpu_request_cores", "memory": "memory_request_bytes"})
+    return wide[list(CONTAINER_COLUMNS)]
+
+
+# --------------------------------------------------------------------------- per-series tables
+
+
+def forecast_table(
+    daily: pd.DataFrame,
+    resource: str,
+    unit: str,
+    limit: float | pd.DataFrame | None = None,
+    limit_label: str = "limit",
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    interval: float = DEFAULT_INTERVAL,
+    top_n: int | None = None,
+) -> tuple[pd.DataFrame, dict[str, Forecast]]:
+    """Forecast and backtest every series of a :func:`daily_peaks` frame.
+
+    ``limit`` is one number for all series, a :func:`latest_values` frame matched on the label
+    columns both frames have (``value`` is the limit), or ``None`` (trend only). ``top_n`` keeps
+    the series with the largest last peak. Returns the table (``FORECAST_COLUMNS``; series with
+    too little history get a ``note`` instead of a forecast) and the :class:`Forecast` of each
+    row by ``key`` (``resource{label=value,...}``) for plotting.
+
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> d = pd.DataFrame({"timestamp": days, "value": 100.0 + 10.0 * np.arange(28)})
+    >>> table, models = forecast_table(d, "request_rate", "rps", limit=600)
+    >>> table.loc[0, "key"], float(table.loc[0, "weeks_left"])
+    ('request_rate', 3.3)
+    """
+    rows, models = [], {}
+    series_list = list(_series_of(daily))
+    if top_n is not None:
+        series_list = sorted(series_list, key=lambda item: -item[1].iloc[-1])[:top_n]
+    for labels, series in series_list:
+        key = _series_key(resource, labels)
+        row_limit = _limit_for(limit, labels)
+        row = {
+            "key": key,
+            "resource": resource,
+            "series": _label_text(labels),
+            "labels": labels,
+            "unit": unit,
+            "days": len(series),
+            "as_of": series.index[-1],
+            "last_peak": float(series.iloc[-1]),
+            "limit": row_limit,
+            "limit_label": limit_label,
+            "note": "",
+        }
+        if len(series) < MIN_HISTORY_DAYS:
+            rows.append({**row, "note": f"{len(series)} day(s) of history, too few to forecast"})
+            continue
+        fc = forecast_crossing(series, row_limit, horizon_days, interval)
+        models[key] = fc
+        row |= {
+            "slope_per_week": fc.slope_per_week,
+            "crossing": fc.crossing,
+            "weeks_left": fc.weeks_left,
+            "crossing_earliest": fc.crossing_earliest,
+            "crossing_latest": fc.crossing_latest,
+            "method": fc.method,
+        }
+        if len(series) >= 2 * MIN_HISTORY_DAYS:
+            bt = backtest(series, row_limit, interval)
+            row |= {
+                "backtest_mape_pct": bt.mape_pct,
+                "backtest_bias_pct": bt.bias_pct,
+                "backtest_coverage_pct": bt.coverage_pct,
+                "backtest_crossing_error_days": bt.crossing_error_days,
+            }
+        else:
+            row["note"] = "too little history to backtest"
+        rows.append(row)
+    table = pd.DataFrame(rows, columns=list(FORECAST_COLUMNS))
+    table["last_peak_pct_of_limit"] = table["last_peak"] / table["limit"] * 100.0
+    return _typed_forecast_table(table), models
+
+
+def anomaly_table(
+    daily: pd.DataFrame,
+    resource: str,
+    unit: str,
+    z_threshold: float = THRESHOLD_DEFAULTS["growth_anomaly"]["robust_z"],
+    min_change_pct: float = THRESHOLD_DEFAULTS["growth_anomaly"]["min_change_pct"],
+) -> pd.DataFrame:
+    """:func:`growth_anomalies` of every series of a :func:`daily_peaks` frame, stacked.
+
+    Columns: ``key``, ``resource``, ``series``, ``labels``, ``unit`` and ``ANOMALY_COLUMNS``.
+
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> d = pd.DataFrame({"timestamp": days, "value": 100.0})
+    >>> anomaly_table(d, "cpu", "cores")[["key", "anomaly"]].values.tolist()[0]
+    ['cpu', False]
+    """
+    parts = []
+    for labels, series in _series_of(daily):
+        weeks = growth_anomalies(series, z_threshold, min_change_pct)
+        ident = {
+            "key": _series_key(resource, labels),
+            "resource": resource,
+            "series": _label_text(labels),
+            "labels": [labels] * len(weeks),
+            "unit": unit,
+        }
+        parts.append(weeks.assign(**ident))
+    columns = ["key", "resource", "series", "labels", "unit", *ANOMALY_COLUMNS]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True)[columns]
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def capacity_findings(
+    forecasts: pd.DataFrame | None = None,
+    headroom_frame: pd.DataFrame | None = None,
+    anomalies: pd.DataFrame | None = None,
+    profile: Profile | None = None,
+) -> Findings:
+    """``capacity_exhaustion``, ``headroom_low`` and ``growth_anomaly`` findings.
+
+    * ``capacity_exhaustion`` per :func:`forecast_table` row with a limit: critical when the
+      crossing is at most ``critical_weeks`` away, warning when within the horizon, info when
+      only the band's upper bound reaches the limit. ``value`` is weeks left; ``evidence``
+      holds the dates, the interval, the backtest error and a ``confidence`` (high: backtest
+      MAPE <= 5 % and interval <= 14 days wide; low: MAPE > 20 %, no backtest, or the lower
+      bound never reaches the limit; medium otherwise).
+    * ``headroom_low`` per :func:`headroom` row: requests at or above ``requests_pct`` of
+      allocatable (warning) or ``critical_requests_pct`` (critical).
+    * ``growth_anomaly`` per :func:`anomaly_table` week passing :func:`is_growth_anomaly`
+      with the profile's thresholds: warning for a surge, info for a drop.
+
+    >>> h = pd.DataFrame({"zone": ["a"], "instance_type": ["m5"], "resource": ["cpu"],
+    ...     "unit": ["cores"], "nodes": [2], "allocatable": [8.0], "requested": [7.0],
+    ...     "used_p95": [3.0], "requested_pct": [87.5], "used_pct": [37.5], "unrequested": [1.0]})
+    >>> [(f.check, f.severity) for f in capacity_findings(headroom_frame=h)]
+    [('headroom_low', 'warning')]
+    """
+    profile = profile or Profile()
+    found: list[Finding] = []
+    if forecasts is not None:
+        found += _exhaustion_findings(forecasts, profile)
+    if headroom_frame is not None:
+        found += _headroom_findings(headroom_frame, profile)
+    if anomalies is not None:
+        found += _anomaly_findings(anomalies, profile)
+    return Findings(found)
+
+
+def threshold(profile: Profile, check: str, key: str) -> float:
+    """A capacity threshold from ``profile``, defaulting to ``THRESHOLD_DEFAULTS``.
+
+    >>> threshold(Profile(thresholds={"headroom_low": {"requests_pct": 70}}), "headroom_low",
+    ...           "requests_pct")
+    70.0
+    """
+    return profile.threshold(check, key, THRESHOLD_DEFAULTS[check][key])
+
+
+def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Finding]:
+    critical_weeks = threshold(profile, "capacity_exhaustion", "critical_weeks")
+    found = []
+    for row in forecasts[forecasts["limit"].notna()].itertuples(index=False):
+        if pd.isna(row.crossing) and pd.isna(row.crossing_earliest):
+            continue
+        evidence = {
+            "limit": row.limit,
+            "limit_label": row.limit_label,
+            "last_peak": row.last_peak,
+            "crossing": _day(row.crossing),
+            "crossing_earliest": _day(row.crossing_earliest),
+            "crossing_latest": _day(row.crossing_latest),
+            "slope_per_week": row.slope_per_week,
+            "backtest_mape_pct": row.backtest_mape_pct,
+            "method": row.method,
+            "confidence": _confidence(row),
+        }
+        subject = {"resource": row.resource, **row.labels}
+        what = f"{row.resource}{f' ({row.series})' if row.series else ''}"
+        limit_text = f"{row.limit_label} ({_quantity(row.limit, row.unit)})"
+        if pd.isna(row.crossing):
+            weeks = (row.crossing_earliest - row.as_of) / DAY / 7.0
+            severity, value, limit_weeks = "info", round(weeks, 1), math.nan
+            summary = (
+                f"{what} may reach {limit_text} by {_day(row.crossing_earliest)} (upper bound "
+                f"of the forecast band); the central forecast stays below it."
+            )
+        else:
+            severity = "critical" if row.weeks_left <= critical_weeks else "warning"
+            value, limit_weeks = row.weeks_left, critical_weeks
+            summary = (
+                f"{what} is at {limit_text} already: its trend is above it on "
+                f"{_day(row.crossing)} (last daily peak {_quantity(row.last_peak, row.unit)})."
+                if row.weeks_left == 0
+                else f"{what} is forecast to reach {limit_text} on {_day(row.crossing)}, in "
+                f"{row.weeks_left:.1f} weeks ({evidence['confidence']} confidence)."
+            )
+        found.append(
+            Finding(
+                "capacity_exhaustion",
+                severity,
+                subject,
+                summary,
+                value,
+                limit_weeks,
+                "weeks",
+                evidence,
+            )
+        )
+    return found
+
+
+def _headroom_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
+    warn_pct = threshold(profile, "headroom_low", "requests_pct")
+    critical_pct = threshold(profile, "headroom_low", "critical_requests_pct")
+    keys = [c for c in frame.columns if c not in HEADROOM_VALUE_COLUMNS]
+    found = []
+    for row in frame[frame["requested_pct"] >= warn_pct].to_dict("records"):
+        critical = row["requested_pct"] >= critical_pct
+        subject = {k: row[k] for k in keys} | {"resource": row["resource"]}
+        group = ", ".join(str(row[k]) for k in keys)
+        summary = (
+            f"{row['resource']} requests on {group} are {row['requested_pct']:.0f} % of "
+            f"allocatable ({_quantity(row['unrequested'], row['unit'])} left unrequested "
+            f"on {row['nodes']} node(s))."
+        )
+        evidence = {k: row[k] for k in HEADROOM_VALUE_COLUMNS if k != "resource"}
+        found.append(
+            Finding(
+                "headroom_low",
+                "critical" if critical else "warning",
+                subject,
+                summary,
+                row["requested_pct"],
+                critical_pct if critical else warn_pct,
+                "%",
+                evidence,
+            )
+        )
+    return found
+
+
+def _anomaly_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
+    z_threshold = threshold(profile, "growth_anomaly", "robust_z")
+    min_change = threshold(profile, "growth_anomaly", "min_change_pct")
+    hits = frame[is_growth_anomaly(frame, z_threshold, min_change)]
+    found = []
+    for row in hits.itertuples(index=False):
+        what = f"{row.resource}{f' ({row.series})' if row.series else ''}"
+        verb = "grew" if row.change_pct > 0 else "fell"
+        summary = (
+            f"{what} daily peaks {verb} {abs(row.change_pct):.0f} % in the week to "
+            f"{_day(row.week_end)}, against a normal weekly change of "
+            f"{row.baseline_change_pct:+.1f} % ± {row.scale_pct:.1f} % (robust z "
+            f"{row.robust_z:+.1f})."
+        )
+        evidence = {
+            "week_start": _day(row.week_start),
+            "week_end": _day(row.week_end),
+            "weekly_mean": row.value,
+            "change_pct": row.change_pct,
+            "baseline_change_pct": row.baseline_change_pct,
+            "scale_pct": row.scale_pct,
+            "unit": row.unit,
+        }
+        found.append(
+            Finding(
+                "growth_anomaly",
+                "warning" if row.change_pct > 0 else "info",
+                {"resource": row.resource, **row.labels},
+                summary,
+                row.robust_z,
+                z_threshold,
+                "robust z",
+                evidence,
+            )
+        )
+    return found
+
+
+def _confidence(row: Any) -> str:
+    mape = row.backtest_mape_pct
+    if pd.isna(mape) or mape > LOW_CONFIDENCE_MAPE_PCT or pd.isna(row.crossing_latest):
+        return "low"
+    spread_days = (row.crossing_latest - row.crossing_earliest) / DAY
+    if mape <= HIGH_CONFIDENCE_MAPE_PCT and spread_days <= HIGH_CONFIDENCE_SPREAD_DAYS:
+        return "high"
+    return "medium"
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def capacity_report(
+    frames: Mapping[str, pd.DataFrame | None],
+    profile: Profile | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    interval: float = DEFAULT_INTERVAL,
+) -> dict[str, object]:
+    """Everything the capacity notebook shows, from the frames it loaded, in one call.
+
+    ``frames`` maps names of ``EXPECTED_FRAMES`` to tidy frames (missing or ``None`` entries
+    are skipped, with a note): the PromQL for the Prometheus ones is :func:`capacity_queries`,
+    run as range queries over the window; ``nodes``/``containers`` are the Kubernetes loader
+    frames (else ``node_allocatable``/``node_labels``/``resource_requests`` stand in).
+
+    Returns a dict: ``daily`` (all daily peaks: ``resource``, ``series``, ``unit``,
+    ``timestamp``, ``value``), ``forecasts`` (:func:`forecast_table` rows), ``models``
+    (key -> :class:`Forecast`), ``headroom``, ``anomalies``, ``findings`` and ``notes``.
+
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> rate = pd.DataFrame({"timestamp": days, "value": 6000.0 + 100.0 * np.arange(28)})
+    >>> report = capacity_report({"request_rate": rate})
+    >>> [(f.check, f.severity, f.value) for f in report["findings"]]
+    [('capacity_exhaustion', 'warning', 4.7)]
+    """
+    unknown = set(frames) - set(EXPECTED_FRAMES)
+    if unknown:
+        raise ValueError(f"capacity_report: unknown frame(s) {sorted(unknown)}")
+    profile = profile or Profile()
+    notes: list[str] = []
+
+    def get(name: str) -> pd.DataFrame | None:
+        frame = frames.get(name)
+        if frame is None or frame.empty:
+            notes.append(f"{name}: no data ({EXPECTED_FRAMES[name]}); skipped.")
+            return None
+        return frame
+
+    nodes, containers = _cluster_inventory(frames)
+    allocatable = (
+        {r: float(nodes[c].sum()) for r, (c, _, _) in _NODE_RESOURCES.items()}
+        if nodes is not None
+        else {}
+    )
+    rps_limit = threshold(profile, "capacity_exhaustion", "request_rate_limit_rps")
+    db_limit = threshold(profile, "capacity_exhaustion", "pg_database_size_limit_bytes")
+    pg_connections, pg_max = get("pg_connections"), frames.get("pg_max_connections")
+    shared = (
+        [c for c in _label_columns(pg_connections) if pg_max is not None and c in pg_max.columns]
+        if pg_connections is not None
+        else []
+    )
+    volume_capacity = frames.get("volume_capacity")
+    demands = [
+        _Demand("request_rate", get("request_rate"), 0.95, (), "rps", rps_limit,
+                f"KI-002: Redis times out above {rps_limit:,.0f} rps"),
+        _Demand("cpu", get("cpu_usage"), 0.95, (), "cores", allocatable.get("cpu"),
+                "allocatable CPU"),
+        _Demand("memory", get("memory_usage"), "max", (), "bytes", allocatable.get("memory"),
+                "allocatable memory"),
+        _Demand("namespace_cpu", frames.get("cpu_usage"), 0.95, ("namespace",), "cores", top_n=10),
+        _Demand("namespace_memory", frames.get("memory_usage"), "max", ("namespace",), "bytes",
+                top_n=10),
+        _Demand("pg_database_size", get("pg_database_size"), "max", None, "bytes",
+                None if math.isnan(db_limit) else db_limit, "database size budget"),
+        _Demand("table_size", frames.get("table_sizes"), "max", None, "bytes", top_n=5),
+        _Demand("pg_connections", pg_connections, "max", tuple(shared), "connections",
+                latest_values(pg_max, shared) if pg_max is not None else None,
+                "max_connections (KI-003)"),
+        _Demand("pv_usage", get("volume_used"), "max", None, "bytes",
+                latest_values(volume_capacity) if volume_capacity is not None else None,
+                "PV capacity"),
+    ]  # fmt: skip
+    z_threshold = threshold(profile, "growth_anomaly", "robust_z")
+    min_change = threshold(profile, "growth_anomaly", "min_change_pct")
+    daily_parts, tables, anomaly_parts, models = [], [], [], {}
+    for demand in demands:
+        frame = demand.frame
+        if frame is None or frame.empty:
+            continue
+        if demand.by and not set(demand.by) <= set(frame.columns):
+            continue
+        daily = daily_peaks(frame, demand.quantile, demand.by)
+        if daily.empty:
+            notes.append(f"{demand.resource}: no full day of samples; skipped.")
+            continue
+        table, fitted = forecast_table(
+            daily,
+            demand.resource,
+            demand.unit,
+            demand.limit,
+            demand.limit_label,
+            horizon_days,
+            interval,
+            demand.top_n,
+        )
+        tables.append(table)
+        models |= fitted
+        kept = daily[_keys_of(daily, demand.resource).isin(table["key"])]
+        anomaly_parts.append(
+            anomaly_table(kept, demand.resource, demand.unit, z_threshold, min_change)
+        )
+        daily_parts.append(_long_daily(kept, demand.resource, demand.unit))
+    headroom_frame = (
+        headroom(
+            nodes,
+            containers,
+            frames.get("node_cpu_usage"),
+            frames.get("node_memory_usage"),
+        )
+        if nodes is not None and containers is not None
+        else None
+    )
+    if headroom_frame is None:
+        notes.append(
+            "headroom: needs nodes + containers (or node_allocatable + resource_requests); skipped."
+        )
+    forecasts = (
+        pd.concat(tables, ignore_index=True)
+        if tables
+        else _typed_forecast_table(pd.DataFrame(columns=list(FORECAST_COLUMNS)))
+    )
+    anomalies = pd.concat(anomaly_parts, ignore_index=True) if anomaly_parts else None
+    return {
+        "daily": pd.concat(daily_parts, ignore_index=True) if daily_parts else None,
+        "forecasts": forecasts,
+        "models": models,
+        "headroom": headroom_frame,
+        "anomalies": anomalies,
+        "findings": capacity_findings(forecasts, headroom_frame, anomalies, profile),
+        "notes": notes,
+    }
+
+
+@dataclass(frozen=True)
+class _Demand:
+    """One demand series of the report: how to reduce it to daily peaks and what limits it."""
+
+    resource: str
+    frame: pd.DataFrame | None
+    quantile: float | Literal["max"]
+    by: tuple[str, ...] | None
+    unit: str
+    limit: float | pd.DataFrame | None = None
+    limit_label: str = ""
+    top_n: int | None = None
+
+
+def _cluster_inventory(
+    frames: Mapping[str, pd.DataFrame | None],
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    nodes, containers = frames.get("nodes"), frames.get("containers")
+    if nodes is None and frames.get("node_allocatable") is not None:
+        nodes = nodes_from_prometheus(frames["node_allocatable"], frames.get("node_labels"))
+    if containers is None and frames.get("resource_requests") is not None:
+        containers = containers_from_prometheus(frames["resource_requests"])
+    return nodes, containers
+
+
+# --------------------------------------------------------------------------- internals
+
+
+@dataclass(frozen=True)
+class _Design:
+    """Day positions of a history and every pair of them (reused by the bootstrap refits)."""
+
+    t0: pd.Timestamp
+    t: np.ndarray
+    weekday: np.ndarray
+    first: np.ndarray
+    second: np.ndarray
+    gap: np.ndarray
+    seasonal: bool
+
+    @classmethod
+    def of(cls, days: pd.DatetimeIndex) -> _Design:
+        t = ((days - days[0]) / DAY).to_numpy(dtype=float)
+        first, second = np.triu_indices(len(t), k=1)
+        if len(first) > _MAX_PAIRS:  # randomized Theil-Sen: a fixed subset of the pairs
+            keep = np.sort(np.random.default_rng(0).choice(len(first), _MAX_PAIRS, replace=False))
+            first, second = first[keep], second[keep]
+        weekday = days.day_of_week.to_numpy()
+        seasonal = bool(np.bincount(weekday, minlength=7).min() >= MIN_WEEKS_FOR_WEEKDAYS)
+        return cls(days[0], t, weekday, first, second, t[second] - t[first], seasonal)
+
+    @property
+    def inflation(self) -> float:
+        """Undo the shrinkage of in-sample residuals: sqrt(n / (n - fitted parameters))."""
+        n = len(self.t)
+        return math.sqrt(n / max(n - (8 if self.seasonal else 2), 1))
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Trend lines with weekday offsets, one per row of the values they were fitted to."""
+
+    t0: pd.Timestamp
+    intercept: np.ndarray
+    slope_per_day: np.ndarray
+    weekday_offsets: np.ndarray
+
+    def predict(self, days: pd.DatetimeIndex) -> np.ndarray:
+        t = ((days - self.t0) / DAY).to_numpy(dtype=float)
+        trend = self.intercept[:, None] + self.slope_per_day[:, None] * t
+        return trend + self.weekday_offsets[:, days.day_of_week.to_numpy()]
+
+
+def _theil_sen(design: _Design, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median pairwise slope and median intercept of every row of ``y``, in memory-sized chunks."""
+    rows = max(1, _PAIRS_PER_CHUNK // max(len(design.gap), 1))
+    slope = np.concatenate(
+        [
+            np.median((part[:, design.second] - part[:, design.first]) / design.gap, axis=1)
+            for part in np.array_split(y, -(-len(y) // rows))
+        ]
+    )
+    return slope, np.median(y - slope[:, None] * design.t, axis=1)
+
+
+def _weekday_profile(residual: np.ndarray, weekday: np.ndarray) -> np.ndarray:
+    offsets = np.stack([np.median(residual[:, weekday == d], axis=1) for d in range(7)], axis=1)
+    return offsets - offsets.mean(axis=1, keepdims=True)
+
+
+def _fit(design: _Design, y: np.ndarray) -> _Fit:
+    """Fit every row of ``y`` (shape: fits x days); see :func:`forecast_crossing`."""
+    offsets = np.zeros((len(y), 7))
+    slope, intercept = _theil_sen(design, y)
+    if design.seasonal:
+        for _ in range(2):
+            residual = y - intercept[:, None] - slope[:, None] * design.t
+            offsets = _weekday_profile(residual, design.weekday)
+            slope, intercept = _theil_sen(design, y - offsets[:, design.weekday])
+    return _Fit(design.t0, intercept, slope, offsets)
+
+
+def _bootstrap_band(
+    design: _Design,
+    fitted: np.ndarray,
+    residual: np.ndarray,
+    future: pd.DatetimeIndex,
+    interval: float,
+    n_bootstrap: int,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    n = len(residual)
+    starts = rng.integers(0, n, size=(n_bootstrap, -(-n // 7)))
+    index = ((starts[:, :, None] + np.arange(7)) % n).reshape(n_bootstrap, -1)[:, :n]
+    paths = _fit(design, fitted + residual[index]).predict(future)
+    noise = np.quantile(residual, _NOISE_QUANTILES)
+    mixed = (paths[:, None, :] + noise[None, :, None]).reshape(-1, len(future))
+    tail = (1.0 - interval) / 2.0
+    lower, upper = np.quantile(mixed, [tail, 1.0 - tail], axis=0)
+    return lower, upper
+
+
+def _first_reaching(days: pd.DatetimeIndex, values: np.ndarray, limit: float) -> pd.Timestamp:
+    reached = np.flatnonzero(values >= limit)
+    return days[reached[0]] if len(reached) else None
+
+
+def _min_day(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | None:
+    present = [d for d in (a, b) if d is not None]
+    return min(present) if present else None
+
+
+def _weekly_noise_pct(history: pd.Series) -> float:
+    """SD of a week-over-week change (in %) that day-to-day scatter alone would cause."""
+    if len(history) < MIN_HISTORY_DAYS:
+        return 0.0
+    y = history.to_numpy(dtype=float)
+    residual = y - _fit(_Design.of(history.index), y[None, :]).predict(history.index)[0]
+    sd = _MAD_TO_SD * np.median(np.abs(residual - np.median(residual)))
+    level = np.median(np.abs(y))
+    return float(sd * math.sqrt(2.0 / 7.0) / level * 100.0) if level > 0 else 0.0
+
+
+def _as_daily(daily: pd.Series) -> pd.Series:
+    if not isinstance(daily.index, pd.DatetimeIndex):
+        raise TypeError("expected a Series with a DatetimeIndex (one value per day)")
+    index = daily.index.tz_localize("UTC") if daily.index.tz is None else daily.index
+    series = pd.Series(daily.to_numpy(dtype=float), index=index.tz_convert("UTC").normalize())
+    series = series[np.isfinite(series.to_numpy())].sort_index()
+    if series.index.has_duplicates:
+        raise ValueError("expected one value per day; aggregate with daily_peaks first")
+    return series
+
+
+def _series_of(daily: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.Series]]:
+    labels = _label_columns(daily)
+    groups = daily.groupby(labels, observed=True) if labels else [((), daily)]
+    for values, group in groups:
+        key = values if isinstance(values, tuple) else (values,)
+        yield (
+            {k: str(v) for k, v in zip(labels, key, strict=True)},
+            group.set_index("timestamp")["value"].sort_index(),
+        )
+
+
+def _keys_of(daily: pd.DataFrame, resource: str) -> pd.Series:
+    labels = _label_columns(daily)
+    return (
+        daily[labels].astype(str).apply(lambda row: _series_key(resource, row.to_dict()), axis=1)
+        if labels
+        else pd.Series(resource, index=daily.index)
+    )
+
+
+def _long_daily(daily: pd.DataFrame, resource: str, unit: str) -> pd.DataFrame:
+    labels = _label_columns(daily)
+    series = (
+        daily[labels].astype(str).apply(lambda row: _label_text(row.to_dict()), axis=1)
+        if labels
+        else pd.Series("", index=daily.index)
+    )
+    return pd.DataFrame(
+        {
+            "resource": resource,
+            "series": series.astype(str),
+            "unit": unit,
+            "timestamp": daily["timestamp"],
+            "value": daily["value"],
+        }
+    )
+
+
+def _limit_for(limit: float | pd.DataFrame | None, labels: Mapping[str, str]) -> float | None:
+    if limit is None or isinstance(limit, int | float):
+        return None if limit is None or math.isnan(limit) else float(limit)
+    shared = [c for c in limit.columns if c in labels]
+    matched = limit
+    for column in shared:
+        matched = matched[matched[column].astype(str) == labels[column]]
+    if len(matched) != 1:
+        return None
+    return float(matched["value"].iloc[0])
+
+
+def _label_columns(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c not in ("timestamp", "value", *_IGNORED_LABELS)]
+
+
+def _label_text(labels: Mapping[str, str]) -> str:
+    return ",".join(f"{k}={v}" for k, v in labels.items())
+
+
+def _series_key(resource: str, labels: Mapping[str, str]) -> str:
+    return f"{resource}{{{_label_text(labels)}}}" if labels else resource
+
+
+def _median_step_s(timestamps: pd.Series) -> float | None:
+    unique = np.unique(timestamps.to_numpy(dtype="datetime64[ns]"))
+    if len(unique) < 2:
+        return None
+    return float(np.median(np.diff(unique)) / np.timedelta64(1, "s"))
+
+
+def _utc(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
+
+
+def _strings(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``columns`` as plain strings (missing values and absent columns as ``"unknown"``)."""
+    out = frame.copy()
+    for column in columns:
+        values = out[column] if column in out else pd.Series(None, index=out.index)
+        out[column] = values.astype(object).where(values.notna(), "unknown").astype(str)
+    return out
+
+
+def _pivot_resources(latest: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    wide = latest.pivot_table(index=keys, columns="resource", values="value", aggfunc="sum")
+    wide = wide.reindex(columns=["cpu", "memory"]).fillna(0.0)
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def _group_usage(
+    usage: pd.DataFrame | None,
+    placed: pd.DataFrame,
+    node_frame: pd.DataFrame,
+    keys: list[str],
+    quantile: float,
+) -> pd.Series:
+    if usage is None or usage.empty:
+        return pd.Series(dtype=float)
+    if "node" in usage.columns:
+        joined = _strings(usage, ["node"]).merge(node_frame[["node", *keys]], on="node")
+    else:
+        on = [c for c in ("namespace", "pod", "container") if c in usage.columns]
+        if "pod" not in on:
+            raise ValueError("headroom: a usage frame needs a node label or namespace/pod labels")
+        where = placed[[*on, *keys]].drop_duplicates(on)
+        joined = _strings(usage, on).merge(where, on=on)
+    per_time = joined.groupby([*keys, "timestamp"])["value"].sum()
+    return per_time.groupby(level=keys).quantile(quantile)
+
+
+_ANOMALY_DTYPES = {
+    "week_start": "datetime64[ns, UTC]",
+    "week_end": "datetime64[ns, UTC]",
+    "value": "float64",
+    "change_pct": "float64",
+    "baseline_change_pct": "float64",
+    "scale_pct": "float64",
+    "robust_z": "float64",
+    "anomaly": "bool",
+}
+
+
+def _typed_forecast_table(table: pd.DataFrame) -> pd.DataFrame:
+    for column in ("as_of", "crossing", "crossing_earliest", "crossing_latest"):
+        table[column] = _utc(table[column])
+    floats = [
+        "last_peak",
+        "limit",
+        "last_peak_pct_of_limit",
+        "slope_per_week",
+        "weeks_left",
+        "backtest_mape_pct",
+        "backtest_bias_pct",
+        "backtest_coverage_pct",
+        "backtest_crossing_error_days",
+    ]
+    return table.astype({c: "float64" for c in floats} | {"days": "int64"})
+
+
+def _day(value: pd.Timestamp | None) -> str | None:
+    return None if value is None or pd.isna(value) else str(pd.Timestamp(value).date())
+
+
+def _quantity(value: float, unit: str) -> str:
+    if unit == "bytes":
+        for factor, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB")):
+            if abs(value) >= factor:
+                return f"{value / factor:,.1f} {suffix}"
+        return f"{value:,.0f} bytes"
+    return f"{value:,.4g} {unit}".rstrip()
