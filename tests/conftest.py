@@ -8,4 +8,5 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.prometheus",
     "tests.fixtures.kubeapi",
+    "tests.fixtures.live",
 ]
