@@ -152,8 +152,10 @@ def resolve_window(args: argparse.Namespace) -> dict[str, str | None]:
     if args.start and args.window:
         raise DwcpDiagError("give --start or --window, not both")
     if not (args.start or args.window or args.end):
-        end = session.now
-        return {"start": None, "end": end.isoformat(), "window": None}
+        # A replay's notebooks use the bundle's 'now' and their own default windows (so they
+        # ask what was recorded); a live run pins 'now' once for all its notebooks.
+        end = None if session.replay is not None else session.now.isoformat()
+        return {"start": None, "end": end, "window": None}
     window = (
         TimeWindow.parse(
             window=args.window or None, start=args.start, end=args.end, now=session.now
@@ -208,7 +210,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def _header(args: argparse.Namespace, times: dict[str, str | None]) -> dict[str, str]:
-    window = f"{times['start'] or '(notebook default)'} .. {times['end']}"
+    window = f"{times['start'] or '(notebook default)'} .. {times['end'] or '(bundle now)'}"
     return {"window": window, "source": args.source, "profile": args.profile or "default"}
 
 
