@@ -185,6 +185,8 @@ def _merge_manifests(directory: Path) -> dict[str, Any]:
         manifest = _read_manifest(path)
         if not merged:
             merged = {**manifest, "entries": {}}
+        # writers that pinned an earlier end (an incident window) do not move the bundle's now
+        merged["now"] = max(merged["now"], manifest["now"], key=pd.Timestamp)
         merged["entries"].update(manifest["entries"])
     return merged
 
