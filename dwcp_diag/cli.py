@@ -3,6 +3,8 @@
     dwcp-diag render NOTEBOOK... [--source live|demo|snapshot:DIR] [--window 7d | --start T --end T]
                      [-p key=value] [--out DIR] [--record DIR] [--show-code]
     dwcp-diag demo   [--out reports]
+    dwcp-diag due    [--out reports] [--suite NAME]
+    dwcp-diag postmortem INCIDENT --start T --end T [--out DIR]
     dwcp-diag check  [--profile NAME]
 
 Exit status 0 only when every requested report rendered without a failing cell (``render``,
@@ -19,6 +21,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from dwcp_diag import __version__
 from dwcp_diag.config import Profile, load_profile
@@ -90,11 +94,49 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--show-code", action="store_true", help="keep code cells in the HTML")
     demo.set_defaults(func=cmd_demo)
 
+    due = sub.add_parser(
+        "due", parents=[common], help="render the scheduled suites that are due (cron-safe, locked)"
+    )
+    due.add_argument("--out", default="reports", help="reports root (default: reports)")
+    due.add_argument("--suite", action="append", help="only this suite (repeatable)")
+    due.add_argument("--source", default="live", help="live (default), demo or snapshot:DIR")
+    due.add_argument("--now", help="pretend it is this UTC time (catch-up checks, tests)")
+    due.add_argument("--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
+    due.set_defaults(func=cmd_due, record=None)
+
+    post = sub.add_parser(
+        "postmortem",
+        parents=[common],
+        help="incident bundle: reports + recorded data + README, zipped",
+    )
+    post.add_argument("incident", metavar="INCIDENT", help="incident id, e.g. INC-2026-042")
+    post.add_argument("--start", required=True, help="incident start, ISO-8601 UTC")
+    post.add_argument("--end", required=True, help="incident end, ISO-8601 UTC")
+    post.add_argument("--out", help="bundle directory (default: reports/postmortems/INCIDENT)")
+    post.add_argument(
+        "--source",
+        default="live",
+        help="live (records data/ and zips), or snapshot:DIR to re-render",
+    )
+    post.add_argument(
+        "--notebooks",
+        default=",".join(_postmortem_notebooks()),
+        help="comma-separated notebooks (default: %(default)s)",
+    )
+    post.add_argument("--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
+    post.set_defaults(func=cmd_postmortem)
+
     check = sub.add_parser(
         "check", parents=[common], help="reachability and permissions of each configured source"
     )
     check.set_defaults(func=cmd_check)
     return parser
+
+
+def _postmortem_notebooks() -> tuple[str, ...]:
+    from dwcp_diag.report.postmortem import DEFAULT_NOTEBOOKS
+
+    return DEFAULT_NOTEBOOKS
 
 
 def _add_render_options(parser: argparse.ArgumentParser, default_out: str) -> None:
@@ -178,40 +220,116 @@ def _profile(args: argparse.Namespace) -> Profile:
 def cmd_render(args: argparse.Namespace) -> int:
     parameters = parse_parameters(args.parameter)
     times = resolve_window(args)
-    paths = [rendering.resolve_notebook(name) for name in args.notebooks]
+    jobs = build_jobs(args, args.notebooks, times, parameters, Path(args.out))
+    return _run(jobs, args.jobs, Path(args.out))
+
+
+def build_jobs(
+    args: argparse.Namespace,
+    notebooks: Sequence[str],
+    times: dict[str, str | None],
+    parameters: dict[str, Any],
+    out_dir: Path,
+    record: str | None = None,
+) -> list[rendering.RenderJob]:
+    """One render job per notebook; the standard parameters go to those that declare them."""
+    record = record or getattr(args, "record", None)
+    paths = [rendering.resolve_notebook(name) for name in notebooks]
     jobs = []
     for path in paths:
-        notebook_params = {
+        offered = {
             "source": args.source,
             "profile": args.profile,
             "start": times["start"],
             "end": times["end"],
-            **({"record": str(Path(args.record).resolve())} if args.record else {}),
+            **({"record": str(Path(record).resolve())} if record else {}),
             **parameters,
         }
-        declared = rendering.notebook_parameters(path)
-        # the standard parameters are offered to every notebook; only user -p keys must exist
+        # only the user's -p keys must exist; standard ones go to notebooks that declare them
         rendering.check_parameters(path, parameters)
-        notebook_params = {k: v for k, v in notebook_params.items() if k in declared}
-        if args.record and "record" not in declared:
+        declared = rendering.notebook_parameters(path)
+        if record and "record" not in declared:
             raise DwcpDiagError(f"notebook {path.stem!r} cannot record (no 'record' parameter)")
         jobs.append(
             rendering.RenderJob(
                 notebook=str(path),
-                out_dir=args.out,
-                parameters=notebook_params,
+                out_dir=str(out_dir),
+                parameters={k: v for k, v in offered.items() if k in declared},
                 header=_header(args, times),
-                show_code=args.show_code,
-                cell_timeout_s=args.cell_timeout,
+                show_code=getattr(args, "show_code", False),
+                cell_timeout_s=getattr(args, "cell_timeout", rendering.DEFAULT_CELL_TIMEOUT_S),
                 progress=len(paths) == 1 and sys.stderr.isatty() and not os.environ.get("CI"),
             )
         )
-    return _run(jobs, args.jobs, Path(args.out))
+    return jobs
 
 
 def _header(args: argparse.Namespace, times: dict[str, str | None]) -> dict[str, str]:
     window = f"{times['start'] or '(notebook default)'} .. {times['end'] or '(bundle now)'}"
     return {"window": window, "source": args.source, "profile": args.profile or "default"}
+
+
+def cmd_due(args: argparse.Namespace) -> int:
+    from dwcp_diag.report.index import write_index
+    from dwcp_diag.report.schedule import ScheduleState, due_periods, load_suites, schedule_lock
+    from dwcp_diag.timewindow import parse_time
+
+    root = Path(args.out)
+    suites = load_suites()
+    unknown = sorted(set(args.suite or ()) - set(suites))
+    if unknown:
+        raise DwcpDiagError(f"unknown suite(s) {unknown}; configured: {sorted(suites)}")
+    now = parse_time(args.now) if args.now else pd.Timestamp.now(tz="UTC")
+    with schedule_lock(root) as acquired:
+        if not acquired:
+            print("dwcp-diag due: another run holds the lock; nothing done", file=sys.stderr)
+            return 0
+        state = ScheduleState(root)
+        failures = rendered = 0
+        for suite in (suites[name] for name in (args.suite or sorted(suites))):
+            for period in due_periods(suite, now, state.last_end(suite.name)):
+                print(f"due: {suite.name} {period.label}", file=sys.stderr)
+                times = {"start": period.start.isoformat(), "end": period.end.isoformat()}
+                out_dir = root / suite.name / period.label
+                jobs = build_jobs(args, suite.notebooks, times, {}, out_dir)
+                results = rendering.render_all(jobs, args.jobs)
+                rendered += len(results)
+                if all(r.ok for r in results):
+                    state.mark_done(suite.name, period)
+                else:  # retried next run; later periods wait so none is skipped
+                    failures += sum(not r.ok for r in results)
+                    break
+        write_index(root)
+    if not rendered:
+        print("dwcp-diag due: nothing due", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_postmortem(args: argparse.Namespace) -> int:
+    from dwcp_diag.report import postmortem
+
+    incident = postmortem.check_incident_id(args.incident)
+    window = TimeWindow.parse(start=args.start, end=args.end)
+    out_dir = Path(args.out or f"reports/postmortems/{incident}")
+    live = args.source == "live"
+    record = str(out_dir / "data") if live else None
+    times = {"start": window.start.isoformat(), "end": window.end.isoformat()}
+    names = [name for name in args.notebooks.split(",") if name]
+    jobs = []
+    for name in names:
+        declared = rendering.notebook_parameters(rendering.resolve_notebook(name))
+        extra = {"incident_id": incident} if "incident_id" in declared else {}
+        jobs += build_jobs(args, [name], times, extra, out_dir, record=record)
+    results = rendering.render_all(jobs, args.jobs)
+    ok = {r.name: r.ok for r in results}
+    postmortem.write_readme(out_dir, incident, window.start, window.end, names, ok)
+    zip_path = postmortem.zip_directory(out_dir, out_dir.with_suffix(".zip")) if live else None
+    print(
+        f"postmortem {incident}: {sum(ok.values())}/{len(ok)} report(s) in {out_dir}"
+        + (f"; bundle {zip_path}" if zip_path else ""),
+        file=sys.stderr,
+    )
+    return 0 if all(ok.values()) else 1
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -241,11 +241,11 @@ def load_profile(
     else:
         file_path = find_config_file(path, environ)
     document = read_config_file(file_path) if file_path else {}
-    unknown = set(document) - {"default_profile", "defaults", "profiles"}
+    unknown = set(document) - {"default_profile", "defaults", "profiles", "suites"}
     if unknown:
         raise ConfigError(
             f"config file {file_path}: unknown top-level key(s) {sorted(unknown)}; "
-            "expected default_profile, [defaults], [profiles.NAME]"
+            "expected default_profile, [defaults], [profiles.NAME], [suites.NAME]"
         )
     profiles = document.get("profiles", {})
     chosen = name or environ.get("DWCP_PROFILE") or document.get("default_profile")

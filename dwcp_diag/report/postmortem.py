@@ -1,0 +1,101 @@
+"""Postmortem bundles: the incident's reports, the data they used, and how to re-render them.
+
+Layout of ``reports/postmortems/INC-ID/`` (zipped to ``reports/postmortems/INC-ID.zip``)::
+
+    README.md            what this is and the command that re-renders it offline
+    incident.html ...    the reports (ipynb, html, findings.json per notebook)
+    data/                every frame the reports loaded (a record/replay bundle)
+
+>>> check_incident_id("INC-2026-042")
+'INC-2026-042'
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+
+from dwcp_diag import __version__
+from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.sources.snapshot import atomic_write_bytes
+
+DEFAULT_NOTEBOOKS = ("incident", "latency", "database", "memory")
+_INCIDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def check_incident_id(incident_id: str) -> str:
+    """An incident id becomes a directory name: letters, digits, dot, dash, underscore."""
+    if not _INCIDENT_ID.fullmatch(incident_id):
+        raise DwcpDiagError(
+            f"incident id {incident_id!r} must be 1-64 letters, digits, '.', '-' or '_' "
+            "(e.g. INC-2026-042)"
+        )
+    return incident_id
+
+
+def rerender_command(incident_id: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
+    """The command, run inside the unzipped bundle, that renders it again from ``data/``."""
+    args = [
+        "dwcp-diag",
+        "postmortem",
+        incident_id,
+        "--start",
+        start.isoformat(),
+        "--end",
+        end.isoformat(),
+        "--source",
+        "snapshot:data",
+        "--out",
+        "rerendered",
+    ]
+    return shlex.join(args)
+
+
+def write_readme(
+    directory: Path,
+    incident_id: str,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    notebooks: list[str],
+    results: dict[str, bool],
+) -> Path:
+    lines = [
+        f"# Postmortem bundle {incident_id}",
+        "",
+        f"- window: {start.isoformat()} .. {end.isoformat()} (UTC)",
+        f"- generated: {pd.Timestamp.now(tz='UTC').strftime('%Y-%m-%d %H:%M UTC')} "
+        f"by dwcp-diag {__version__}",
+        "",
+        "| report | rendered |",
+        "|---|---|",
+        *[
+            f"| [{name}]({name}.html) | {'ok' if results.get(name) else 'FAILED'} |"
+            for name in notebooks
+        ],
+        "",
+        "`data/` holds every frame these reports loaded. To render them again offline (no",
+        "access to Prometheus, PostgreSQL or Kubernetes needed), inside this directory:",
+        "",
+        "```bash",
+        rerender_command(incident_id, start, end),
+        "```",
+        "",
+    ]
+    path = directory / "README.md"
+    atomic_write_bytes(path, "\n".join(lines).encode())
+    return path
+
+
+def zip_directory(directory: Path, zip_path: Path) -> Path:
+    """Zip ``directory`` (entries under its own name) atomically to ``zip_path``."""
+    tmp = zip_path.with_name(f".{zip_path.name}.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                archive.write(path, Path(directory.name) / path.relative_to(directory))
+    tmp.replace(zip_path)
+    return zip_path
