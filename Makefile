@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics
+DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics chromium
 
 .PHONY: help demo test lint format system-deps venv demo-record bench clean
 
@@ -31,6 +31,7 @@ system-deps:
 	command -v prometheus >/dev/null || missing="$$missing prometheus"; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v victoria-metrics >/dev/null || missing="$$missing victoria-metrics"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	ls /usr/share/postgresql/*/extension/pg_stat_statements.control >/dev/null 2>&1 || missing="$$missing postgresql-contrib"; \
 	if [ -n "$$missing" ]; then \

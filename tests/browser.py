@@ -1,0 +1,136 @@
+"""Headless Chromium driven over the DevTools protocol: what a reader's browser would do.
+
+Used by the report tests to open rendered HTML with no network, count the plotly figures that
+actually drew, list every request the page tried to make, and save a screenshot.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import websocket  # websocket-client, a dependency of the kubernetes client
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-extensions",
+    "--window-size=1280,900",
+]
+# Count figures whose SVG has drawn content (plotly renders data into .main-svg layers).
+COUNT_FIGURES_JS = """
+(() => {
+  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+  const drawn = plots.filter(p => {
+    const svg = p.querySelector('svg.main-svg');
+    return svg && svg.querySelectorAll('path, rect, text').length > 5;
+  });
+  return JSON.stringify({plots: plots.length, drawn: drawn.length});
+})()
+"""
+
+
+def chromium_binary() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    raise RuntimeError("chromium is not installed: apt-get install -y chromium (make test does)")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class PageReport:
+    def __init__(self, plots: int, drawn: int, requests: list[str], screenshot: Path | None):
+        self.plots, self.drawn, self.requests, self.screenshot = plots, drawn, requests, screenshot
+
+
+def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 20.0) -> PageReport:
+    """Load ``html`` in headless Chromium; return figure counts and the page's requests."""
+    port = _free_port()
+    profile = tempfile.mkdtemp(prefix="dwcp-chromium-")
+    proc = subprocess.Popen(
+        [
+            chromium_binary(),
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--remote-debugging-port={port}",
+            "--remote-debugging-address=127.0.0.1",
+            "about:blank",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        ws_url = _page_websocket(port)
+        conn = websocket.create_connection(ws_url, timeout=60, suppress_origin=True)
+        ids = itertools.count(1)
+        requests: list[str] = []
+
+        def call(method: str, **params: Any) -> dict[str, Any]:
+            msg_id = next(ids)
+            conn.send(json.dumps({"id": msg_id, "method": method, "params": params}))
+            while True:
+                message = json.loads(conn.recv())
+                if message.get("method") == "Network.requestWillBeSent":
+                    requests.append(message["params"]["request"]["url"])
+                if message.get("id") == msg_id:
+                    return message.get("result", {})
+
+        call("Network.enable")
+        call("Page.enable")
+        call("Page.navigate", url=html.resolve().as_uri())
+        deadline = time.monotonic() + settle_s
+        counts = {"plots": 0, "drawn": 0}
+        while time.monotonic() < deadline:  # wait until every figure has drawn
+            result = call("Runtime.evaluate", expression=COUNT_FIGURES_JS)
+            counts = json.loads(result["result"]["value"])
+            if counts["plots"] and counts["drawn"] == counts["plots"]:
+                break
+            time.sleep(0.5)
+        if screenshot is not None:
+            shot = call("Page.captureScreenshot", format="png")
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            screenshot.write_bytes(base64.b64decode(shot["data"]))
+        conn.close()
+        return PageReport(counts["plots"], counts["drawn"], requests, screenshot)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+def _page_websocket(port: int, timeout_s: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=2) as r:
+                pages = [t for t in json.load(r) if t.get("type") == "page"]
+            if pages:
+                return pages[0]["webSocketDebuggerUrl"]
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"chromium did not open its DevTools port {port} in {timeout_s} s")
