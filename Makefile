@@ -63,3 +63,7 @@ bench: system-deps $(STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache reports/*/ reports/*.html
+
+# The demo bundle (dwcp_diag/demo/bundle) is recorded from the simulator through real servers.
+demo-record: system-deps $(STAMP)
+	$(BIN)/python -m tests.record_demo
