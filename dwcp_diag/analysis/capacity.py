@@ -141,6 +141,12 @@ _NODE_RESOURCES = {
     "cpu": ("allocatable_cpu_cores", "cpu_request_cores", "cores"),
     "memory": ("allocatable_memory_bytes", "memory_request_bytes", "bytes"),
 }
+# The Kubernetes loader's nodes frame names allocatable "cpu_allocatable_cores" and
+# "memory_allocatable_bytes" (kube_rows.NODE_SCHEMA); NODE_COLUMNS calls them the other way round.
+_LOADER_NODE_NAMES = {
+    "cpu_allocatable_cores": "allocatable_cpu_cores",
+    "memory_allocatable_bytes": "allocatable_memory_bytes",
+}
 # kube_node_labels label names, most common first (KSM sanitises '.', '/' and '-' to '_')
 _ZONE_LABELS = ("label_topology_kubernetes_io_zone", "label_failure_domain_beta_kubernetes_io_zone")
 _INSTANCE_TYPE_LABELS = (
@@ -614,6 +620,7 @@ def headroom(
     [37.5, 12.5]
     """
     keys = list(by) or ["cluster"]
+    nodes = _node_names(nodes)
     node_frame = _strings(nodes.assign(cluster="all") if not by else nodes, ["node", *keys])
     placed = _strings(containers, ["namespace", "pod", "container", "node"]).merge(
         node_frame[["node", *keys]], on="node", how="inner"
@@ -1126,6 +1133,8 @@ def _cluster_inventory(
     frames: Mapping[str, pd.DataFrame | None],
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
     nodes, containers = frames.get("nodes"), frames.get("containers")
+    if nodes is not None:
+        nodes = _node_names(nodes)
     if nodes is None and frames.get("node_allocatable") is not None:
         nodes = nodes_from_prometheus(frames["node_allocatable"], frames.get("node_labels"))
     if containers is None and frames.get("resource_requests") is not None:
@@ -1134,6 +1143,12 @@ def _cluster_inventory(
 
 
 # --------------------------------------------------------------------------- internals
+
+
+def _node_names(nodes: pd.DataFrame) -> pd.DataFrame:
+    """``nodes`` with the Kubernetes loader's allocatable columns named as ``NODE_COLUMNS``."""
+    present = {k: v for k, v in _LOADER_NODE_NAMES.items() if k in nodes.columns}
+    return nodes.rename(columns=present) if present else nodes
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,27 @@ def pod_workloads(owners: pd.DataFrame | None) -> pd.DataFrame:
     return plain_labels(out[columns], ["team"]).reset_index(drop=True)
 
 
+def teams_from_inventory(workloads: pd.DataFrame, inventory: pd.DataFrame) -> pd.DataFrame:
+    """:func:`pod_workloads` output with each missing team taken from the inventory's pods of
+    the same workload: ``kube_pod_owner`` carries no team, and pods gone since (an old
+    ReplicaSet's) still belong to their Deployment's team.
+
+    >>> owners = pd.DataFrame({"namespace": "shop", "pod": ["web-7d9f8c6b5d-x2x9k",
+    ...                        "web-6c8b9d7f5c-x7x7k"], "owner_kind": "ReplicaSet",
+    ...                        "owner_name": ["web-7d9f8c6b5d", "web-6c8b9d7f5c"]})
+    >>> teams_from_inventory(pod_workloads(owners), owners.iloc[:1].assign(team="web"))["team"]
+    0    web
+    1    web
+    Name: team, dtype: object
+    """
+    known = pod_workloads(inventory).dropna(subset=["team"]).drop_duplicates(WORKLOAD)
+    out = workloads.merge(
+        known[[*WORKLOAD, "team"]], on=WORKLOAD, how="left", suffixes=("", "_inventory")
+    )
+    out["team"] = out["team"].fillna(out.pop("team_inventory"))
+    return out
+
+
 def _with_workloads(frame: pd.DataFrame, workloads: pd.DataFrame) -> pd.DataFrame:
     """``frame`` (keyed by pod) with its workload; pods without an owner are their own."""
     out = frame.merge(workloads, on=POD, how="left")
@@ -867,6 +888,8 @@ def cost_report(
         limits if limits is not None else inventory,
     )
     workloads = pod_workloads(owners)
+    if inventory is not None and owners is not inventory:  # kube_pod_owner has no team label
+        workloads = teams_from_inventory(workloads, inventory)
     per_container = container_usage(cpu_rate, working_set)
     usage = workload_usage(cpu_rate, working_set, owners, cpu_settings["cpu_percentile"])
     oom = workload_oom(restart_summary(restarts, reasons, inventory), resources, workloads)

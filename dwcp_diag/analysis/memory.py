@@ -95,6 +95,8 @@ THEIL_SEN_MAX_POINTS = 400  # pairwise slopes on an even subsample: 400 points =
 SEASONAL_STEPS_S = (60, 120, 300, 600, 900, 1200, 1800, 3600)  # grid steps dividing a day
 SEASONAL_MAX_GRID = 4000
 REASON_TOLERANCE = pd.Timedelta(minutes=15)
+# A near-zero slope projects the limit centuries away: no date (pandas stops at 2262).
+MAX_PROJECTION_H = 100 * 365 * 24.0
 
 
 def check_settings(
@@ -502,7 +504,9 @@ def detect_leaks(
                 "growing_h": growing_h,
                 "hours_to_limit": hours,
                 "limit_at": (
-                    row["last_seen"] + pd.Timedelta(hours=hours) if np.isfinite(hours) else pd.NaT
+                    row["last_seen"] + pd.Timedelta(hours=hours)
+                    if np.isfinite(hours) and hours <= MAX_PROJECTION_H
+                    else pd.NaT
                 ),
             }
         )
