@@ -1289,3 +1289,32 @@ def test_loader_calls_name_real_loader_methods():
 def test_doctests(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0 and result.attempted > 5
+
+
+def test_window_peak_is_compared_with_the_exporters_own_max_connections():
+    # The live server allows 30; the exporter's history is of a server allowing 200.
+    times = pd.date_range("2026-11-15T17:00Z", periods=3, freq="1h")
+    counts = pd.DataFrame(
+        {"state": ["active"] * 3, "timestamp": times, "value": [120.0, 190.0, 100.0]}
+    )
+    exporter_max = pd.DataFrame({"timestamp": times, "value": [200.0] * 3})
+    settings = pd.DataFrame({"max_connections": [30], "superuser_reserved_connections": [3]})
+    activity = pd.DataFrame(
+        {
+            "pid": [1, 2],
+            "backend_type": ["client backend"] * 2,
+            "state": ["idle", "active"],
+            "application_name": ["a", "b"],
+            "state_age_s": [1.0, 1.0],
+        }
+    )
+    (finding,) = activity_findings(
+        activity,
+        settings,
+        pg_activity_count=counts,
+        pg_max_connections=exporter_max,
+        database="app_db",
+    )
+    assert finding.check == "connection_saturation"
+    assert finding.value == pytest.approx(190 / 197, abs=1e-4)
+    assert "of the 197 available (max_connections 200" in finding.summary

@@ -1609,9 +1609,8 @@ def _max_connections(
     latest ``pg_settings_max_connections`` sample (reserved then unknown: 0)."""
     maximum = _num(_first(settings, "max_connections"))
     reserved = _num(_first(settings, "superuser_reserved_connections"))
-    if _missing(maximum) and pg_max_connections is not None and not pg_max_connections.empty:
-        latest = pg_max_connections.sort_values("timestamp")["value"].dropna()
-        maximum = float(latest.iloc[-1]) if len(latest) else float("nan")
+    if _missing(maximum):
+        maximum = _latest_value(pg_max_connections)
     return maximum, 0.0 if _missing(reserved) else reserved
 
 
@@ -1655,43 +1654,58 @@ def activity_findings(
         len(client_sessions(activity)),
         _max_connections(settings, pg_max_connections),
         pg_activity_count,
+        _latest_value(pg_max_connections),
         resolved["connection_saturation"],
         database or "all",
     )
     return findings + ([saturation] if saturation is not None else [])
 
 
+def _latest_value(frame: pd.DataFrame | None) -> float:
+    if frame is None or frame.empty:
+        return float("nan")
+    values = frame.sort_values("timestamp")["value"].dropna()
+    return float(values.iloc[-1]) if len(values) else float("nan")
+
+
 def _saturation_finding(
     connections_now: int,
     limits_pair: tuple[float, float],
     pg_activity_count: pd.DataFrame | None,
+    exporter_max_connections: float,
     limits: Mapping[str, float],
     database: str,
 ) -> Finding | None:
+    # The count now is compared with the live server's max_connections; the exporter's
+    # window peak with the exporter's own pg_settings_max_connections (the servers may differ).
     maximum, reserved = limits_pair
-    usable = maximum - reserved
-    if _missing(usable) or usable <= 0:
-        return None
     evidence: dict[str, Any] = {
         "connections_now": connections_now,
         "max_connections": maximum,
         "superuser_reserved_connections": reserved,
     }
+    usable = maximum - reserved
     peak, where = float(connections_now), "now"
+    ratio = peak / usable if not _missing(usable) and usable > 0 else float("nan")
     if pg_activity_count is not None and not pg_activity_count.empty:
         totals = connection_series(pg_activity_count).groupby("timestamp")["connections"].sum()
-        if len(totals) and totals.max() > peak:
-            peak_at = totals.idxmax()
-            peak, where = float(totals.max()), f"at {_utc(peak_at)}"
-            peaks = peak_connection_hours(pg_activity_count)
-            evidence.update(
-                window_peak_connections=peak,
-                window_peak_at=peak_at,
-                daily_peak_hour_utc=peaks.peak_hour,
-                daily_peak_window=peaks.window_text(),
-            )
-    ratio = peak / usable
-    if ratio < limits["warning_ratio"]:
+        window_max = maximum if _missing(exporter_max_connections) else exporter_max_connections
+        window_usable = window_max - reserved
+        if len(totals) and not _missing(window_usable) and window_usable > 0:
+            window_ratio = float(totals.max()) / window_usable
+            if _missing(ratio) or window_ratio > ratio:
+                peak_at = totals.idxmax()
+                peak, where, ratio = float(totals.max()), f"at {_utc(peak_at)}", window_ratio
+                maximum, usable = window_max, window_usable
+                peaks = peak_connection_hours(pg_activity_count)
+                evidence.update(
+                    window_peak_connections=peak,
+                    window_peak_at=peak_at,
+                    window_max_connections=window_max,
+                    daily_peak_hour_utc=peaks.peak_hour,
+                    daily_peak_window=peaks.window_text(),
+                )
+    if _missing(ratio) or ratio < limits["warning_ratio"]:
         return None
     window = evidence.get("daily_peak_window")
     daily = "" if window in (None, "unknown") else f"; connections peak daily {window}"

@@ -180,14 +180,17 @@ def connections_figure(
             )
     if peaks is not None:
         for number, (start, end) in enumerate(_peak_windows(pd.DatetimeIndex(wide.index), peaks)):
+            # plotly.js writes "new text" on a shape given a position but no text
+            label = (
+                {
+                    "annotation_text": f"daily peak {peaks.window_text()}",
+                    "annotation_position": "top left",
+                }
+                if number == 0
+                else {}
+            )
             fig.add_vrect(
-                x0=start,
-                x1=end,
-                fillcolor=PEAK_FILL,
-                line_width=0,
-                layer="below",
-                annotation_text=f"daily peak {peaks.window_text()}" if number == 0 else None,
-                annotation_position="top left",
+                x0=start, x1=end, fillcolor=PEAK_FILL, line_width=0, layer="below", **label
             )
     return house_layout(fig, title, "connections")
 
