@@ -190,8 +190,8 @@ def capacity_queries(metrics: MetricNames | None = None) -> dict[str, str]:
 
     >>> capacity_queries()["request_rate"]
     'sum(rate(http_requests_total[5m]))'
-    >>> capacity_queries()["node_cpu_usage"]
-    'sum by (node) (rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[5m]))'
+    >>> capacity_queries()["node_cpu_usage"].split(" (rate(")[0]
+    'sum by (namespace, pod)'
     """
     m = metrics or MetricNames()
     cpu, memory = promql.container_cpu_usage(m), promql.container_memory_working_set(m)
@@ -199,8 +199,9 @@ def capacity_queries(metrics: MetricNames | None = None) -> dict[str, str]:
         "request_rate": f"sum(rate({m.http_requests}[5m]))",
         "cpu_usage": f"sum by (namespace) ({cpu})",
         "memory_usage": f"sum by (namespace) ({memory})",
-        "node_cpu_usage": f"sum by (node) ({cpu})",
-        "node_memory_usage": f"sum by (node) ({memory})",
+        # by pod, placed on nodes through the inventory: cAdvisor series often lack `node`
+        "node_cpu_usage": f"sum by (namespace, pod) ({cpu})",
+        "node_memory_usage": f"sum by (namespace, pod) ({memory})",
         "node_allocatable": promql.node_allocatable(m),
         "node_labels": "kube_node_labels",
         "resource_requests": promql.container_resources(m, resource=None),
