@@ -452,6 +452,9 @@ def counter_events(counter: pd.DataFrame, kind: str, noun: str) -> pd.DataFrame:
     """
     increments = counter_increments(counter)
     rising = increments[increments["value"] > 0]
+    if rising.empty:  # string ops on empty frames come out float (pandas 3): no events at all
+        empty = {c: pd.Series(dtype="str") for c in EVENT_COLUMNS}
+        return pd.DataFrame(empty | {"timestamp": pd.Series(dtype="datetime64[ns, UTC]")})
     keys = label_columns(rising)
     names = (
         rising[keys].astype("str").agg("/".join, axis=1) if keys else pd.Series("", rising.index)

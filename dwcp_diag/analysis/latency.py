@@ -54,7 +54,8 @@ _TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 LATENCY_THRESHOLDS: dict[str, dict[str, float]] = {
     # a breach must last this long to count (the seed's HighLatency alert uses ``for: 5m``)
     "latency_slo_breach": {"min_requests": 100, "min_duration_s": 300, "critical_duration_s": 3600},
-    "error_rate_breach": {"min_requests": 100, "critical_factor": 10},
+    # a burst counts when the 5xx share stays over target this long (like the latency check)
+    "error_rate_breach": {"min_requests": 100, "critical_factor": 10, "min_duration_s": 300},
     "availability_breach": {"min_requests": 100},
 }
 
@@ -984,32 +985,59 @@ def error_rate_findings(
     endpoint: str = "path",
     step_s: float = DEFAULT_STEP_S,
 ) -> list[Finding]:
-    """``error_rate_breach`` per endpoint and overall, from windowed :func:`request_counts`."""
+    """``error_rate_breach`` per endpoint and overall, from windowed :func:`request_counts`.
+
+    A scope breaches when its 5xx share over the whole window is over target, or when the
+    share stayed over target for ``min_duration_s`` (a burst a long window dilutes; the
+    intervals must have served ``min_requests``). The value is the window's share, or for a
+    burst the share inside its over-target intervals.
+    """
     check = "error_rate_breach"
     target = slo.error_rate_pct / 100.0
     min_requests = _threshold(profile, check, "min_requests")
     critical_factor = _threshold(profile, check, "critical_factor")
+    min_duration_s = _threshold(profile, check, "min_duration_s")
     scopes = [({"scope": "all endpoints"}, counts)]
     scopes += [({endpoint: str(k)}, rows) for (k,), rows in series_groups(counts, [endpoint])]
     found = []
     for subject, rows in scopes:
         per_step = rows.groupby("timestamp", sort=True)[["requests", "errors"]].sum()
         total, errors = per_step["requests"].sum(), per_step["errors"].sum()
-        if total < min_requests or errors / total <= target:
+        if total < min_requests:
             continue
         ratio = errors / total
         step_ratio = pd.Series(_ratio(per_step["errors"], per_step["requests"]), per_step.index)
         over = contiguous_intervals(per_step.index, (step_ratio > target).to_numpy(), step_s)
+        bursts = over[over["duration_s"] >= min_duration_s]
+        inside = np.zeros(len(per_step), dtype=bool)
+        for run in bursts.itertuples(index=False):
+            inside |= np.asarray((per_step.index >= run.start) & (per_step.index < run.end))
+        burst_total, burst_errors = per_step[inside].sum()
+        burst = ratio <= target and burst_total >= min_requests and len(bursts) > 0
+        if ratio <= target and not burst:
+            continue
+        value = burst_errors / burst_total if burst else ratio
         name = next(iter(subject.values()))
+        worst = f"worst step {step_ratio.max() * 100:.3g} % at {format_utc(step_ratio.idxmax())}"
+        summary = (
+            f"{name}: {ratio * 100:.3g} % of {total:,.0f} requests failed with 5xx "
+            f"(target < {slo.error_rate_pct:g} %); {worst}."
+        )
+        if burst:
+            summary = (
+                f"{name}: the 5xx share stayed over the {slo.error_rate_pct:g} % target for "
+                f"{format_duration(bursts['duration_s'].sum())} from "
+                f"{format_utc(bursts['start'].min())}: {value * 100:.3g} % of "
+                f"{burst_total:,.0f} requests failed then ({worst}; "
+                f"{ratio * 100:.3g} % over the whole window)."
+            )
         found.append(
             Finding(
                 check,
-                "critical" if ratio >= critical_factor * target else "warning",
+                "critical" if value >= critical_factor * target else "warning",
                 subject,
-                f"{name}: {ratio * 100:.3g} % of {total:,.0f} requests failed with 5xx "
-                f"(target < {slo.error_rate_pct:g} %); worst step {step_ratio.max() * 100:.3g} % "
-                f"at {format_utc(step_ratio.idxmax())}.",
-                value=float(ratio * 100),
+                summary,
+                value=float(value * 100),
                 threshold=slo.error_rate_pct,
                 unit="%",
                 evidence={
@@ -1018,7 +1046,9 @@ def error_rate_findings(
                     "end": over["end"].max() if len(over) else None,
                     "requests": float(total),
                     "errors": float(errors),
+                    "window_pct": float(ratio * 100),
                     "peak_step_pct": float(step_ratio.max() * 100),
+                    "over_target_s": float(bursts["duration_s"].sum()),
                 },
             )
         )
