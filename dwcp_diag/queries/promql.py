@@ -1,0 +1,380 @@
+r"""Named PromQL templates, built from configurable :class:`~dwcp_diag.config.MetricNames`.
+
+Every template returns PromQL text; label values are escaped (backslash, double quote, newline)
+and, in regex matchers, regex-escaped too, so a value never changes the query's structure.
+Extra label filters go in ``selector``: a mapping of label to one value (``=``) or several
+(``=~"a|b"``). Durations accept what :func:`dwcp_diag.timewindow.parse_duration` accepts.
+
+>>> from dwcp_diag.config import MetricNames
+>>> m = MetricNames()
+>>> request_rate_by_path(m, selector={"namespace": "production"})
+'sum by (path) (rate(http_requests_total{namespace="production"}[5m]))'
+>>> label_matcher("path", ["/a", "/b.json"])
+'path=~"/a|/b\\\\.json"'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from dwcp_diag.config import MetricNames
+from dwcp_diag.timewindow import DurationLike, format_duration, parse_duration
+
+LabelFilter = Mapping[str, str | Iterable[str]]
+
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_REGEX_META = re.compile(r"([\\.+*?()|\[\]{}^$])")
+# cAdvisor also exports the pod's cgroup (container="") and the pause container ("POD").
+_REAL_CONTAINERS = ('container!=""', 'container!="POD"')
+
+
+def escape_label_value(value: str) -> str:
+    r"""Escape ``value`` for a double-quoted PromQL string.
+
+    >>> print(escape_label_value('say "hi"\\now\n'))
+    say \"hi\"\\now\n
+    """
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def escape_regex(value: str) -> str:
+    r"""Escape RE2 metacharacters so ``value`` matches itself literally in ``=~``.
+
+    >>> escape_regex("/api/v1.2/(x)")
+    '/api/v1\\.2/\\(x\\)'
+    """
+    return _REGEX_META.sub(r"\\\1", value)
+
+
+def check_label_name(label: str) -> str:
+    """``label`` if it is a valid Prometheus label name, else ValueError.
+
+    >>> check_label_name("namespace")
+    'namespace'
+    """
+    if not isinstance(label, str) or not _LABEL_NAME.fullmatch(label):
+        raise ValueError(f"{label!r} is not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)")
+    return label
+
+
+def label_matcher(label: str, values: str | Iterable[str], negate: bool = False) -> str:
+    """``label="v"`` for one value, ``label=~"v1|v2"`` for several (``!=``/``!~`` if negate).
+
+    Several values are deduplicated and sorted, so the same set always gives the same text.
+
+    >>> label_matcher("namespace", "production"), label_matcher("status", ["500", "503"])
+    ('namespace="production"', 'status=~"500|503"')
+    >>> label_matcher("container", "", negate=True)
+    'container!=""'
+    """
+    check_label_name(label)
+    if isinstance(values, str):
+        values = [values]
+    unique = sorted(set(values))
+    if not unique:
+        raise ValueError(f"label_matcher({label!r}): give at least one value")
+    if not all(isinstance(v, str) for v in unique):
+        raise ValueError(f"label_matcher({label!r}): values must be strings, got {unique!r}")
+    if len(unique) == 1:
+        operator = "!=" if negate else "="
+        return f'{label}{operator}"{escape_label_value(unique[0])}"'
+    operator = "!~" if negate else "=~"
+    pattern = "|".join(escape_regex(v) for v in unique)
+    return f'{label}{operator}"{escape_label_value(pattern)}"'
+
+
+def series_selector(metric: str, *matchers: str, selector: LabelFilter | None = None) -> str:
+    """``metric{matchers..., selector...}``; the selector's labels come sorted by name.
+
+    >>> series_selector("up", 'job="api"', selector={"namespace": ["a", "b"]})
+    'up{job="api",namespace=~"a|b"}'
+    >>> series_selector("up")
+    'up'
+    """
+    parts = list(matchers)
+    for label in sorted(selector or {}):
+        parts.append(label_matcher(label, selector[label]))  # type: ignore[index]
+    return f"{metric}{{{','.join(parts)}}}" if parts else metric
+
+
+def _duration(value: DurationLike) -> str:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be longer than zero")
+    return format_duration(seconds)
+
+
+def _by(labels: Sequence[str]) -> str:
+    """``by (a, b) `` or nothing: the grouping clause of an aggregation."""
+    if isinstance(labels, str):
+        labels = (labels,)
+    return f" by ({', '.join(check_label_name(label) for label in labels)}) " if labels else ""
+
+
+def _sum(by: Sequence[str], inner: str) -> str:
+    return f"sum{_by(by)}({inner})"
+
+
+def _namespaced(selector: LabelFilter | None, namespaces: str | Iterable[str] | None) -> dict:
+    merged = dict(selector or {})
+    if namespaces is not None:
+        merged["namespace"] = namespaces
+    return merged
+
+
+def request_rate_by_path(
+    m: MetricNames, selector: LabelFilter | None = None, rate_window: DurationLike = "5m"
+) -> str:
+    """Requests per second by path.
+
+    >>> request_rate_by_path(MetricNames())
+    'sum by (path) (rate(http_requests_total[5m]))'
+    """
+    inner = f"rate({series_selector(m.http_requests, selector=selector)}[{_duration(rate_window)}])"
+    return _sum((m.path_label,), inner)
+
+
+def error_ratio(
+    m: MetricNames,
+    by: Sequence[str] | None = None,
+    selector: LabelFilter | None = None,
+    rate_window: DurationLike = "5m",
+    error_status: str = "5..",
+) -> str:
+    """Share of requests answered with a server error (5xx): by path, or overall with ``by=()``.
+
+    A path without any 5xx series gets 0 rather than no value (``or ... * 0``).
+
+    >>> print(error_ratio(MetricNames(), by=()))
+    (sum(rate(http_requests_total{status=~"5.."}[5m])) or sum(rate(http_requests_total[5m])) * 0)
+      / sum(rate(http_requests_total[5m]))
+    """
+    by = (m.path_label,) if by is None else tuple(by)
+    window = _duration(rate_window)
+    errors_matcher = f'{check_label_name(m.status_label)}=~"{escape_label_value(error_status)}"'
+    errors = series_selector(m.http_requests, errors_matcher, selector=selector)
+    total = _sum(by, f"rate({series_selector(m.http_requests, selector=selector)}[{window}])")
+    failed = _sum(by, f"rate({errors}[{window}])")
+    return f"({failed} or {total} * 0)\n  / {total}"
+
+
+def latency_quantile(
+    m: MetricNames,
+    q: float = 0.95,
+    by: Sequence[str] = ("path",),
+    selector: LabelFilter | None = None,
+    rate_window: DurationLike = "5m",
+) -> str:
+    """The ``q`` latency quantile in seconds from the request duration histogram.
+
+    >>> latency_quantile(MetricNames(), q=0.95)
+    'histogram_quantile(0.95, sum by (le, path) (rate(http_request_duration_seconds_bucket[5m])))'
+    """
+    if not 0 <= q <= 1:
+        raise ValueError(f"quantile {q!r} must be between 0 and 1")
+    bucket = series_selector(m.http_duration_bucket, selector=selector)
+    groups = ("le", *(label for label in by if label != "le"))
+    return f"histogram_quantile({q:g}, {_sum(groups, f'rate({bucket}[{_duration(rate_window)}])')})"
+
+
+def latency_bucket_increase(
+    m: MetricNames,
+    by: Sequence[str] = (),
+    selector: LabelFilter | None = None,
+    window: DurationLike = "5m",
+) -> str:
+    """Requests per latency bucket (cumulative ``le``) in each ``window``: a heatmap's cells.
+
+    >>> latency_bucket_increase(MetricNames(), selector={"path": "/api/v1/tasks"})
+    'sum by (le) (increase(http_request_duration_seconds_bucket{path="/api/v1/tasks"}[5m]))'
+    """
+    bucket = series_selector(m.http_duration_bucket, selector=selector)
+    groups = ("le", *(label for label in by if label != "le"))
+    return _sum(groups, f"increase({bucket}[{_duration(window)}])")
+
+
+def container_memory_working_set(
+    m: MetricNames,
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+) -> str:
+    """Working-set bytes per container (cAdvisor), without pod cgroups and pause containers.
+
+    >>> container_memory_working_set(MetricNames(), namespaces="production")
+    'container_memory_working_set_bytes{container!="",container!="POD",namespace="production"}'
+    """
+    where = _namespaced(selector, namespaces)
+    return series_selector(m.memory_working_set, *_REAL_CONTAINERS, selector=where)
+
+
+def container_cpu_usage(
+    m: MetricNames,
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+    rate_window: DurationLike = "5m",
+) -> str:
+    """CPU cores used per container (rate of cAdvisor's CPU seconds).
+
+    >>> container_cpu_usage(MetricNames())
+    'rate(container_cpu_usage_seconds_total{container!="",container!="POD"}[5m])'
+    """
+    where = _namespaced(selector, namespaces)
+    counter = series_selector(m.cpu_usage, *_REAL_CONTAINERS, selector=where)
+    return f"rate({counter}[{_duration(rate_window)}])"
+
+
+def container_resources(
+    m: MetricNames,
+    kind: str = "requests",
+    resource: str | None = "cpu",
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+) -> str:
+    """Container resource requests or limits (kube-state-metrics), cores or bytes.
+
+    >>> container_resources(MetricNames(), kind="limits", resource="memory")
+    'kube_pod_container_resource_limits{resource="memory"}'
+    """
+    metrics = {"requests": m.resource_requests, "limits": m.resource_limits}
+    if kind not in metrics:
+        raise ValueError(f"kind {kind!r} must be 'requests' or 'limits'")
+    where = _namespaced(selector, namespaces)
+    matchers = [label_matcher("resource", resource)] if resource is not None else []
+    return series_selector(metrics[kind], *matchers, selector=where)
+
+
+def container_restarts(
+    m: MetricNames,
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+) -> str:
+    """Container restart counters (kube-state-metrics).
+
+    >>> container_restarts(MetricNames(), namespaces=["data", "production"])
+    'kube_pod_container_status_restarts_total{namespace=~"data|production"}'
+    """
+    return series_selector(m.restarts, selector=_namespaced(selector, namespaces))
+
+
+def container_restarts_increase(
+    m: MetricNames,
+    window: DurationLike = "1h",
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+) -> str:
+    """Restarts per container in each ``window``.
+
+    >>> container_restarts_increase(MetricNames(), window="1h")
+    'increase(kube_pod_container_status_restarts_total[1h])'
+    """
+    counter = container_restarts(m, namespaces=namespaces, selector=selector)
+    return f"increase({counter}[{_duration(window)}])"
+
+
+def last_terminated_reason(
+    m: MetricNames,
+    reason: str | Iterable[str] | None = None,
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+) -> str:
+    """Why each container last terminated (``OOMKilled``, ``Error``, ...): 1 while it applies.
+
+    >>> last_terminated_reason(MetricNames(), reason="OOMKilled")
+    'kube_pod_container_status_last_terminated_reason{reason="OOMKilled"}'
+    """
+    matchers = [label_matcher("reason", reason)] if reason is not None else []
+    where = _namespaced(selector, namespaces)
+    return series_selector(m.last_terminated_reason, *matchers, selector=where)
+
+
+def pv_phase(
+    m: MetricNames, phase: str | Iterable[str] | None = None, selector: LabelFilter | None = None
+) -> str:
+    """The current phase of each PersistentVolume (only the phase whose gauge is 1).
+
+    >>> pv_phase(MetricNames(), phase="Available")
+    'kube_persistentvolume_status_phase{phase="Available"} == 1'
+    """
+    matchers = [label_matcher("phase", phase)] if phase is not None else []
+    return f"{series_selector(m.pv_phase, *matchers, selector=selector)} == 1"
+
+
+def consumer_lag(
+    m: MetricNames,
+    by: Sequence[str] = ("consumergroup", "topic"),
+    selector: LabelFilter | None = None,
+) -> str:
+    """Kafka consumer lag in messages, summed over partitions.
+
+    >>> consumer_lag(MetricNames())
+    'sum by (consumergroup, topic) (kafka_consumergroup_lag)'
+    """
+    return _sum(tuple(by), series_selector(m.consumer_lag, selector=selector))
+
+
+def pg_connections(
+    m: MetricNames, by: Sequence[str] = ("datname", "state"), selector: LabelFilter | None = None
+) -> str:
+    """PostgreSQL backends by database and state (postgres_exporter).
+
+    >>> pg_connections(MetricNames())
+    'sum by (datname, state) (pg_stat_activity_count)'
+    """
+    return _sum(tuple(by), series_selector(m.pg_activity_count, selector=selector))
+
+
+def pg_max_connections(m: MetricNames, selector: LabelFilter | None = None) -> str:
+    """PostgreSQL's ``max_connections`` setting (postgres_exporter).
+
+    >>> pg_max_connections(MetricNames(), selector={"instance": "db:9187"})
+    'pg_settings_max_connections{instance="db:9187"}'
+    """
+    return series_selector(m.pg_max_connections, selector=selector)
+
+
+def node_allocatable(
+    m: MetricNames, resource: str | None = None, selector: LabelFilter | None = None
+) -> str:
+    """Allocatable resources per node (kube-state-metrics).
+
+    >>> node_allocatable(MetricNames(), resource="cpu")
+    'kube_node_status_allocatable{resource="cpu"}'
+    """
+    matchers = [label_matcher("resource", resource)] if resource is not None else []
+    return series_selector(m.node_allocatable, *matchers, selector=selector)
+
+
+def pod_owner(
+    m: MetricNames,
+    namespaces: str | Iterable[str] | None = None,
+    selector: LabelFilter | None = None,
+) -> str:
+    """Which controller owns each pod (``owner_kind``, ``owner_name``).
+
+    >>> pod_owner(MetricNames(), namespaces="production")
+    'kube_pod_owner{namespace="production"}'
+    """
+    return series_selector(m.pod_owner, selector=_namespaced(selector, namespaces))
+
+
+# Every template, callable with MetricNames alone: the suites that run them all use this.
+TEMPLATES: dict[str, Callable[[MetricNames], str]] = {
+    "request_rate_by_path": request_rate_by_path,
+    "error_ratio": error_ratio,
+    "error_ratio_overall": lambda m: error_ratio(m, by=()),
+    "latency_quantile": latency_quantile,
+    "latency_bucket_increase": latency_bucket_increase,
+    "container_memory_working_set": container_memory_working_set,
+    "container_cpu_usage": container_cpu_usage,
+    "container_resources": container_resources,
+    "container_restarts": container_restarts,
+    "container_restarts_increase": container_restarts_increase,
+    "last_terminated_reason": last_terminated_reason,
+    "pv_phase": pv_phase,
+    "consumer_lag": consumer_lag,
+    "pg_connections": pg_connections,
+    "pg_max_connections": pg_max_connections,
+    "node_allocatable": node_allocatable,
+    "pod_owner": pod_owner,
+}
