@@ -55,7 +55,7 @@ class Session:
         self.profile = profile if isinstance(profile, Profile) else load_profile(profile)
         self.source = source
         self.mode, bundle_dir = parse_source(source)
-        self.replay = SnapshotBundle(bundle_dir) if bundle_dir is not None else None
+        self.replay = SnapshotBundle(bundle_dir, writer) if bundle_dir is not None else None
         if now is not None:
             self.now = parse_time(now)
         elif self.replay is not None:

@@ -153,3 +153,14 @@ def test_query_errors_replay_with_their_fix(tmp_path):
         Failing(replay=SnapshotBundle(tmp_path)).slow()
     assert err.value.fix == "CREATE EXTENSION pg_stat_statements;"
     assert err.value.feature == "pg_stat_statements"
+
+
+def test_a_call_recorded_by_two_writers_replays_each_writers_own_answer(tmp_path):
+    early = series_frame()
+    later = series_frame().assign(value=[1.0, 2.0, 3.0])
+    Recorder(tmp_path, now=NOW, writer="database").record("postgres", "activity", {}, early)
+    Recorder(tmp_path, now=NOW, writer="explore").record("postgres", "activity", {}, later)
+    database = SnapshotBundle(tmp_path, writer="database").load("postgres", "activity", {})
+    explore = SnapshotBundle(tmp_path, writer="explore").load("postgres", "activity", {})
+    pd.testing.assert_frame_equal(database, early, check_exact=True)
+    pd.testing.assert_frame_equal(explore, later, check_exact=True)

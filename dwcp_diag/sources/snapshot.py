@@ -126,17 +126,12 @@ class Recorder:
     ) -> None:
         key = call_key(source, call, params)
         data = _frame_to_parquet(frame)
-        relative = f"data/{source}/{key}.parquet"
+        digest = hashlib.sha256(data).hexdigest()
+        # the content hash in the name: the same call made by two writers at different moments
+        # (pg_stat_activity now and a minute later) keeps both answers
+        relative = f"data/{source}/{key}-{digest[:16]}.parquet"
         atomic_write_bytes(self.directory / relative, data)
-        self._add(
-            key,
-            source,
-            call,
-            params,
-            file=relative,
-            rows=len(frame),
-            sha256=hashlib.sha256(data).hexdigest(),
-        )
+        self._add(key, source, call, params, file=relative, rows=len(frame), sha256=digest)
 
     def record_error(
         self, source: str, call: str, params: Mapping[str, Any], error: errors.DwcpDiagError
@@ -174,8 +169,11 @@ def _read_manifest(path: Path) -> dict[str, Any]:
     return manifest
 
 
-def _merge_manifests(directory: Path) -> dict[str, Any]:
-    paths = sorted((directory / MANIFEST_DIR).glob("*.json"))
+def _merge_manifests(directory: Path, prefer: str | None = None) -> dict[str, Any]:
+    # the preferred writer's manifest is merged last, so its own recordings win
+    paths = sorted(
+        (directory / MANIFEST_DIR).glob("*.json"), key=lambda p: (p.stem == prefer, p.name)
+    )
     if not paths:
         raise SnapshotError(
             f"snapshot bundle {directory} has no {MANIFEST_DIR}/*.json: not a recorded bundle"
@@ -194,11 +192,12 @@ def _merge_manifests(directory: Path) -> dict[str, Any]:
 class SnapshotBundle:
     """Answers loader calls from a recorded bundle, offline, with bit-identical frames."""
 
-    def __init__(self, directory: str | os.PathLike[str]) -> None:
+    def __init__(self, directory: str | os.PathLike[str], writer: str | None = None) -> None:
+        """``writer`` names the recorder whose answers win when several recorded a call."""
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise SnapshotError(f"snapshot bundle {self.directory} does not exist")
-        self.manifest = _merge_manifests(self.directory)
+        self.manifest = _merge_manifests(self.directory, prefer=writer)
 
     @property
     def now(self) -> pd.Timestamp:
