@@ -268,7 +268,7 @@ def print_table(decode: dict[str, Any], live: dict[str, Any], ratios: dict[str, 
     width = max(len(row[0]) for row in rows) + 2
     for name, seconds, note in rows:
         shown = f"{seconds:.4f} s" if isinstance(seconds, float) else seconds
-        print(f"{name:<{width}}{shown:>10}  {note}")
+        print(f"{name:<{width}}{shown:>10}  {note}".rstrip())
     print()
     for key, (target, at_least) in TARGETS.items():
         met = ratios[key] >= target if at_least else ratios[key] <= target

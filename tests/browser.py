@@ -64,7 +64,7 @@ class PageReport:
         self.plots, self.drawn, self.requests, self.screenshot = plots, drawn, requests, screenshot
 
 
-def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 20.0) -> PageReport:
+def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 60.0) -> PageReport:
     """Load ``html`` in headless Chromium; return figure counts and the page's requests."""
     port = _free_port()
     profile = tempfile.mkdtemp(prefix="dwcp-chromium-")

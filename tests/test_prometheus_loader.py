@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import doctest
 import http.server
 import itertools
 import logging
@@ -31,6 +32,7 @@ from dwcp_diag.demo import DEMO_END, DEMO_SCRAPE_INTERVAL_S
 from dwcp_diag.errors import AuthError, QueryError, ReplayMissing, SourceUnavailable
 from dwcp_diag.queries import promql
 from dwcp_diag.session import Session
+from dwcp_diag.sources import cache, prometheus, prometheus_decode, prometheus_http
 from dwcp_diag.sources.cache import FrameCache
 from dwcp_diag.sources.prometheus import (
     NICE_STEPS_S,
@@ -70,6 +72,14 @@ def series_of(cluster, name: str) -> list[tuple[dict, np.ndarray, np.ndarray]]:
     return [(labels, ts, v) for n, labels, ts, v in cluster.iter_series() if n == name]
 
 
+@pytest.mark.parametrize("module", [prometheus, prometheus_decode, prometheus_http, cache])
+def test_docstring_examples_hold(module):
+    assert doctest.testmod(module).failed == 0
+
+
+# ---------------------------------------------------------------------- values and frames
+
+
 @pytest.mark.parametrize(
     "name", ["http_request_duration_seconds_bucket", "container_memory_working_set_bytes"]
 )
@@ -84,9 +94,8 @@ def test_range_values_equal_the_backfilled_samples(prom, demo_cluster, name):
     for series_labels, timestamps_s, values in backfilled:
         found = rows[tuple({**series_labels, "__name__": name}[label] for label in labels)]
         head, tail = found[: len(values)], found[len(values) :]
-        assert (seconds[head] == timestamps_s).all() and (
-            frame["value"].to_numpy()[head] == values
-        ).all()
+        assert (seconds[head] == timestamps_s).all()
+        assert (frame["value"].to_numpy()[head] == values).all()
         # Rows past the last sample are Prometheus's 5-minute lookback.
         after_end_s = seconds[tail] - timestamps_s[-1]
         assert ((after_end_s > 0) & (after_end_s <= LOOKBACK_S)).all()
@@ -325,9 +334,11 @@ def test_pivot(prom):
         pivot(prom.range("http_requests_total", window="10m"), label="path")
 
 
-def test_check_reports_version_and_metrics(prom):
+def test_check_reports_version_and_metrics(prom, demo_cluster):
+    names = {name for name, *_ in demo_cluster.iter_series()}
     check = prom.check()
-    assert check.ok and "version 2." in check.detail and "21 metric names" in check.detail
+    assert check.ok and "version 2." in check.detail
+    assert f"{len(names)} metric names" in check.detail and "no credentials" in check.detail
 
 
 # ---------------------------------------------------------------------- errors
@@ -345,6 +356,22 @@ def test_bad_promql_names_prometheus_message_and_query(prom):
 def test_execution_error_is_a_query_error(prom):
     with pytest.raises(QueryError, match=r"HTTP 422 execution.*many-to-many"):
         prom.instant("http_requests_total + on(path) http_requests_total", at=NOW)
+
+
+def test_prometheus_query_timeout_is_retried_split_then_reported(start_prometheus, caplog):
+    hasty = start_prometheus("--query.timeout=1ms")  # every evaluation times out: HTTP 503
+    with (
+        caplog.at_level(logging.DEBUG, logger="dwcp_diag.prometheus"),
+        pytest.raises(SourceUnavailable, match=r"HTTP 503 timeout: query timed out") as caught,
+    ):
+        loader_for(hasty.url, retries=1).range(RATE_BY_PATH, window="1d", step=SCRAPE_S)
+    assert "also after splitting" in str(caught.value)
+    assert "retry 1/1" in caplog.text and "splitting 721 points into 360 + 361" in caplog.text
+
+
+def test_fractional_timeout_is_accepted(prometheus_server):
+    loader = loader_for(prometheus_server.url, timeout_s=2.5)
+    assert len(loader.range(RATE_BY_PATH, window="1h")) > 0
 
 
 def test_closed_port_names_the_masked_url():

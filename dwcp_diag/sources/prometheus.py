@@ -370,13 +370,18 @@ class PrometheusLoader(Loader):
                 parts = _run_all(workers, [lambda c=c: self._fetch_chunk(query, c) for c in chunks])
         return to_frame(parts, labels)
 
+    @property
+    def _server_timeout(self) -> str:
+        # Plain seconds: Prometheus refuses fractional durations such as "2.5s".
+        return f"{self.settings.timeout_s:g}"
+
     def _fetch_chunk(self, query: str, plan: RangePlan, depth: int = 0) -> list[Matrix]:
         params = {
             "query": query,
             "start": _seconds_text(plan.start_ms),
             "end": _seconds_text(plan.end_ms),
             "step": _seconds_text(plan.step_ms),
-            "timeout": f"{self.settings.timeout_s:g}s",
+            "timeout": self._server_timeout,
         }
         try:
             # Retries happen once, for the whole chunk; halves get one attempt each.
@@ -400,7 +405,7 @@ class PrometheusLoader(Loader):
         params = {
             "query": query,
             "time": _seconds_text(_milliseconds(time)),
-            "timeout": f"{self.settings.timeout_s:g}s",
+            "timeout": self._server_timeout,
         }
         with _final_errors(query, split=False):
             body = self.http.call("/api/v1/query", params, query)

@@ -124,7 +124,7 @@ class PrometheusHTTP:
         timeout = (min(10.0, self.settings.timeout_s), self.settings.timeout_s)
         if len(encoded) > MAX_GET_QUERY_BYTES:
             headers = {"Content-Type": "application/x-www-form-urlencoded"}
-            log.debug("POST %s (%d bytes of parameters)", url, len(encoded))
+            log.debug("POST %s (%d bytes of parameters)", self._shown(url), len(encoded))
             response = self.session.post(
                 url, data=encoded, headers=headers, timeout=timeout, stream=True
             )
@@ -149,6 +149,10 @@ class PrometheusHTTP:
 
     def _scrub(self, text: str) -> str:
         return scrub(text, self._secrets)
+
+    def _shown(self, url: str) -> str:
+        """``url`` as it may be shown: the base URL's credentials masked."""
+        return self.display_url + url.removeprefix(self.base_url)
 
     def _transport_error(self, exc: Exception, path: str) -> SourceUnavailable:
         if isinstance(exc, requests.ReadTimeout | urllib3.exceptions.ReadTimeoutError):
