@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("papermill").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     if args.config:
         os.environ["DWCP_CONFIG"] = str(Path(args.config).resolve())  # kernels inherit it
+    _configure_cache(args.no_cache)
     try:
         return args.func(args)
     except DwcpDiagError as exc:
@@ -53,6 +54,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dwcp-diag: interrupted", file=sys.stderr)
         return 130
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "dwcp-diag" / "prometheus"
+
+
+def _configure_cache(disabled: bool) -> None:
+    """The CLI caches past Prometheus windows by default; kernels inherit the setting."""
+    if disabled:
+        os.environ["DWCP_NO_CACHE"] = "1"
+    elif not os.environ.get("DWCP_CACHE_DIR"):
+        os.environ["DWCP_CACHE_DIR"] = str(default_cache_dir())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -74,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the file's default_profile, else 'default')",
     )
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    common.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not use the on-disk cache of past Prometheus windows",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = sub.add_parser("render", parents=[common], help="render notebooks into reports")

@@ -88,7 +88,19 @@ class Session:
             recorder=self.recorder,
             replay=self.replay,
             now=self.now,
+            cache_dir=self.cache_dir,
         )
+
+    @property
+    def cache_dir(self) -> str | None:
+        """Where live Prometheus answers for past windows are cached, or None (off).
+
+        Off unless ``$DWCP_CACHE_DIR`` (the CLI sets it; ``--no-cache`` clears it) or the
+        profile's ``cache_dir`` names a directory; never for a replay.
+        """
+        if self.mode != "live" or os.environ.get("DWCP_NO_CACHE"):
+            return None
+        return os.environ.get("DWCP_CACHE_DIR") or self.profile.cache_dir
 
     @cached_property
     def pg(self) -> PostgresLoader:

@@ -167,3 +167,19 @@ def test_dsn_masking(raw, masked):
 def test_url_masking_keeps_user_and_host():
     assert mask_url("https://bob:pw@prom:9090/x") == "https://bob:***@prom:9090/x"
     assert mask_url("http://prom:9090") == "http://prom:9090"
+
+
+def test_disk_cache_is_on_for_the_cli_off_with_no_cache_and_never_for_replays(
+    monkeypatch, tmp_path
+):
+    from dwcp_diag.cli import _configure_cache
+    from dwcp_diag.session import Session
+
+    monkeypatch.delenv("DWCP_NO_CACHE", raising=False)
+    monkeypatch.delenv("DWCP_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert Session(source="live").cache_dir is None  # the library alone: off
+    _configure_cache(disabled=False)
+    assert Session(source="live").cache_dir == str(tmp_path / "dwcp-diag" / "prometheus")
+    _configure_cache(disabled=True)
+    assert Session(source="live").cache_dir is None
