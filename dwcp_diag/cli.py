@@ -257,7 +257,7 @@ def build_jobs(
     jobs = []
     for path in paths:
         offered = {
-            "source": args.source,
+            "source": _absolute_source(args.source),
             "profile": args.profile,
             "start": times["start"],
             "end": times["end"],
@@ -281,6 +281,13 @@ def build_jobs(
             )
         )
     return jobs
+
+
+def _absolute_source(source: str) -> str:
+    """``snapshot:DIR`` with DIR made absolute: kernels run in the notebooks' directory."""
+    if source.startswith("snapshot:"):
+        return f"snapshot:{Path(source.split(':', 1)[1]).expanduser().resolve()}"
+    return source
 
 
 def _header(args: argparse.Namespace, times: dict[str, str | None]) -> dict[str, str]:
