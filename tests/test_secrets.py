@@ -1,0 +1,114 @@
+"""No secret ever lands in a report, a notebook, a finding, a log line, a bundle or a zip.
+
+Sentinel values stand in for the Prometheus bearer token, a basic-auth password and the
+PostgreSQL password; a postmortem run (four notebooks rendered live, data recorded, zipped)
+and the error paths are then scanned, byte for byte, for any of them.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+from psycopg import sql
+
+from dwcp_diag.cli import main
+from tests.fixtures.live import INCIDENT_WINDOW, environment
+
+TOKEN = "S3ntinelTokenQ7w2"
+BASIC_PASSWORD = "S3ntinelBasicK4p9"
+PG_PASSWORD = "S3ntinelPgZ8m3"
+SENTINELS = (TOKEN, BASIC_PASSWORD, PG_PASSWORD)
+
+
+def leaks_in(root: Path) -> list[str]:
+    """Every file below ``root`` (and every member of every zip) that holds a sentinel."""
+    found = []
+    for path in root.rglob("*"):
+        if not path.is_file():
+            continue
+        blobs = [(str(path), path.read_bytes())]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as archive:
+                blobs += [(f"{path}!{n}", archive.read(n)) for n in archive.namelist()]
+        found += [f"{name}: {s}" for name, blob in blobs for s in SENTINELS if s.encode() in blob]
+    return found
+
+
+def sentinel_role_dsn(pg_scenario) -> str:
+    """A monitoring role whose password is the sentinel (pg_monitor + read access)."""
+    server = pg_scenario.server
+    server.execute(
+        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'sentinel_monitor') "
+        "THEN CREATE ROLE sentinel_monitor LOGIN; END IF; END$$"
+    )
+    server.execute(
+        sql.SQL("ALTER ROLE sentinel_monitor PASSWORD {}").format(sql.Literal(PG_PASSWORD))
+    )
+    server.execute("GRANT pg_monitor, pg_read_all_data TO sentinel_monitor")
+    return server.dsn("sentinel_monitor", PG_PASSWORD, pg_scenario.dbname)
+
+
+def test_postmortem_outputs_and_logs_hold_no_secret(live_sources, pg_scenario, tmp_path, capfd):
+    env = {
+        **live_sources,
+        "DWCP_PG_DSN": sentinel_role_dsn(pg_scenario),
+        "DWCP_PROMETHEUS_TOKEN": TOKEN,
+    }
+    out = tmp_path / "postmortems" / "INC-SECRET"
+    with environment(env):
+        code = main(
+            [
+                "postmortem",
+                "INC-SECRET",
+                "--start",
+                INCIDENT_WINDOW[0],
+                "--end",
+                INCIDENT_WINDOW[1],
+                "--out",
+                str(out),
+                "--no-cache",
+                "-v",
+            ]
+        )
+        assert main(["check", "-v"]) == 0
+    logs = capfd.readouterr()
+    (tmp_path / "logs.txt").write_text(logs.out + logs.err)
+    assert code == 0, logs.err[-3000:]
+    assert out.with_suffix(".zip").is_file() and (out / "data").is_dir()
+    assert leaks_in(tmp_path) == []
+
+
+def test_error_paths_mask_credentials(tmp_path, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = {
+        "DWCP_PROMETHEUS_URL": f"http://reader:{BASIC_PASSWORD}@127.0.0.1:9/",
+        "DWCP_PROMETHEUS_USERNAME": "reader",
+        "DWCP_PROMETHEUS_PASSWORD": BASIC_PASSWORD,
+        "DWCP_PG_DSN": f"postgresql://monitor:{PG_PASSWORD}@127.0.0.1:9/app_db",
+        "KUBECONFIG": str(tmp_path / "absent"),
+    }
+    with environment(env):
+        assert main(["check", "-v"]) == 1
+        assert (
+            main(
+                [
+                    "render",
+                    "database",
+                    "latency",
+                    "--out",
+                    str(tmp_path / "r"),
+                    "--end",
+                    "2026-11-16T00:00Z",
+                    "--no-cache",
+                ]
+            )
+            == 0
+        )  # reports still render
+    logs = capfd.readouterr()
+    shown = logs.out + logs.err
+    assert "127.0.0.1:9" in shown and "***" in shown  # the failure names the masked target
+    assert all(s not in shown for s in SENTINELS)
+    assert leaks_in(tmp_path) == []
+    findings = (tmp_path / "r" / "database.findings.json").read_text()
+    assert "source_unavailable" in findings
