@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics chromium
 
-.PHONY: help demo test lint format system-deps venv demo-record bench clean
+.PHONY: help demo test lint format system-deps venv demo-record bench clean lab
 
 help:
 	@echo "make demo         set up .venv and render every notebook from the built-in demo data into reports/"
 	@echo "make test         set up .venv (+ Debian servers) and run ruff and the whole test suite"
 	@echo "make demo-record  re-record the demo bundle from the simulator through real servers"
 	@echo "make bench        run the benchmarks in benchmarks/"
+	@echo "make lab          JupyterLab on 127.0.0.1:8888 with the project kernel"
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -67,3 +68,7 @@ clean:
 # The demo bundle (dwcp_diag/demo/bundle) is recorded from the simulator through real servers.
 demo-record: system-deps $(STAMP)
 	$(BIN)/python -m tests.record_demo
+
+# JupyterLab from the project venv: kernel "Python (dwcp-diag)", 127.0.0.1, no browser.
+lab: $(STAMP)
+	$(BIN)/dwcp-diag lab

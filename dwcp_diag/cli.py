@@ -145,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
     post.set_defaults(func=cmd_postmortem)
 
+    lab = sub.add_parser(
+        "lab",
+        parents=[common],
+        help="JupyterLab on 127.0.0.1 with this environment's kernel registered",
+    )
+    lab.add_argument("--port", type=int, default=8888, help="port (default: %(default)s)")
+    lab.set_defaults(func=cmd_lab)
+
     check = sub.add_parser(
         "check", parents=[common], help="reachability and permissions of each configured source"
     )
@@ -393,6 +401,12 @@ def _run(jobs: list[rendering.RenderJob], workers: int | None, out_dir: Path) ->
     for result in failed:
         print(f"dwcp-diag: FAILED {result.error}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    from dwcp_diag.lab import run_lab
+
+    return run_lab(rendering.notebook_dir(), args.port)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
