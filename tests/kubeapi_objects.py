@@ -17,18 +17,9 @@ from typing import Any
 
 import pandas as pd
 
+from dwcp_diag.demo.kube import LIST_KINDS
+
 NOW = pd.Timestamp("2026-11-16T12:00:00Z")
-LIST_KINDS = {
-    "pods": ("PodList", "v1"),
-    "nodes": ("NodeList", "v1"),
-    "persistentvolumes": ("PersistentVolumeList", "v1"),
-    "persistentvolumeclaims": ("PersistentVolumeClaimList", "v1"),
-    "events": ("EventList", "v1"),
-    "replicasets": ("ReplicaSetList", "apps/v1"),
-    "deployments": ("DeploymentList", "apps/v1"),
-    "statefulsets": ("StatefulSetList", "apps/v1"),
-    "pod_metrics": ("PodMetricsList", "metrics.k8s.io/v1beta1"),
-}
 Obj = dict[str, Any]
 
 

@@ -39,7 +39,7 @@ from dwcp_diag.demo.simulator import (
 
 JsonObject = dict[str, Any]
 
-_LIST_KINDS = {
+LIST_KINDS = {
     # key: (list kind, apiVersion)
     "pods": ("PodList", "v1"),
     "nodes": ("NodeList", "v1"),
@@ -121,12 +121,12 @@ class _KubeBuilder:
         list_version = str(next(self._versions))
         return {
             key: {
-                "kind": _LIST_KINDS[key][0],
-                "apiVersion": _LIST_KINDS[key][1],
+                "kind": LIST_KINDS[key][0],
+                "apiVersion": LIST_KINDS[key][1],
                 "metadata": {"resourceVersion": list_version},
                 "items": items[key],
             }
-            for key in _LIST_KINDS
+            for key in LIST_KINDS
         }
 
     # -- helpers ------------------------------------------------------------------------------
