@@ -89,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     common.add_argument(
+        "--copy-to",
+        metavar="URL",
+        help="also copy the reports below URL (a path, or s3://, gs://, ... through "
+        "papermill's I/O handlers)",
+    )
+    common.add_argument(
         "--no-cache",
         action="store_true",
         help="do not use the on-disk cache of past Prometheus windows",
@@ -248,7 +254,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     parameters = parse_parameters(args.parameter)
     times = resolve_window(args)
     jobs = build_jobs(args, args.notebooks, times, parameters, Path(args.out))
-    return _run(jobs, args.jobs, Path(args.out))
+    return _run(jobs, args.jobs, Path(args.out), getattr(args, "copy_to", None))
 
 
 def build_jobs(
@@ -320,6 +326,7 @@ def cmd_due(args: argparse.Namespace) -> int:
             return 0
         state = ScheduleState(root)
         failures = rendered = 0
+        all_results: list[rendering.RenderResult] = []
         for suite in (suites[name] for name in (args.suite or sorted(suites))):
             for period in due_periods(suite, now, state.last_end(suite.name)):
                 print(f"due: {suite.name} {period.label}", file=sys.stderr)
@@ -328,12 +335,14 @@ def cmd_due(args: argparse.Namespace) -> int:
                 jobs = build_jobs(args, suite.notebooks, times, {}, out_dir)
                 results = rendering.render_all(jobs, args.jobs)
                 rendered += len(results)
+                all_results += results
                 if all(r.ok for r in results):
                     state.mark_done(suite.name, period)
                 else:  # retried next run; later periods wait so none is skipped
                     failures += sum(not r.ok for r in results)
                     break
         write_index(root)
+        _copy(all_results, root, args.copy_to)
     if not rendered:
         print("dwcp-diag due: nothing due", file=sys.stderr)
     return 1 if failures else 0
@@ -355,6 +364,7 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
         extra = {"incident_id": incident} if "incident_id" in declared else {}
         jobs += build_jobs(args, [name], times, extra, out_dir, record=record)
     results = rendering.render_all(jobs, args.jobs)
+    _copy(results, out_dir.parent, args.copy_to)
     ok = {r.name: r.ok for r in results}
     postmortem.write_readme(out_dir, incident, window.start, window.end, names, ok)
     zip_path = postmortem.zip_directory(out_dir, out_dir.with_suffix(".zip")) if live else None
@@ -383,15 +393,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         cell_timeout=rendering.DEFAULT_CELL_TIMEOUT_S,
         profile=args.profile,
+        copy_to=args.copy_to,
     )
     return cmd_render(ns)
 
 
-def _run(jobs: list[rendering.RenderJob], workers: int | None, out_dir: Path) -> int:
+def _copy(results: list[rendering.RenderResult], root: Path, url: str | None) -> None:
+    if url:
+        copied = rendering.copy_reports(results, root, url)
+        print(f"copied {len(copied)} file(s) to {url}", file=sys.stderr)
+
+
+def _run(
+    jobs: list[rendering.RenderJob],
+    workers: int | None,
+    out_dir: Path,
+    args_copy_to: str | None = None,
+) -> int:
     from dwcp_diag.report.index import write_index
 
     results = rendering.render_all(jobs, workers)
     index = write_index(out_dir)
+    _copy(results, out_dir, args_copy_to)
     failed = [r for r in results if not r.ok]
     print(
         f"{len(results) - len(failed)}/{len(results)} report(s) rendered into {out_dir}; "

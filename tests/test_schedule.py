@@ -120,3 +120,23 @@ def test_two_concurrent_due_processes_render_each_period_once(suite_env):
     rendered = sum(out.count("due: daily 2026-11-15") for out in outputs)
     assert rendered == 1, outputs
     assert (suite_env / "daily" / "2026-11-15" / "sample.html").is_file()
+
+
+def test_due_copies_each_period_to_a_copy_target(suite_env, tmp_path):
+    target = tmp_path / "object-store" / "dwcp"
+    args = [
+        "due",
+        "--out",
+        str(suite_env),
+        "--suite",
+        "weekly",
+        "--now",
+        "2026-11-16T07:00Z",
+        "--copy-to",
+        str(target),
+    ]
+    assert main(args) == 0
+    for name in ("sample.html", "sample.ipynb", "sample.findings.json"):
+        copied = target / "weekly" / "2026-W46" / name
+        assert copied.read_bytes() == (suite_env / "weekly" / "2026-W46" / name).read_bytes()
+    assert (target / "index.html").is_file()

@@ -270,3 +270,29 @@ def _render_safely(job: RenderJob) -> RenderResult:
         flush=True,
     )
     return result
+
+
+def copy_reports(results: Sequence[RenderResult], root: Path, url: str) -> list[str]:
+    """Copy each rendered report (and ``root/index.html``) below ``url``, mirroring ``root``.
+
+    Uses papermill's I/O layer, so ``url`` may be a local path or any scheme papermill has a
+    handler for (``s3://`` with boto3, ``gs://`` with gcsfs, ``abs://``, ...). Returns the
+    destinations written.
+    """
+    from papermill.iorw import papermill_io
+
+    root = root.resolve()
+    paths = [Path(p) for r in results for p in (r.ipynb, r.html, r.findings_json) if p]
+    if (root / "index.html").is_file():
+        paths.append(root / "index.html")
+    written = []
+    for path in paths:
+        relative = path.resolve().relative_to(root).as_posix()
+        target = f"{url.rstrip('/')}/{relative}"
+        if "://" not in url:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+        papermill_io.write(
+            path.read_text(encoding="utf-8"), target, extensions=[".ipynb", ".json", ".html"]
+        )
+        written.append(target)
+    return written
