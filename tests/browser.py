@@ -35,12 +35,14 @@ CHROMIUM_FLAGS = [
 # Count figures whose SVG has drawn content (plotly renders data into .main-svg layers).
 COUNT_FIGURES_JS = """
 (() => {
-  const plots = Array.from(document.querySelectorAll('.js-plotly-plot'));
+  // every figure's div is in the HTML from the start; plotly marks it once it draws
+  const plots = Array.from(document.querySelectorAll('.plotly-graph-div'));
   const drawn = plots.filter(p => {
     const svg = p.querySelector('svg.main-svg');
     return svg && svg.querySelectorAll('path, rect, text').length > 5;
   });
-  return JSON.stringify({plots: plots.length, drawn: drawn.length});
+  return JSON.stringify({plots: plots.length, drawn: drawn.length,
+                         loaded: document.readyState === 'complete'});
 })()
 """
 
@@ -104,7 +106,7 @@ def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 60
         while time.monotonic() < deadline:  # wait until every figure has drawn
             result = call("Runtime.evaluate", expression=COUNT_FIGURES_JS)
             counts = json.loads(result["result"]["value"])
-            if counts["plots"] and counts["drawn"] == counts["plots"]:
+            if counts["loaded"] and counts["drawn"] == counts["plots"]:
                 break
             time.sleep(0.5)
         if screenshot is not None:
