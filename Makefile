@@ -16,7 +16,12 @@ help:
 	@echo "make lab          JupyterLab on 127.0.0.1:8888 with the project kernel"
 
 $(STAMP): pyproject.toml constraints.txt
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@# a half-made venv (no pip) is made again; Debian's python3 needs python3-venv for it
+	@test -x $(BIN)/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) 2>/dev/null; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    rm -rf $(VENV); apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null \
+	    && $(PYTHON) -m venv $(VENV); \
+	  else echo "cannot create $(VENV): install python3-venv (apt-get install -y python3-venv)"; exit 1; fi; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)

@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except DwcpDiagError as exc:
+        print(f"dwcp-diag: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # unwritable --out, full disk: one line, not a traceback
         print(f"dwcp-diag: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -350,12 +354,18 @@ def cmd_due(args: argparse.Namespace) -> int:
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
     from dwcp_diag.report import postmortem
+    from dwcp_diag.session import parse_source
 
     incident = postmortem.check_incident_id(args.incident)
     window = TimeWindow.parse(start=args.start, end=args.end)
     out_dir = Path(args.out or f"reports/postmortems/{incident}")
-    live = args.source == "live"
+    mode, bundle_dir = parse_source(args.source)
+    if bundle_dir is not None and not bundle_dir.is_dir():
+        raise DwcpDiagError(f"snapshot bundle {bundle_dir} does not exist")
+    live = mode == "live"
     record = str(out_dir / "data") if live else None
+    if live and (out_dir / "data").exists():  # a new live run: not mixed with an older one
+        shutil.rmtree(out_dir / "data")
     times = {"start": window.start.isoformat(), "end": window.end.isoformat()}
     names = [name for name in args.notebooks.split(",") if name]
     jobs = []
@@ -367,7 +377,8 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     _copy(results, out_dir.parent, args.copy_to)
     ok = {r.name: r.ok for r in results}
     postmortem.write_readme(out_dir, incident, window.start, window.end, names, ok)
-    zip_path = postmortem.zip_directory(out_dir, out_dir.with_suffix(".zip")) if live else None
+    zip_target = out_dir.with_name(f"{out_dir.name}.zip")  # ids may contain dots
+    zip_path = postmortem.zip_directory(out_dir, zip_target) if live else None
     print(
         f"postmortem {incident}: {sum(ok.values())}/{len(ok)} report(s) in {out_dir}"
         + (f"; bundle {zip_path}" if zip_path else ""),

@@ -18,13 +18,13 @@ NOTEBOOKS = ("incident", "latency", "database", "memory")
 def test_postmortem_bundle_re_renders_offline_with_identical_findings(
     live_sources, tmp_path, monkeypatch
 ):
-    out = tmp_path / "reports" / "postmortems" / "INC-TEST-1"
+    out = tmp_path / "reports" / "postmortems" / "INC-TEST.1"
     start, end = INCIDENT_WINDOW
     with environment(live_sources):
         code = main(
             [
                 "postmortem",
-                "INC-TEST-1",
+                "INC-TEST.1",
                 "--start",
                 start,
                 "--end",
@@ -35,7 +35,7 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings(
             ]
         )
     assert code == 0
-    zip_path = out.with_suffix(".zip")
+    zip_path = out.with_name(f"{out.name}.zip")
     assert zip_path.is_file()
     readme = (out / "README.md").read_text()
     assert all(f"[{name}]({name}.html) | ok" in readme for name in NOTEBOOKS)
@@ -45,7 +45,7 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings(
     elsewhere = tmp_path / "elsewhere"
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(elsewhere)
-    bundle = elsewhere / "INC-TEST-1"
+    bundle = elsewhere / "INC-TEST.1"
     command = re.search(r"```bash\n(.+)\n```", readme).group(1)
     args = shlex.split(command)
     assert args[0] == "dwcp-diag"

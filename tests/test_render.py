@@ -99,3 +99,29 @@ def test_cli_refuses_bad_windows(tmp_path, capsys):
     assert "is not before end" in capsys.readouterr().err
     assert main([*args, "--window", "7 days"]) == 2
     assert "duration '7 days'" in capsys.readouterr().err
+
+
+def test_unconfigured_sources_become_findings_not_failed_cells(tmp_path, monkeypatch):
+    for name in (
+        "DWCP_PROMETHEUS_URL",
+        "DWCP_PG_DSN",
+        "KUBECONFIG",
+        "DWCP_KUBE_CONTEXT",
+        "DWCP_CONFIG",
+        "DWCP_PROFILE",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 0
+    findings = json.loads((tmp_path / "r" / "explore.findings.json").read_text())
+    unavailable = {f["subject"]["source"] for f in findings if f["check"] == "source_unavailable"}
+    assert unavailable == {"prometheus", "postgres", "kubernetes"}
+
+
+def test_a_file_that_is_not_a_notebook_is_one_clear_error(tmp_path, capsys):
+    bad = tmp_path / "bad.ipynb"
+    bad.write_text("not json")
+    assert main(["render", str(bad), "--out", str(tmp_path / "r")]) == 2
+    assert "is not a readable notebook" in capsys.readouterr().err

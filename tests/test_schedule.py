@@ -140,3 +140,15 @@ def test_due_copies_each_period_to_a_copy_target(suite_env, tmp_path):
         copied = target / "weekly" / "2026-W46" / name
         assert copied.read_bytes() == (suite_env / "weekly" / "2026-W46" / name).read_bytes()
     assert (target / "index.html").is_file()
+
+
+def test_suite_tables_with_wrong_types_are_refused(tmp_path):
+    from dwcp_diag.report.schedule import load_suites
+
+    config = tmp_path / "c.toml"
+    config.write_text('[suites.x]\nnotebooks = "latency"\n')
+    with pytest.raises(ConfigError, match="notebooks must be a list"):
+        load_suites(config)
+    config.write_text('[suites.x]\nnotebooks = ["latency"]\nmax_catch_up = 0\n')
+    with pytest.raises(ConfigError, match="max_catch_up must be a whole number"):
+        load_suites(config)

@@ -75,7 +75,7 @@ def test_postmortem_outputs_and_logs_hold_no_secret(live_sources, pg_scenario, t
     logs = capfd.readouterr()
     (tmp_path / "logs.txt").write_text(logs.out + logs.err)
     assert code == 0, logs.err[-3000:]
-    assert out.with_suffix(".zip").is_file() and (out / "data").is_dir()
+    assert out.with_name(f"{out.name}.zip").is_file() and (out / "data").is_dir()
     assert leaks_in(tmp_path) == []
 
 

@@ -28,6 +28,9 @@ def report_rows(root: Path) -> list[dict[str, object]]:
             findings = json.loads(findings_path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             findings = []
+        if not isinstance(findings, list):
+            findings = []
+        findings = [f for f in findings if isinstance(f, dict)]
         severities = [f.get("severity") for f in findings if f.get("severity") in SEVERITY_RANK]
         worst = min(severities, key=SEVERITY_RANK.__getitem__) if severities else None
         rows.append(

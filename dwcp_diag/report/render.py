@@ -73,7 +73,10 @@ def notebook_parameters(path: Path) -> dict[str, Any]:
     """The parameters a notebook declares in its cell tagged ``parameters``."""
     import papermill
 
-    return dict(papermill.inspect_notebook(str(path)))
+    try:
+        return dict(papermill.inspect_notebook(str(path)))
+    except Exception as exc:  # not JSON, not a notebook: name the file, no traceback
+        raise RenderError(f"{path} is not a readable notebook: {exc}") from None
 
 
 def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:
@@ -247,7 +250,17 @@ def render_all(jobs: Sequence[RenderJob], workers: int | None = None) -> list[Re
     if workers == 1:
         return [_render_safely(job) for job in jobs]
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_render_safely, jobs))
+        futures = [pool.submit(_render_safely, job) for job in jobs]
+        return [_result_of(future, job) for future, job in zip(futures, jobs, strict=True)]
+
+
+def _result_of(future: Any, job: RenderJob) -> RenderResult:
+    """A worker that died (OOM-killed, BrokenProcessPool) is one failed report, not a crash."""
+    try:
+        return future.result()
+    except Exception as exc:
+        name = Path(job.notebook).stem
+        return RenderResult(name=name, ok=False, error=f"{name}: worker died: {exc!r}")
 
 
 def _render_safely(job: RenderJob) -> RenderResult:

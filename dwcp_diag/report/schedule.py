@@ -122,12 +122,18 @@ def load_suites(
                 f"suite {name!r}: unknown key(s) {sorted(unknown)}; "
                 "valid: notebooks, every, at, max_catch_up"
             )
+        notebooks = table.get("notebooks", [])
+        catch_up = table.get("max_catch_up", 4)
+        if not isinstance(notebooks, list) or not all(isinstance(n, str) for n in notebooks):
+            raise ConfigError(f'suite {name!r}: notebooks must be a list, e.g. ["latency"]')
+        if not isinstance(catch_up, int) or isinstance(catch_up, bool) or catch_up < 1:
+            raise ConfigError(f"suite {name!r}: max_catch_up must be a whole number >= 1")
         suites[name] = Suite(
             name,
-            tuple(table.get("notebooks", ())),
+            tuple(notebooks),
             table.get("every", "day"),
             table.get("at", "06:00"),
-            int(table.get("max_catch_up", 4)),
+            catch_up,
         )
     return suites
 

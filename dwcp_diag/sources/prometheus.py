@@ -201,7 +201,10 @@ class PrometheusLoader(Loader):
     def http(self) -> PrometheusHTTP:
         """The HTTP connection, made on first use (a replaying loader never makes one)."""
         if self._http is None:
-            self._http = PrometheusHTTP(self.settings, backoff_s=self.backoff_s)
+            try:
+                self._http = PrometheusHTTP(self.settings, backoff_s=self.backoff_s)
+            except ConfigError as exc:  # no URL, unreadable token: this source is unavailable
+                raise SourceUnavailable("prometheus", str(exc)) from None
         return self._http
 
     def close(self) -> None:

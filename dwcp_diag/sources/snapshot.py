@@ -38,8 +38,8 @@ from dwcp_diag import errors
 from dwcp_diag.errors import ReplayMissing, SnapshotError
 
 MANIFEST_DIR = "manifests"
-_UMASK = os.umask(0)
-os.umask(_UMASK)
+# mkstemp creates 0600 files; reports and bundles are meant to be read by the team
+SHARED_FILE_MODE = 0o644
 FORMAT_VERSION = 1
 # Errors a replay may re-raise; anything else recorded is refused as corrupt.
 _REPLAYABLE_ERRORS = {
@@ -80,7 +80,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; reports are meant to be shared
+            handle.flush()
+            os.fsync(handle.fileno())  # a crash after the rename never leaves an empty file
+        os.chmod(tmp, SHARED_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
