@@ -42,7 +42,7 @@ ALTER SYSTEM refuse to run inside a transaction block), identifiers always doubl
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -2196,3 +2196,22 @@ def database_report(
         "notes": notes,
         "findings": Findings(findings),
     }
+
+
+def fix_sql_text(findings: Sequence[Finding], *checks: str) -> str:
+    """The fix-it SQL of these checks' findings, one commented block each, for a human to
+    review and run by hand (reports never run it).
+
+    >>> f = Finding("unused_index", "warning", {"index": "public.i"}, "unused", 0, 50, "scans",
+    ...             {"fix_sql": 'DROP INDEX CONCURRENTLY "public"."i";'})
+    >>> print(fix_sql_text([f], "unused_index"))
+    -- unused_index: index=public.i
+    DROP INDEX CONCURRENTLY "public"."i";
+    """
+    blocks = [
+        f"-- {f.check}: {', '.join(f'{k}={v}' for k, v in f.subject.items())}\n"
+        f"{f.evidence['fix_sql']}"
+        for f in findings
+        if f.check in checks and (f.evidence or {}).get("fix_sql")
+    ]
+    return "\n\n".join(blocks) or "-- no fix-it SQL: no finding here has one"

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
 from plotly.io._base_renderers import NotebookRenderer
@@ -95,3 +95,23 @@ class Sections:
         from dwcp_diag.analysis.findings import Findings, source_unavailable
 
         return Findings(source_unavailable(src, msg) for src, msg in self.unavailable.items())
+
+
+def load_each(loader: object, calls: Mapping[str, tuple[str, Mapping[str, object]]]) -> dict:
+    """``{key: loader.method(**kwargs)}`` for each call; a failed call's value is its error.
+
+    Analysis functions turn those errors into findings (``stats_unavailable``,
+    ``source_unavailable``). After the first :class:`SourceUnavailable` the remaining calls are
+    not attempted: an unreachable server would make every one of them wait for its timeout.
+    """
+    from dwcp_diag.errors import DwcpDiagError, SourceUnavailable
+
+    frames: dict = {}
+    for key, (method, kwargs) in calls.items():
+        try:
+            frames[key] = getattr(loader, method)(**kwargs)
+        except DwcpDiagError as exc:
+            frames[key] = exc
+            if isinstance(exc, SourceUnavailable):
+                break
+    return frames
