@@ -8,7 +8,7 @@ value and nothing else.
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dwcp_diag.config import PrometheusSettings
@@ -30,11 +30,15 @@ SLOW_FIXTURE = settings(
 
 
 def probe(value: str) -> str:
-    return f'label_replace(vector(1), "probe", "{escape_label_value(value)}", "", "")'
+    # label_replace expands $-references in its replacement: "$$" is a literal "$"
+    replacement = escape_label_value(value.replace("$", "$$"))
+    return f'label_replace(vector(1), "probe", "{replacement}", "", "")'
 
 
 @SLOW_FIXTURE
 @given(value=LABEL_TEXT)
+@example(value="$0")
+@example(value='say "hi"\\now\n')
 def test_escaped_values_round_trip_through_prometheus(prometheus_server, value):
     loader = PrometheusLoader(PrometheusSettings(url=prometheus_server.url))
     frame = loader.instant(probe(value), at=AT)
@@ -43,6 +47,8 @@ def test_escaped_values_round_trip_through_prometheus(prometheus_server, value):
 
 @SLOW_FIXTURE
 @given(value=LABEL_TEXT)
+@example(value="$0")
+@example(value="a.b*(c)|[d]^$")
 def test_escaped_regex_matches_the_value_and_nothing_else(prometheus_server, value):
     loader = PrometheusLoader(PrometheusSettings(url=prometheus_server.url))
     regex = escape_label_value(escape_regex(value))
