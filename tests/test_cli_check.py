@@ -19,28 +19,14 @@ def test_check_reports_every_fixture_source_reachable(live_sources, capsys):
     assert "***" in lines[1]  # the DSN's password is masked
 
 
-def test_check_against_a_closed_port_names_the_url_and_fails(capsys, monkeypatch):
-    for name in ("DWCP_PG_DSN", "KUBECONFIG", "DWCP_KUBE_CONTEXT", "DWCP_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
+def test_check_against_a_closed_port_names_the_url_and_fails(capsys, monkeypatch, no_live_sources):
     monkeypatch.setenv("DWCP_PROMETHEUS_URL", "http://127.0.0.1:9")
-    monkeypatch.chdir("/")
     assert main(["check"]) == 1
     out = capsys.readouterr().out
     assert out.startswith("FAIL prometheus")
     assert "http://127.0.0.1:9" in out
 
 
-def test_check_with_nothing_configured_says_what_to_set(capsys, monkeypatch, tmp_path):
-    for name in (
-        "DWCP_PROMETHEUS_URL",
-        "DWCP_PG_DSN",
-        "KUBECONFIG",
-        "DWCP_KUBE_CONTEXT",
-        "DWCP_CONFIG",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
+def test_check_with_nothing_configured_says_what_to_set(capsys, no_live_sources):
     assert main(["check"]) == 2
     assert "DWCP_PROMETHEUS_URL" in capsys.readouterr().err

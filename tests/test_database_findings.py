@@ -32,7 +32,7 @@ from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK, Finding
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
 from dwcp_diag.demo.postgres import setup_sql
-from dwcp_diag.errors import DwcpDiagError, SourceUnavailable
+from dwcp_diag.report.notebook import load_each
 from dwcp_diag.sources.postgres import PostgresLoader
 from tests.fixtures.postgres import (
     flush_stats,
@@ -70,16 +70,8 @@ def loader(dsn: str, **settings: Any) -> PostgresLoader:
 
 
 def load_frames(pg: PostgresLoader) -> dict[str, Any]:
-    """Every frame of LOADER_CALLS, a failed call's exception in its place (the notebook's loop)."""
-    frames: dict[str, Any] = {}
-    for key, (method, kwargs) in LOADER_CALLS.items():
-        try:
-            frames[key] = getattr(pg, method)(**kwargs)
-        except DwcpDiagError as exc:
-            frames[key] = exc
-            if isinstance(exc, SourceUnavailable):
-                break
-    return frames
+    """Every frame of LOADER_CALLS, a failed call's exception in its place (as the notebook)."""
+    return load_each(pg, LOADER_CALLS)
 
 
 def report_for(dsn: str, thresholds: Any = None, **settings: Any) -> dict[str, Any]:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from dwcp_diag.cli import main
 from dwcp_diag.report import render as rendering
 from tests.fixtures.live import INCIDENT_WINDOW, environment
@@ -23,19 +21,6 @@ EXPECTED_IN_DEMO = {
     "cost": "idle_workload",
     "capacity": "capacity_exhaustion",
 }
-
-
-@pytest.fixture
-def no_live_sources(monkeypatch):
-    for name in (
-        "DWCP_PROMETHEUS_URL",
-        "DWCP_PG_DSN",
-        "KUBECONFIG",
-        "DWCP_KUBE_CONTEXT",
-        "DWCP_CONFIG",
-        "DWCP_PROFILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
 
 
 def test_demo_renders_every_notebook_from_the_shipped_bundle(tmp_path, no_live_sources):

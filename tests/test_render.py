@@ -101,19 +101,7 @@ def test_cli_refuses_bad_windows(tmp_path, capsys):
     assert "duration '7 days'" in capsys.readouterr().err
 
 
-def test_unconfigured_sources_become_findings_not_failed_cells(tmp_path, monkeypatch):
-    for name in (
-        "DWCP_PROMETHEUS_URL",
-        "DWCP_PG_DSN",
-        "KUBECONFIG",
-        "DWCP_KUBE_CONTEXT",
-        "DWCP_CONFIG",
-        "DWCP_PROFILE",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
-    monkeypatch.chdir(tmp_path)
+def test_unconfigured_sources_become_findings_not_failed_cells(tmp_path, no_live_sources):
     assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 0
     findings = json.loads((tmp_path / "r" / "explore.findings.json").read_text())
     unavailable = {f["subject"]["source"] for f in findings if f["check"] == "source_unavailable"}
