@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics chromium
 
-.PHONY: help demo test lint format system-deps venv demo-record bench clean lab
+.PHONY: help demo test lint format system-deps venv demo-record bench clean lab docs
 
 help:
 	@echo "make demo         set up .venv and render every notebook from the built-in demo data into reports/"
@@ -14,6 +14,7 @@ help:
 	@echo "make demo-record  re-record the demo bundle from the simulator through real servers"
 	@echo "make bench        run the benchmarks in benchmarks/"
 	@echo "make lab          JupyterLab on 127.0.0.1:8888 with the project kernel"
+	@echo "make docs         regenerate notebooks/reference/NAME.md from the notebooks"
 
 $(STAMP): pyproject.toml constraints.txt
 	@# a half-made venv (no pip) is made again; Debian's python3 needs python3-venv for it
@@ -66,6 +67,10 @@ bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/prom_loader.py
 	$(BIN)/python benchmarks/k8s_loader.py
 	$(BIN)/python benchmarks/pg_loader.py
+
+# notebooks/reference/NAME.md, made from each notebook's parameters cell (a test checks them).
+docs: $(STAMP)
+	$(BIN)/python -m dwcp_diag.report.reference notebooks/reference
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache .ruff_cache reports/*/ reports/*.html

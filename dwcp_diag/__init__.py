@@ -18,11 +18,15 @@ try:
 except PackageNotFoundError:  # running from a source tree that was not installed
     __version__ = "0+unknown"
 
+# Imported here, before the function of the same name is defined: importing a submodule
+# binds it as an attribute of its package, which would otherwise replace ``dd.session`` the
+# function by the module the first time any code imports ``dwcp_diag.session``.
+from dwcp_diag.session import Session
+
 if TYPE_CHECKING:
     import os
 
     from dwcp_diag.config import Profile
-    from dwcp_diag.session import Session
     from dwcp_diag.timewindow import TimeLike
 
 
@@ -39,9 +43,7 @@ def session(
     saves every loaded frame into a bundle directory; ``now`` pins the clock (a replay uses
     the bundle's).
     """
-    from dwcp_diag.session import Session
-
     return Session(profile, source=source, record=record, now=now, writer=writer)
 
 
-__all__ = ["__version__", "session"]
+__all__ = ["Session", "__version__", "session"]

@@ -23,6 +23,9 @@ from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from dwcp_diag.timewindow import DurationLike, TimeLike, TimeWindow, parse_time
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from dwcp_diag.analysis.findings import Findings
     from dwcp_diag.sources.kubernetes import KubernetesLoader
     from dwcp_diag.sources.postgres import PostgresLoader
     from dwcp_diag.sources.prometheus import PrometheusLoader
@@ -114,5 +117,135 @@ class Session:
 
         return KubernetesLoader(self.profile.kubernetes, recorder=self.recorder, replay=self.replay)
 
+    @cached_property
+    def findings(self) -> AreaFindings:
+        """One report's findings without rendering it: ``s.findings.memory(window="24h")``."""
+        return AreaFindings(self)
+
     def __repr__(self) -> str:
         return f"Session(profile={self.profile.name!r}, source={self.source!r}, now={self.now})"
+
+
+class AreaFindings:
+    """``s.findings.<area>(...)``: the findings the area's report would publish, as a table.
+
+    Each method loads what the notebook of the same name loads (through the session: live,
+    demo or snapshot), runs its analysis and returns :class:`~dwcp_diag.analysis.findings.
+    Findings` (a list that displays as a coloured table). The frames, figures' data and
+    tables are in :mod:`dwcp_diag.collect` (``collect_memory(s, s.window("24h")).report``).
+    Windows take ``"6h"``-style durations, ISO strings, datetimes or pandas Timestamps;
+    ``start``/``end`` win over ``window``. A demo or snapshot session answers windows inside
+    what was recorded (the notebooks' defaults).
+
+    >>> import dwcp_diag as dd
+    >>> s = dd.session(source="demo")
+    >>> found = s.findings.memory(window="7d")
+    >>> found[0].severity, sorted({f.check for f in found if f.severity == "critical"})
+    ('critical', ['frequent_restarts', 'memory_leak', 'memory_near_limit', 'oom_killed'])
+    """
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _window(self, window, start, end) -> TimeWindow:
+        return self.session.window(
+            window=None if start is not None else window, start=start, end=end
+        )
+
+    def latency(
+        self,
+        window: DurationLike = "7d",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        endpoints: Sequence[str] | None = None,
+    ) -> Findings:
+        """``latency_slo_breach``, ``error_rate_breach``, ``error_budget_burn``,
+        ``availability_breach`` against the profile's SLOs.
+
+        >>> s.findings.latency(window="7d").to_frame()["check"].unique().tolist()  # doctest: +SKIP
+        """
+        from dwcp_diag.collect import collect_latency
+
+        return collect_latency(self.session, self._window(window, start, end), endpoints).findings
+
+    def database(
+        self,
+        window: DurationLike = "7d",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        thresholds: Mapping[str, Mapping[str, float | None]] | None = None,
+    ) -> Findings:
+        """Slow queries, bloat, indexes, vacuum, connections, wraparound, sequences, cache.
+
+        ``thresholds`` override the profile's, e.g. ``{"slow_query": {"mean_ms": 50}}``;
+        ``window`` only bounds the connection history from Prometheus.
+
+        >>> s.findings.database(thresholds={"slow_query": {"mean_ms": 50}})  # doctest: +SKIP
+        """
+        from dwcp_diag.collect import collect_database
+
+        chosen = self._window(window, start, end)
+        return collect_database(self.session, chosen, thresholds).findings
+
+    def memory(
+        self,
+        window: DurationLike = "7d",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        namespaces: str | Sequence[str] | None = None,
+    ) -> Findings:
+        """Leaks, OOM kills, containers near or without a memory limit, restarts.
+
+        >>> s.findings.memory(window="24h", namespaces="production")  # doctest: +SKIP
+        """
+        from dwcp_diag.collect import collect_memory
+
+        chosen = self._window(window, start, end)
+        return collect_memory(self.session, chosen, namespaces).findings
+
+    def cost(
+        self,
+        window: DurationLike = "7d",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+    ) -> Findings:
+        """Over-provisioned CPU and memory, idle workloads, unused volumes, under-provisioning.
+
+        >>> s.findings.cost(window="7d")  # doctest: +SKIP
+        """
+        from dwcp_diag.collect import collect_cost
+
+        return collect_cost(self.session, self._window(window, start, end)).findings
+
+    def capacity(
+        self,
+        window: DurationLike = "28d",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        horizon_weeks: int = 12,
+    ) -> Findings:
+        """``capacity_exhaustion`` within the horizon, ``headroom_low``, ``growth_anomaly``.
+
+        >>> s.findings.capacity(horizon_weeks=8)  # doctest: +SKIP
+        """
+        from dwcp_diag.collect import collect_capacity
+
+        chosen = self._window(window, start, end)
+        return collect_capacity(self.session, chosen, horizon_weeks).findings
+
+    def incident(
+        self,
+        start: TimeLike,
+        end: TimeLike,
+        margin: DurationLike = "1h",
+        namespaces: str | Sequence[str] | None = None,
+    ) -> Findings:
+        """What went wrong in an incident window: latency and error breaches inside it,
+        rollouts (``deployment_in_window``), consumer lag (``consumer_lag_spike``).
+
+        >>> s.findings.incident("2026-11-12T14:00Z", "2026-11-12T14:45Z")  # doctest: +SKIP
+        """
+        from dwcp_diag.collect import collect_incident
+
+        chosen = self.session.window(start=start, end=end)
+        return collect_incident(self.session, chosen, margin, namespaces).findings

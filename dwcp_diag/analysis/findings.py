@@ -67,6 +67,43 @@ CHECKS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
     "all": ("source_unavailable",),
 }
 CHECK_IDS = frozenset(c for checks in CHECKS_BY_NOTEBOOK.values() for c in checks)
+CHECK_DESCRIPTIONS: dict[str, str] = {
+    "latency_slo_breach": "an endpoint's p95 latency over the target for 5 minutes or more",
+    "error_rate_breach": "the 5xx share of requests over the target, overall or per endpoint",
+    "error_budget_burn": "a burn-rate window pair (1h/5m, 6h/30m, 3d/6h) over its threshold",
+    "availability_breach": "availability (1 - 5xx share) under the SLO over the window",
+    "slow_query": "a statement slow on average and called often (pg_stat_statements)",
+    "table_bloat": "a table whose estimated bloat is large in bytes and share",
+    "index_bloat": "a btree index whose estimated bloat is large in bytes and share",
+    "missing_index": "a large table read mostly by sequential scans",
+    "unused_index": "an index (not unique, not a constraint) scanned almost never",
+    "duplicate_index": "an index whose columns another index already covers",
+    "vacuum_lag": "dead tuples far past the table's autovacuum trigger",
+    "long_running_query": "a statement active for longer than the threshold",
+    "idle_in_transaction": "a session idle inside an open transaction (holds locks and xmin)",
+    "connection_saturation": "client connections near max_connections (runbook KI-003)",
+    "xid_wraparound_risk": "a database or table close to transaction-ID wraparound",
+    "sequence_exhaustion": "a sequence (or its column's type) near its last value",
+    "low_cache_hit_ratio": "shared-buffer hit ratio under 99 % for tables or indexes",
+    "stats_unavailable": "a statistic this role may not read, with the grant or setting to fix",
+    "memory_leak": "steady working-set growth, with the projected time to the memory limit",
+    "oom_killed": "a container terminated by the OOM killer (exit code 137) in the window",
+    "memory_near_limit": "p99 working set at 85 % of the memory limit or more",
+    "no_memory_limit": "a container without a memory limit",
+    "frequent_restarts": "more than 5 restarts or CrashLoopBackOff, with the exit code's meaning",
+    "overprovisioned_cpu": "CPU requested far above the p95 used, in dollars a month",
+    "overprovisioned_memory": "memory requested far above the peak used, in dollars a month",
+    "idle_workload": "a workload using under 20 % of its CPU and memory requests",
+    "unused_pv": "a PersistentVolume released, unbound or mounted by no pod",
+    "underprovisioned": "usage above the request: the scheduler reserved too little",
+    "capacity_exhaustion": "a resource forecast to reach its limit within the horizon",
+    "headroom_low": "CPU or memory requests at 80 % of the nodes' allocatable or more",
+    "growth_anomaly": "a week-over-week change well beyond the series' normal variation",
+    "deployment_in_window": "a rollout or scaling inside (or just before) the incident window",
+    "consumer_lag_spike": "Kafka consumer lag over the runbook's threshold (KI-001)",
+    "source_unavailable": "a source could not be reached; the rest of the report still renders",
+}
+"""One line per check id: what it flags (the reference pages and ``dwcp-diag`` docs use it)."""
 # Notebooks publish their findings as a display output of this type; the renderer collects them.
 FINDINGS_MIMETYPE = "application/vnd.dwcp-diag.findings+json"
 _COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
@@ -108,7 +145,8 @@ class Finding:
             "unit": self.unit,
         }
         if self.evidence is not None:
-            record["evidence"] = json.loads(json.dumps(self.evidence, default=_json_default))
+            evidence = json.loads(json.dumps(self.evidence, default=_json_default))
+            record["evidence"] = _finite(evidence)
         return record
 
     @classmethod
@@ -141,6 +179,17 @@ def _json_number(value: Any) -> Any:
         return value
     number = float(value)
     return None if math.isnan(number) or math.isinf(number) else number
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as None, as strict JSON (and so ``NAME.findings.json``) has them."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:

@@ -1,0 +1,456 @@
+"""What each report loads, and its analysis run on it: one function per area.
+
+The notebooks and ``s.findings.<area>()`` call these, so a report and an interactive session
+ask the same questions and find the same things. Each function loads its frames through
+the session (live, demo or snapshot), tolerating an unreachable source (it becomes a
+``source_unavailable`` finding and the frames that needed it are ``None``), then runs the
+area's pure analysis.
+
+>>> import dwcp_diag as dd
+>>> s = dd.session(source="demo")
+>>> memory = collect_memory(s, s.window("7d"))
+>>> memory.report["leaks"].query("is_leak")[["pod", "growth_mib_per_h"]].round(0)
+                            pod  growth_mib_per_h
+0  dwcp-worker-7dcvdjp5xt-xlc6f              25.0
+>>> sorted({f.check for f in memory.findings})  # doctest: +NORMALIZE_WHITESPACE
+['frequent_restarts', 'memory_leak', 'memory_near_limit', 'no_memory_limit', 'oom_killed']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pandas as pd
+
+from dwcp_diag.errors import DwcpDiagError, SourceUnavailable
+from dwcp_diag.queries import promql
+from dwcp_diag.timewindow import DurationLike, TimeWindow, format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from dwcp_diag.analysis.findings import Findings
+    from dwcp_diag.session import Session
+
+T = TypeVar("T")
+KEYS = ["namespace", "pod", "container"]
+"""The labels that name a container in cAdvisor and kube-state-metrics series."""
+
+
+class Sections:
+    """Loads each report section's data, turning an unreachable source into a finding.
+
+    >>> sections = Sections()
+    >>> def down():
+    ...     raise SourceUnavailable("postgres", "connection refused")
+    >>> sections.load("postgres", down) is None
+    postgres unavailable: connection refused
+    True
+    >>> [f.check for f in sections.findings()]
+    ['source_unavailable']
+    """
+
+    def __init__(self) -> None:
+        self.unavailable: dict[str, str] = {}
+
+    def load(self, source: str, fetch: Callable[[], T]) -> T | None:
+        """``fetch()``, or None when its source is unavailable (noted once per source)."""
+        if source in self.unavailable:
+            return None
+        try:
+            return fetch()
+        except SourceUnavailable as exc:
+            self.unavailable[source] = str(exc)
+            print(f"{source} unavailable: {exc}")
+            return None
+
+    def findings(self) -> Findings:
+        from dwcp_diag.analysis.findings import Findings, source_unavailable
+
+        return Findings(source_unavailable(src, msg) for src, msg in self.unavailable.items())
+
+
+def load_each(loader: object, calls: Mapping[str, tuple[str, Mapping[str, object]]]) -> dict:
+    """``{key: loader.method(**kwargs)}`` for each call; a failed call's value is its error.
+
+    Analysis functions turn those errors into findings (``stats_unavailable``,
+    ``source_unavailable``). After the first :class:`SourceUnavailable` the remaining calls are
+    not attempted: an unreachable server would make every one of them wait for its timeout.
+    """
+    frames: dict = {}
+    for key, (method, kwargs) in calls.items():
+        try:
+            frames[key] = getattr(loader, method)(**kwargs)
+        except DwcpDiagError as exc:
+            frames[key] = exc
+            if isinstance(exc, SourceUnavailable):
+                break
+    return frames
+
+
+@dataclass
+class AreaReport:
+    """One area's report: what it loaded, what its analysis made of it, and its findings.
+
+    ``frames`` maps names to the loaded frames (``None`` where the source was unavailable);
+    ``report`` is the analysis result (the area's ``*_report`` dict), ``None`` when the data
+    it needs could not be loaded; ``context`` holds what the loading chose (queries, step,
+    SLO targets, prices, thresholds, spans).
+    """
+
+    area: str
+    window: TimeWindow
+    frames: dict[str, Any]
+    report: Any
+    sections: Sections
+    context: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def findings(self) -> Findings:
+        """The report's findings and one ``source_unavailable`` per unreachable source."""
+        from dwcp_diag.analysis.findings import Findings
+
+        found = self.report["findings"] if self.report is not None else []
+        return Findings([*found, *self.sections.findings()])
+
+    def _repr_html_(self) -> str:
+        head = f"<p><b>{self.area}</b>, {self.window.label()}</p>"
+        return head + self.findings._repr_html_()
+
+
+def _range_loader(
+    s: Session, sections: Sections, start: pd.Timestamp, end: pd.Timestamp, step: Any
+) -> Callable[..., pd.DataFrame | None]:
+    """``prom(query, labels, start=...)``: a range query, or None once Prometheus is down."""
+
+    def prom(query: str, labels: Sequence[str] = (), start: pd.Timestamp = start):
+        return sections.load(
+            "prometheus",
+            lambda: s.prom.range(query, start=start, end=end, step=step, labels=list(labels)),
+        )
+
+    return prom
+
+
+def _in_namespaces(
+    frame: pd.DataFrame | None, namespaces: str | Sequence[str] | None
+) -> pd.DataFrame | None:
+    """The rows of ``frame`` in one of ``namespaces`` (all rows when that is None)."""
+    if frame is None or namespaces is None:
+        return frame
+    wanted = [namespaces] if isinstance(namespaces, str) else list(namespaces)
+    return frame[frame["namespace"].isin(wanted)]
+
+
+# ---------------------------------------------------------------------------------- latency
+
+
+def collect_latency(
+    s: Session,
+    window: TimeWindow,
+    endpoints: Sequence[str] | None = None,
+    p95_target_ms: float | None = None,
+    error_rate_target_pct: float | None = None,
+    availability_target_pct: float | None = None,
+    sections: Sections | None = None,
+) -> AreaReport:
+    """Latency quantiles, error rates, error budget and burn rates against the SLOs.
+
+    Two range queries: the duration histogram over the window and the request counter from
+    3 days before it (the longest burn-rate window). Windows up to a week are read at a 60 s
+    step; longer ones at the loader's coarser step, with rates over the whole step.
+    """
+    from dwcp_diag.analysis.latency import latency_report
+
+    sections = sections or Sections()
+    m = s.profile.metrics
+    targets = {
+        "p95_latency_ms": p95_target_ms,
+        "error_rate_pct": error_rate_target_pct,
+        "availability_pct": availability_target_pct,
+    }
+    slo = dataclasses.replace(s.profile.slo, **{k: v for k, v in targets.items() if v is not None})
+    where = {m.path_label: endpoints} if endpoints else None
+    history = window.start - pd.Timedelta(days=3)
+    step = (
+        60.0
+        if window.duration_s <= 7 * 86400
+        else s.prom.plan(start=history, end=window.end).step_s
+    )
+    rate = format_duration(max(300.0, step))  # 5m, or the step: every request counted once
+    queries = {
+        "buckets": f"sum by (le, {m.path_label}) "
+        f"(rate({promql.series_selector(m.http_duration_bucket, selector=where)}[{rate}]))",
+        "requests": f"sum by ({m.path_label}, {m.status_label}) "
+        f"(rate({promql.series_selector(m.http_requests, selector=where)}[{rate}]))",
+    }
+    prom = _range_loader(s, sections, window.start, window.end, step)
+    frames = {
+        "buckets": prom(queries["buckets"], ["le", m.path_label]),
+        "requests": prom(queries["requests"], [m.path_label, m.status_label], start=history),
+    }
+    if frames["requests"] is not None:
+        frames["requests"] = frames["requests"].rename(columns={m.status_label: "status"})
+    report = None
+    if frames["buckets"] is not None and frames["requests"] is not None:
+        report = latency_report(
+            frames["buckets"],
+            frames["requests"],
+            slo,
+            window,
+            profile=s.profile,
+            endpoint=m.path_label,
+        )
+    context = {"slo": slo, "step_s": step, "history_start": history, "queries": queries}
+    return AreaReport("latency", window, frames, report, sections, context)
+
+
+# --------------------------------------------------------------------------------- database
+
+
+def collect_database(
+    s: Session,
+    window: TimeWindow,
+    thresholds: Mapping[str, Mapping[str, float | None]] | None = None,
+    top: int = 15,
+    pg_selector: Mapping[str, str] | None = None,
+    sections: Sections | None = None,
+) -> AreaReport:
+    """The database health checks: every ``pg_stat_*`` view, plus connection history.
+
+    ``thresholds`` override the profile's ``[thresholds.CHECK]`` (``None`` values are
+    ignored); ``pg_selector`` picks this server's postgres_exporter series.
+    """
+    from dwcp_diag.analysis import database as db
+
+    sections = sections or Sections()
+    chosen = {check: dict(keys) for check, keys in s.profile.thresholds.items()}
+    for check, keys in (thresholds or {}).items():
+        chosen.setdefault(check, {}).update({k: v for k, v in keys.items() if v is not None})
+    frames = load_each(s.pg, db.LOADER_CALLS)  # a failed call is kept as its error: a finding
+    m = s.profile.metrics
+    prom = _range_loader(s, sections, window.start, window.end, None)
+    for key, query in (
+        ("pg_activity_count", promql.pg_connections(m, selector=pg_selector)),
+        ("pg_max_connections", promql.pg_max_connections(m, selector=pg_selector)),
+    ):
+        series = prom(query)
+        if series is not None:
+            frames[key] = series
+    report = db.database_report(frames, chosen, top=top)
+    return AreaReport("database", window, frames, report, sections, {"thresholds": chosen})
+
+
+# ----------------------------------------------------------------------------------- memory
+
+
+def collect_memory(
+    s: Session,
+    window: TimeWindow,
+    namespaces: str | Sequence[str] | None = None,
+    step: DurationLike = "5m",
+    sections: Sections | None = None,
+) -> AreaReport:
+    """Working sets against limits, leaks, OOM kills and restarts of every container.
+
+    From Prometheus (every pod seen in the window, including pods replaced since) and the
+    Kubernetes API (current containers, CrashLoopBackOff); Prometheus' requests and limits
+    win, the inventory fills what they lack.
+    """
+    from dwcp_diag.analysis.memory import container_resources, memory_report
+
+    sections = sections or Sections()
+    m = s.profile.metrics
+    prom = _range_loader(s, sections, window.start, window.end, step)
+    frames = {
+        "working_set": prom(promql.container_memory_working_set(m, namespaces=namespaces), KEYS),
+        "restarts": prom(promql.container_restarts(m, namespaces=namespaces), KEYS),
+        "reasons": prom(promql.last_terminated_reason(m, namespaces=namespaces), [*KEYS, "reason"]),
+        "requests": prom(
+            promql.container_resources(m, "requests", None, namespaces), [*KEYS, "resource"]
+        ),
+        "limits": prom(
+            promql.container_resources(m, "limits", None, namespaces), [*KEYS, "resource"]
+        ),
+    }
+    frames["inventory"] = _in_namespaces(sections.load("kubernetes", s.k8s.containers), namespaces)
+    report = None
+    if frames["working_set"] is not None:
+        report = memory_report(
+            frames["working_set"],
+            frames["restarts"],
+            frames["reasons"],
+            requests=container_resources(frames["requests"], frames["limits"]),
+            inventory=frames["inventory"],
+            profile=s.profile,
+        )
+    return AreaReport("memory", window, frames, report, sections, {"step": step})
+
+
+# ------------------------------------------------------------------------------------- cost
+
+
+def collect_cost(
+    s: Session,
+    window: TimeWindow,
+    group_by: str = "team",
+    cpu_core_hour: float | None = None,
+    memory_gib_hour: float | None = None,
+    pv_gib_month: float | None = None,
+    step: DurationLike = "5m",
+    sections: Sections | None = None,
+) -> AreaReport:
+    """Cost per workload, team and namespace, right-sizing, idle workloads, unused volumes.
+
+    Usage is read from two weeks back (at least) for the week-over-week comparison; prices
+    default to the profile's (OpenCost's).
+    """
+    from dwcp_diag.analysis.cost import WEEK, cost_report, week_over_week
+    from dwcp_diag.analysis.memory import container_resources
+
+    sections = sections or Sections()
+    m = s.profile.metrics
+    chosen = dict(
+        cpu_core_hour=cpu_core_hour, memory_gib_hour=memory_gib_hour, pv_gib_month=pv_gib_month
+    )
+    prices = dataclasses.replace(
+        s.profile.prices, **{k: float(v) for k, v in chosen.items() if v is not None}
+    )
+    since = min(window.start, window.end - 2 * WEEK)  # week over week needs two full weeks
+    prom = _range_loader(s, sections, since, window.end, step)
+    frames = {
+        "cpu_history": prom(promql.container_cpu_usage(m), KEYS),
+        "memory_history": prom(promql.container_memory_working_set(m), KEYS),
+        "owners": prom(promql.pod_owner(m), ["namespace", "pod", "owner_kind", "owner_name"]),
+        "requests": prom(promql.container_resources(m, "requests", None), [*KEYS, "resource"]),
+        "limits": prom(promql.container_resources(m, "limits", None), [*KEYS, "resource"]),
+        # OOM kills: KRR's OOM buffer
+        "restarts": prom(promql.container_restarts(m), KEYS, start=window.start),
+        "reasons": prom(promql.last_terminated_reason(m), [*KEYS, "reason"], start=window.start),
+        "inventory": sections.load("kubernetes", s.k8s.containers),
+        "nodes": sections.load("kubernetes", s.k8s.nodes),
+        "volumes": sections.load("kubernetes", s.k8s.persistent_volumes),
+        "pv_capacity": None,
+    }
+    if frames["volumes"] is None:  # kube-state-metrics instead: phases, not mounted claims
+        frames["volumes"] = prom(
+            promql.pv_phase(m), ["persistentvolume", "phase"], start=window.start
+        )
+        frames["pv_capacity"] = prom(m.pv_capacity, ["persistentvolume"], start=window.start)
+    report = week = None
+    cpu, memory = frames["cpu_history"], frames["memory_history"]
+    if cpu is not None:
+        report = cost_report(
+            cpu[cpu["timestamp"] >= window.start],
+            memory[memory["timestamp"] >= window.start],
+            frames["owners"],
+            container_resources(frames["requests"], frames["limits"]),
+            inventory=frames["inventory"],
+            volumes=frames["volumes"],
+            pv_capacity=frames["pv_capacity"],
+            allocatable=frames["nodes"],
+            restarts=frames["restarts"],
+            reasons=frames["reasons"],
+            profile=dataclasses.replace(s.profile, prices=prices),
+        )
+        week = week_over_week(
+            cpu, memory, report["resources"], report["workloads"], prices, group_by
+        )
+    context = {"prices": prices, "group_by": group_by, "since": since, "week_over_week": week}
+    return AreaReport("cost", window, frames, report, sections, context)
+
+
+# --------------------------------------------------------------------------------- capacity
+
+
+def collect_capacity(
+    s: Session,
+    window: TimeWindow,
+    horizon_weeks: int = 12,
+    step: DurationLike = "5m",
+    sections: Sections | None = None,
+) -> AreaReport:
+    """Daily peaks of every demand series, forecasts to their limits, headroom, anomalies."""
+    from dwcp_diag.analysis.capacity import capacity_queries, capacity_report
+
+    sections = sections or Sections()
+    m = s.profile.metrics
+    queries = capacity_queries(m)
+    queries["node_cpu_usage"] = f"sum by (namespace, pod) ({promql.container_cpu_usage(m)})"
+    queries["node_memory_usage"] = (
+        f"sum by (namespace, pod) ({promql.container_memory_working_set(m)})"
+    )
+    names = ["request_rate", "cpu_usage", "memory_usage", "node_cpu_usage", "node_memory_usage"]
+    names += ["pg_database_size", "pg_connections", "pg_max_connections"]
+    names += ["volume_used", "volume_capacity"]
+    prom = _range_loader(s, sections, window.start, window.end, step)
+    frames: dict[str, Any] = {name: prom(queries[name]) for name in names}
+    frames["nodes"] = sections.load("kubernetes", s.k8s.nodes)
+    frames["containers"] = sections.load("kubernetes", s.k8s.containers)
+    report = capacity_report(frames, s.profile, horizon_days=7 * horizon_weeks)
+    frames["server"] = sections.load("postgres", s.pg.server)
+    context = {"queries": {name: queries[name] for name in names}, "step": step}
+    return AreaReport("capacity", window, frames, report, sections, context)
+
+
+# --------------------------------------------------------------------------------- incident
+
+
+def collect_incident(
+    s: Session,
+    window: TimeWindow,
+    margin: DurationLike = "1h",
+    namespaces: str | Sequence[str] | None = None,
+    sections: Sections | None = None,
+) -> AreaReport:
+    """One incident window: what changed against the 7 days before, rollouts, a timeline.
+
+    Series are read from 7 days before the window (the baseline) to ``margin`` after it; the
+    charts show the window with ``margin`` either side.
+    """
+    from dwcp_diag.analysis.incident import incident_report
+
+    sections = sections or Sections()
+    m = s.profile.metrics
+    margin_td = pd.Timedelta(seconds=parse_duration(margin))
+    shown = TimeWindow(window.start - margin_td, window.end + margin_td)
+    history = window.start - pd.Timedelta(days=7)  # "what changed" compares with 7 days before
+    step = 60.0 if window.duration_s <= 86400 else s.prom.plan(start=history, end=shown.end).step_s
+    rate = format_duration(max(300.0, step))  # 5m, or the step: every request counted once
+    queries = {
+        "requests": f"sum by ({m.path_label}, {m.status_label}) (rate({m.http_requests}[{rate}]))",
+        "buckets": f"sum by (le, {m.path_label}) (rate({m.http_duration_bucket}[{rate}]))",
+        "restarts": f"sum by (namespace, pod) ({promql.container_restarts(m, namespaces)})",
+        "oom_killed": "max by (namespace, pod) "
+        f"({promql.last_terminated_reason(m, 'OOMKilled', namespaces)})",
+        "memory": f"sum by (namespace, pod) ({promql.container_memory_working_set(m, namespaces)})",
+        "db_connections": promql.pg_connections(m, by=("state",)),
+        "lag": promql.consumer_lag(m),
+    }
+    labels = {"requests": [m.path_label, m.status_label], "buckets": ["le", m.path_label]}
+    labels |= {"db_connections": ["state"], "lag": ["consumergroup", "topic"]}
+    prom = _range_loader(s, sections, history, shown.end, step)
+    frames: dict[str, Any] = {
+        name: prom(query, labels.get(name, ["namespace", "pod"])) for name, query in queries.items()
+    }
+    if frames["requests"] is not None:
+        frames["requests"] = frames["requests"].rename(columns={m.status_label: "status"})
+    changes = sections.load("kubernetes", lambda: s.k8s.rollouts(shown.start, shown.end))
+    events = sections.load("kubernetes", lambda: s.k8s.events(start=shown.start, end=shown.end))
+    frames["changes"] = _in_namespaces(changes, namespaces)
+    frames["events"] = _in_namespaces(events, namespaces)
+    rollouts = None
+    if frames["changes"] is not None:
+        rollouts = frames["changes"][frames["changes"]["change"] == "rollout"]
+        rollouts = rollouts.rename(columns={"time": "timestamp", "owner_name": "deployment"})
+    frames["rollouts"] = rollouts
+    report = incident_report(
+        window,
+        **{name: frames[name] for name in queries if frames[name] is not None},
+        rollouts=rollouts,
+        slo=s.profile.slo,
+        margin_s=margin_td.total_seconds(),
+    )
+    context = {"shown": shown, "step_s": step, "history_start": history, "queries": queries}
+    return AreaReport("incident", window, frames, report, sections, context)

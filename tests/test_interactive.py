@@ -1,0 +1,102 @@
+"""The ad-hoc API: ``dd.session()``, ``s.findings.<area>()``, ``dwcp_diag.collect``.
+
+The facade must find exactly what the report of the same name publishes: it is checked
+against the findings of the notebooks rendered live (replaying their recorded bundle), and
+against the demo bundle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pandas as pd
+import pytest
+
+import dwcp_diag as dd
+from dwcp_diag.analysis.findings import Findings
+from dwcp_diag.collect import AreaReport, collect_latency, collect_memory
+from dwcp_diag.config import load_profile
+from dwcp_diag.demo.simulator import DEMO_END
+from dwcp_diag.errors import ReplayMissing, TimeWindowError
+from dwcp_diag.session import AreaFindings, Session
+from tests.fixtures.live import INCIDENT_WINDOW
+
+AREAS = ["latency", "database", "memory", "cost", "capacity"]
+
+
+def test_session_stays_a_function_after_its_module_is_imported():
+    # importing a submodule binds it on the package: dd.session must not become the module
+    importlib.import_module("dwcp_diag.session")
+    importlib.import_module("dwcp_diag.report.notebook")
+    assert callable(dd.session)
+    assert isinstance(dd.session(source="demo"), Session)
+
+
+def test_facade_methods_have_explicit_parameters_for_tab_completion():
+    for name in [*AREAS, "incident"]:
+        method = getattr(AreaFindings, name)
+        kinds = {p.kind for p in inspect.signature(method).parameters.values()}
+        assert inspect.Parameter.VAR_KEYWORD not in kinds, name
+        assert inspect.Parameter.VAR_POSITIONAL not in kinds, name
+        assert method.__doc__ and ">>>" in method.__doc__, f"{name} has no example"
+        assert inspect.signature(method).return_annotation in ("Findings", Findings)
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_facade_finds_what_the_live_report_published(rendered_live, area):
+    assert rendered_live.exit_code == 0
+    profile = load_profile("live", rendered_live.config_path, environ={})
+    s = Session(profile, source=f"snapshot:{rendered_live.bundle}", now=DEMO_END, writer=area)
+    found = getattr(s.findings, area)()
+    assert isinstance(found, Findings)
+    assert found.to_records() == rendered_live.findings(area)
+    assert len(found) > 0  # the scenario seeds something in every area
+
+
+def test_facade_incident_finds_what_the_live_report_published(rendered_live):
+    profile = load_profile("live", rendered_live.config_path, environ={})
+    s = Session(profile, source=f"snapshot:{rendered_live.bundle}", writer="incident")
+    found = s.findings.incident(*INCIDENT_WINDOW)
+    assert found.to_records() == rendered_live.findings("incident")
+    assert "deployment_in_window" in {f.check for f in found}
+
+
+def test_time_arguments_accept_durations_iso_strings_datetimes_and_timestamps(no_live_sources):
+    s = dd.session(source="demo")
+    end = s.now
+    start = end - pd.Timedelta(days=7)
+    by_duration = s.findings.memory(window="7d")
+    by_iso = s.findings.memory(start=start.isoformat(), end=end.isoformat())
+    by_datetime = s.findings.memory(start=start.to_pydatetime(), end=end.to_pydatetime())
+    by_timestamp = s.findings.memory(start=start, end=end)
+    records = by_duration.to_records()
+    assert records and records == by_iso.to_records()
+    assert records == by_datetime.to_records() == by_timestamp.to_records()
+    # naive times are UTC (documented); an explicit offset is converted
+    naive = start.tz_localize(None).to_pydatetime()
+    assert s.findings.memory(start=naive, end=end).to_records() == records
+    berlin = start.tz_convert("Europe/Berlin").isoformat()
+    assert berlin.endswith("+01:00")
+    assert s.findings.memory(start=berlin, end=end).to_records() == records
+    with pytest.raises(TimeWindowError, match="is not before end"):
+        s.findings.memory(start=end, end=start)
+
+
+def test_collect_returns_frames_report_and_findings(no_live_sources):
+    s = dd.session(source="demo")
+    memory = collect_memory(s, s.window("7d"))
+    assert isinstance(memory, AreaReport)
+    assert set(memory.frames) >= {"working_set", "restarts", "inventory"}
+    leaks = memory.report["leaks"]
+    assert leaks[leaks["is_leak"]]["growth_mib_per_h"].round().tolist() == [25.0]
+    assert "memory_leak" in memory._repr_html_()
+    latency = collect_latency(s, s.window("7d"))
+    assert latency.context["slo"].p95_latency_ms == 200
+    assert "latency_slo_breach" in {f.check for f in latency.findings}
+
+
+def test_demo_answers_only_what_was_recorded_and_says_so(no_live_sources):
+    s = dd.session(source="demo")
+    with pytest.raises(ReplayMissing, match=r"no recording of prometheus\.range"):
+        s.prom.range("sum(up)", window="6h")
