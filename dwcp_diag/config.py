@@ -49,7 +49,12 @@ DEFAULT_PROFILE = "default"
 
 @dataclass(frozen=True)
 class PrometheusSettings:
-    """How to reach Prometheus (or anything speaking its HTTP query API: Thanos, Mimir, VM)."""
+    """How to reach Prometheus (or anything speaking its HTTP query API: Thanos, Mimir, VM).
+
+    ``max_series`` bounds the listing calls (``series()``, ``label_values()``): an answer with
+    more series (or values) than this is refused with an error advising to aggregate or
+    narrow the selector, before it is decoded; ``0`` means no limit.
+    """
 
     url: str | None = None
     token: Secret | None = None
@@ -61,6 +66,7 @@ class PrometheusSettings:
     scrape_interval_s: float = 60.0
     max_workers: int = 4
     retries: int = 3
+    max_series: int = 100_000
 
     @property
     def display_url(self) -> str | None:
@@ -362,6 +368,8 @@ def _coerce(label: str, value: Any, default: Any) -> Any:
             raise ConfigError(f"{label}: expected a number, got {value!r}")
         if value < 0:
             raise ConfigError(f"{label}: must not be negative, got {value!r}")
+        if isinstance(default, int) and value != int(value):
+            raise ConfigError(f"{label}: expected a whole number, got {value!r}")
         return type(default)(value)
     if value is not None and not isinstance(value, str):
         raise ConfigError(f"{label}: expected a string, got {value!r}")

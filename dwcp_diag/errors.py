@@ -43,6 +43,21 @@ class QueryError(DwcpDiagError):
         self.query = query
 
 
+class QueryTimeout(QueryError):
+    """A query ran past a timeout the profile sets (PostgreSQL ``statement_timeout_ms`` or
+    ``lock_timeout_ms``); ``setting`` names it, and the message says how to raise it.
+
+    >>> str(QueryTimeout("bloat took too long", "bloat", setting="statement_timeout_ms"))
+    'bloat took too long'
+    """
+
+    def __init__(
+        self, message: str, query: str | None = None, setting: str = "statement_timeout_ms"
+    ) -> None:
+        super().__init__(message, query)
+        self.setting = setting
+
+
 class StatsUnavailable(QueryError):
     """A statistic cannot be read for want of a privilege, an extension or a setting.
 

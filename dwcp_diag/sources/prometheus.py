@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,17 +27,27 @@ from dataclasses import dataclass
 import pandas as pd
 
 from dwcp_diag.config import PrometheusSettings
-from dwcp_diag.errors import ConfigError, QueryError, SourceUnavailable, TimeWindowError
+from dwcp_diag.errors import (
+    ConfigError,
+    DwcpDiagError,
+    QueryError,
+    SourceUnavailable,
+    TimeWindowError,
+)
 from dwcp_diag.queries.promql import check_label_name
 from dwcp_diag.sources.base import Loader, SourceCheck
 from dwcp_diag.sources.cache import FrameCache
 from dwcp_diag.sources.prometheus_decode import (
     DecodeError,
     Matrix,
-    labels_frame,
+    listing_size,
+    parse_envelope,
     parse_result,
+    series_frame,
     to_frame,
+    values_frame,
 )
+from dwcp_diag.sources.prometheus_empty import EMPTY_REASON, explain_empty, metric_names
 from dwcp_diag.sources.prometheus_http import (
     PrometheusHTTP,
     ResultTooLarge,
@@ -188,6 +199,8 @@ class PrometheusLoader(Loader):
         self.max_points_per_request = max_points_per_request
         self.backoff_s = backoff_s
         self._http: PrometheusHTTP | None = None
+        self._metric_names: frozenset[str] | None = None
+        self._names_lock = threading.Lock()
 
     @property
     def now(self) -> pd.Timestamp:
@@ -231,6 +244,7 @@ class PrometheusLoader(Loader):
         The window is ``window`` (a duration ending at ``end``, default now) or
         ``start``..``end``; default the last 24 hours. ``step`` defaults to
         :func:`auto_step_s`. ``labels`` are label columns the frame has even when empty.
+        An empty frame says why in ``frame.attrs["empty_reason"]`` (see :meth:`instant`).
 
         >>> loader.range("sum by (path) (rate(http_requests_total[5m]))", window="7d")
         ... # doctest: +SKIP
@@ -239,7 +253,12 @@ class PrometheusLoader(Loader):
         params = {"query": query, "start": plan.start, "end": plan.end, "step": plan.step_s}
         if labels:
             params["labels"] = list(labels)
-        return self._load("range", params, lambda: self._cached_range(query, plan, params, labels))
+        where = f"in the window {TimeWindow(plan.start, plan.end).label()}"
+        return self._load(
+            "range",
+            params,
+            lambda: self._explained(self._cached_range(query, plan, params, labels), query, where),
+        )
 
     def plan(
         self,
@@ -266,14 +285,26 @@ class PrometheusLoader(Loader):
         A range-vector selector (``metric[1h]``) returns its raw samples with their own
         timestamps.
 
+        A frame with no rows carries a one-line ``frame.attrs["empty_reason"]`` (kept when
+        recorded and replayed): a metric name the server does not know (with the closest
+        known name), or that the names exist but no series matched; a WARNING is logged for
+        unknown names.
+
         >>> loader.instant("kube_pod_container_status_restarts_total", at="2026-11-16")
         ... # doctest: +SKIP
+        >>> loader.instant("http_request_total").attrs["empty_reason"]  # doctest: +SKIP
+        "no series: Prometheus has no metric named 'http_request_total' (did you mean ..."
         """
         time = parse_time(at if at is not None else "now", now=self.now).floor("ms")
         params: dict = {"query": query, "time": time}
         if labels:
             params["labels"] = list(labels)
-        return self._load("instant", params, lambda: self._fetch_instant(query, time, labels))
+        where = f"at {time.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        return self._load(
+            "instant",
+            params,
+            lambda: self._explained(self._fetch_instant(query, time, labels), query, where),
+        )
 
     def series(
         self,
@@ -283,6 +314,9 @@ class PrometheusLoader(Loader):
         window: DurationLike | None = None,
     ) -> pd.DataFrame:
         """Label sets of the series matching ``match`` in a window (default last 24 h).
+
+        More than the settings' ``max_series`` series is refused (:class:`QueryError`, before
+        decoding): aggregate (``count by (job) (...)``) or narrow the selector instead.
 
         >>> loader.series('kube_pod_owner{namespace="production"}', window="1d")
         ... # doctest: +SKIP
@@ -302,7 +336,8 @@ class PrometheusLoader(Loader):
     ) -> pd.DataFrame:
         """The values of ``label`` (one categorical column named after it), sorted.
 
-        Without a window, Prometheus looks at everything it stores.
+        Without a window, Prometheus looks at everything it stores. More than the settings'
+        ``max_series`` values is refused, as for :meth:`series`.
 
         >>> loader.label_values("namespace")["namespace"].tolist()  # doctest: +SKIP
         ['data', 'production']
@@ -415,11 +450,26 @@ class PrometheusLoader(Loader):
         return to_frame(self._decode(body), labels)
 
     def _fetch_series(self, matches: list[str], span: TimeWindow) -> pd.DataFrame:
-        api = self.http.api_client()
-        found = self.http.metadata(
-            "/api/v1/series", api.get_series, span.start, span.end, params={"match[]": matches}
+        params = {
+            "match[]": matches,
+            "start": _seconds_text(_milliseconds(span.start)),
+            "end": _seconds_text(_milliseconds(span.end)),
+        }
+        selector = " or ".join(matches)
+        body = self.http.call("/api/v1/series", params, selector)
+        self._check_listing(
+            body,
+            f"series matching {selector} in {span.label()}",
+            f"aggregate instead (count by (job) ({selector}), sum by (...)) or narrow the "
+            "selector (more label matchers, a shorter window)",
+            selector,
         )
-        return labels_frame(found)
+        try:
+            return series_frame(body)
+        except DecodeError as exc:
+            raise self.http.unavailable(
+                f"answered /api/v1/series with something else: {exc}"
+            ) from None
 
     def _fetch_label_values(self, params: dict) -> pd.DataFrame:
         label = params["label"]
@@ -427,12 +477,70 @@ class PrometheusLoader(Loader):
         if "match" in params:
             query["match[]"] = params["match"]
         if "start" in params:
-            query.update(start=params["start"].timestamp(), end=params["end"].timestamp())
-        api = self.http.api_client()
-        values = self.http.metadata(
-            f"/api/v1/label/{label}/values", api.get_label_values, label, params=query
+            query.update(
+                start=_seconds_text(_milliseconds(params["start"])),
+                end=_seconds_text(_milliseconds(params["end"])),
+            )
+        path = f"/api/v1/label/{label}/values"
+        selector = " or ".join(params.get("match", [])) or None
+        body = self.http.call(path, query, selector)
+        self._check_listing(
+            body,
+            f"values of label {label!r}" + (f" on series matching {selector}" if selector else ""),
+            f"aggregate instead (count by ({label}) (...)) or narrow the selector "
+            "(match=, a window)",
+            selector or label,
         )
-        return labels_frame([{label: value} for value in values], labels=[label])
+        return values_frame(label, self._listed_strings(body, path))
+
+    def _check_listing(self, body: bytes, what: str, advice: str, query: str) -> None:
+        """Refuse a listing answer holding more than ``max_series`` entries, before decoding."""
+        limit = self.settings.max_series
+        count = listing_size(body)
+        if limit and count > limit:
+            raise QueryError(
+                f"Prometheus at {self.http.display_url} has {count:,} {what}, more than "
+                f"max_series = {limit:,}: {advice}, or raise max_series in the profile's "
+                "[prometheus] section",
+                query,
+            )
+
+    def _listed_strings(self, body: bytes, path: str) -> list[str]:
+        try:
+            data = parse_envelope(body).get("data")
+        except DecodeError as exc:
+            raise self.http.unavailable(f"answered {path} with something else: {exc}") from None
+        if not isinstance(data, list) or not all(isinstance(v, str) for v in data):
+            raise self.http.unavailable(f"answered {path} with something else than a list")
+        return data
+
+    # ------------------------------------------------------------------ empty results
+
+    def _explained(self, frame: pd.DataFrame, query: str, where: str) -> pd.DataFrame:
+        """``frame``, with ``attrs["empty_reason"]`` when it has no rows (see :meth:`instant`)."""
+        if len(frame):
+            return frame
+        names = metric_names(query)
+        known = self._known_metric_names() if names else None
+        reason = explain_empty(names, known, where)
+        if known is not None and any(name not in known for name in names):
+            log.warning("%s\n  query: %s", reason, query)
+        frame.attrs[EMPTY_REASON] = reason
+        return frame
+
+    def _known_metric_names(self) -> frozenset[str] | None:
+        """The server's metric names, read once per loader; None when they cannot be read."""
+        with self._names_lock:
+            if self._metric_names is None:
+                path = "/api/v1/label/__name__/values"
+                try:
+                    self._metric_names = frozenset(
+                        self._listed_strings(self.http.call(path, {}), path)
+                    )
+                except DwcpDiagError as exc:
+                    log.debug("metric names unavailable to explain an empty result: %s", exc)
+                    return None
+            return self._metric_names
 
     def _decode(self, body: bytes) -> Matrix:
         try:

@@ -31,7 +31,9 @@ import numpy as np
 import orjson
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import pyarrow.json as pa_json
 
 from dwcp_diag.frames import empty_frame
 
@@ -273,6 +275,115 @@ def labels_frame(metrics: Sequence[Mapping[str, str]], labels: Sequence[str] = (
     return pd.DataFrame({c: _label_column(label, ordered, ones) for c, label in columns.items()})
 
 
+# A /api/v1/series answer as Prometheus writes it: compact, the data array last.
+_SERIES_HEAD = b'{"status":"success","data":['
+_SERIES_TAIL = b"]}"
+# Between two label sets of the data array, and between a label name and its value. Inside a
+# label value a quote is escaped, so these only occur there in ways that leave the rewritten
+# text invalid JSON (which sends the answer to the general path).
+_BETWEEN_SETS = b'"},{"'
+_BEFORE_VALUE = b'":"'
+# Prefixed to every value so that pyarrow infers no timestamps; cut off after parsing.
+_VALUE_MARK = b"~"
+_JSON_PARSE = pa_json.ParseOptions(newlines_in_values=False, unexpected_field_behavior="infer")
+
+
+def listing_size(body: bytes) -> int:
+    """How many label sets (``/api/v1/series``) or values (``/api/v1/label/NAME/values``) an
+    answer holds, counted in its bytes without decoding it (exact unless a label value itself
+    contains the separator; never less than the true count).
+
+    >>> listing_size(b'{"status":"success","data":[{"a":"1"},{"a":"2"}]}')
+    2
+    >>> listing_size(b'{"status":"success","data":["x","y","z"]}'), listing_size(b'{"data":[]}')
+    (3, 0)
+    """
+    start = body.find(b'"data":[')
+    if start < 0 or body[start + 8 : start + 9] == b"]":
+        return 0
+    separator = _BETWEEN_SETS if body[start + 8 : start + 9] == b"{" else b'","'
+    return body.count(separator, start) + 1
+
+
+def series_frame(body: bytes) -> pd.DataFrame:
+    """A ``/api/v1/series`` answer as a frame (as :func:`labels_frame` makes it), decoded in C.
+
+    The label sets become newline-delimited JSON read by pyarrow, so no Python object is
+    made per series; an answer of another layout (warnings, pretty-printed, odd values)
+    takes the general path: same frame, more memory.
+
+    >>> series_frame(b'{"status":"success","data":[{"__name__":"up","job":"b"},'
+    ...              b'{"__name__":"up","job":"a","x":"2026-11-16"}]}').to_dict("list")
+    {'__name__': ['up', 'up'], 'job': ['a', 'b'], 'x': ['2026-11-16', nan]}
+    """
+    fast = _series_frame_fast(body)
+    if fast is not None:
+        return fast
+    document = parse_envelope(body)
+    _log_warnings(document)
+    data = document.get("data")
+    if not isinstance(data, list) or not all(isinstance(item, dict) for item in data):
+        raise DecodeError("the answer's data is not a list of label sets")
+    return labels_frame(data)
+
+
+def _series_frame_fast(body: bytes) -> pd.DataFrame | None:
+    if not (body.startswith(_SERIES_HEAD) and body.endswith(_SERIES_TAIL)):
+        return None
+    if len(body) == len(_SERIES_HEAD) + len(_SERIES_TAIL):
+        return labels_frame([])
+    lines = body[len(_SERIES_HEAD) : -len(_SERIES_TAIL)].replace(_BETWEEN_SETS, b'"}\n{"')
+    lines = lines.replace(_BEFORE_VALUE, _BEFORE_VALUE + _VALUE_MARK)
+    try:
+        table = pa_json.read_json(io.BytesIO(lines), parse_options=_JSON_PARSE)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    del lines
+    if not all(pa.types.is_string(field.type) for field in table.schema):
+        return None
+    columns = label_columns(table.column_names)
+    table = pa.table(
+        {
+            name: pc.utf8_slice_codeunits(table.column(name), len(_VALUE_MARK))
+            for name in columns.values()
+        }
+    )
+    # Missing labels sort last (as pandas sorts missing categories); strings by code point.
+    order = pc.sort_indices(
+        table, sort_keys=[(name, "ascending", "at_end") for name in columns.values()]
+    )
+    table = table.take(order)
+    return pd.DataFrame(
+        {column: _arrow_categorical(table.column(label)) for column, label in columns.items()}
+    )
+
+
+def _arrow_categorical(values: pa.ChunkedArray) -> pd.Categorical:
+    """Strings (with nulls) as a categorical of sorted ``str`` categories, as
+    :func:`_label_column` makes them."""
+    distinct = pc.drop_null(pc.unique(values))
+    categories = pc.take(distinct, pc.sort_indices(distinct))
+    codes = pc.fill_null(pc.index_in(values, value_set=categories), -1).to_numpy()
+    return _categorical(pd.Index(categories.to_pandas(), dtype="str"), codes)
+
+
+def values_frame(label: str, values: Sequence[str]) -> pd.DataFrame:
+    """The values of one label as a one-column frame (as :func:`labels_frame` makes it from
+    ``[{label: value}, ...]``, without a dict per value).
+
+    >>> values_frame("status", ["500", "200"])["status"].tolist()
+    ['200', '500']
+    """
+    column = next(iter(label_columns([label])))
+    categories = pd.Index(sorted(set(values)), dtype="str")
+    return pd.DataFrame({column: _categorical(categories, np.arange(len(categories)))})
+
+
+def _categorical(categories: pd.Index, codes: np.ndarray) -> pd.Categorical:
+    dtype = pd.CategoricalDtype(categories)
+    return pd.Categorical.from_codes(codes.astype(_code_type(categories), copy=False), dtype=dtype)
+
+
 def _utc_timestamps(milliseconds: np.ndarray) -> pd.api.extensions.ExtensionArray:
     """``datetime64[ns, UTC]`` values of Unix milliseconds (the array is reused in place)."""
     nanoseconds = np.multiply(milliseconds, 1_000_000, out=milliseconds).view("M8[ns]")
@@ -295,8 +406,7 @@ def _label_column(label: str, metrics: list[dict[str, str]], counts: np.ndarray)
     categories = sorted({value for value in per_series if value is not None})
     position = {value: code for code, value in enumerate(categories)}
     series_codes = np.array([position.get(v, -1) for v in per_series], dtype=_code_type(categories))
-    dtype = pd.CategoricalDtype(pd.Index(categories, dtype="str"))
-    return pd.Categorical.from_codes(np.repeat(series_codes, counts), dtype=dtype)
+    return _categorical(pd.Index(categories, dtype="str"), np.repeat(series_codes, counts))
 
 
 def _code_type(categories: Sequence[str]) -> type:

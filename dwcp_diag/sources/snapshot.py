@@ -3,6 +3,7 @@
 A bundle is a directory::
 
     manifests/<writer>.json  format, package version, "now" of the run, one entry per call
+                             (with the frame's ``attrs``, such as ``empty_reason``, if any)
     data/<source>/<key>.parquet
 
 Each writer (one notebook of a parallel render, or one interactive session) keeps its own
@@ -46,6 +47,7 @@ _REPLAYABLE_ERRORS = {
     "SourceUnavailable": errors.SourceUnavailable,
     "AuthError": errors.AuthError,
     "QueryError": errors.QueryError,
+    "QueryTimeout": errors.QueryTimeout,
     "StatsUnavailable": errors.StatsUnavailable,
 }
 
@@ -133,7 +135,10 @@ class Recorder:
         # (pg_stat_activity now and a minute later) keeps both answers
         relative = f"data/{source}/{key}-{digest[:16]}.parquet"
         atomic_write_bytes(self.directory / relative, data)
-        self._add(key, source, call, params, file=relative, rows=len(frame), sha256=digest)
+        extra: dict[str, Any] = {"file": relative, "rows": len(frame), "sha256": digest}
+        if frame.attrs:  # e.g. a Prometheus frame's "empty_reason", readable in the manifest
+            extra["attrs"] = json.loads(json.dumps(frame.attrs, default=str))
+        self._add(key, source, call, params, **extra)
 
     def record_error(
         self, source: str, call: str, params: Mapping[str, Any], error: errors.DwcpDiagError
@@ -145,6 +150,8 @@ class Recorder:
             info["source"] = error.source
         if isinstance(error, errors.StatsUnavailable):
             info["feature"], info["fix"] = error.feature, error.fix
+        if isinstance(error, errors.QueryTimeout):
+            info["setting"] = error.setting
         self._add(key, source, call, params, error=info)
 
     def _add(self, key: str, source: str, call: str, params: Mapping[str, Any], **extra: Any):
@@ -245,7 +252,9 @@ class SnapshotBundle:
                 f"snapshot bundle {self.directory}: {entry['file']} ({source}.{call}) "
                 f"cannot be read: {exc}"
             ) from None
-        return _restore_empty_categories(frame)
+        frame = _restore_empty_categories(frame)
+        frame.attrs.update(entry.get("attrs") or {})
+        return frame
 
 
 def _restore_empty_categories(frame: pd.DataFrame) -> pd.DataFrame:
@@ -266,4 +275,6 @@ def _recorded_error(info: Mapping[str, Any], source: str) -> errors.DwcpDiagErro
         return cls(info.get("source", source), info["message"])
     if cls is errors.StatsUnavailable:
         return cls(info.get("feature", ""), info["message"], info.get("fix", ""))
+    if cls is errors.QueryTimeout:
+        return cls(info["message"], setting=info.get("setting", "statement_timeout_ms"))
     return cls(info["message"])
