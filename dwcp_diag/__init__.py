@@ -4,14 +4,22 @@ Prometheus, PostgreSQL and Kubernetes into tidy pandas frames; analysis into fin
 Papermill and nbconvert into self-contained HTML reports.
 
 >>> import dwcp_diag as dd
->>> s = dd.session(source="demo")                                        # doctest: +SKIP
->>> s.prom.range("sum(rate(http_requests_total[5m]))", window="6h")      # doctest: +SKIP
+>>> s = dd.session(source="demo")
+>>> tables = s.pg.tables()  # raw numbers, sorted
+>>> tables[["relname", "total_bytes"]].head(2)
+     relname  total_bytes
+0  audit_log     41246720
+1     events     45187072
+>>> "MiB" in dd.show(tables, "relname total_bytes").to_html()  # human units on screen
+True
+>>> dd.plots.timeseries, dd.collect.collect_memory  # doctest: +ELLIPSIS
+(<function timeseries at 0x...>, <function collect_memory at 0x...>)
 """
 
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("dwcp-diag")
@@ -25,6 +33,8 @@ from dwcp_diag.session import Session
 
 if TYPE_CHECKING:
     import os
+
+    import pandas as pd
 
     from dwcp_diag.config import Profile
     from dwcp_diag.timewindow import TimeLike
@@ -46,4 +56,33 @@ def session(
     return Session(profile, source=source, record=record, now=now, writer=writer)
 
 
-__all__ = ["Session", "__version__", "session"]
+def show(frame: pd.DataFrame, columns: str | None = None, grey: pd.Series | None = None) -> Any:
+    """Display ``frame`` (or its space-separated ``columns``) with human units: bytes as
+    MiB/GiB, ``*_s`` as durations, ratios and shares as %; the frame keeps its raw numbers.
+
+    >>> import pandas as pd
+    >>> "2.0 GiB" in show(pd.DataFrame({"total_bytes": [2 * 2**30]})).to_html()
+    True
+    """
+    from dwcp_diag.plots.tables import report_table
+
+    return report_table(frame, columns, grey)
+
+
+_LAZY_MODULES = ("collect", "plots", "queries", "analysis")
+
+
+def __getattr__(name: str) -> Any:
+    # ``dd.plots.timeseries(...)`` without importing plotly for every ``import dwcp_diag``
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f"dwcp_diag.{name}")
+    raise AttributeError(f"module 'dwcp_diag' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_MODULES})
+
+
+__all__ = ["Session", "__version__", "session", "show"]

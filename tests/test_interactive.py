@@ -12,15 +12,17 @@ import inspect
 
 import pandas as pd
 import pytest
+from pandas.testing import assert_frame_equal
 
 import dwcp_diag as dd
 from dwcp_diag.analysis.findings import Findings
 from dwcp_diag.collect import AreaReport, collect_latency, collect_memory
-from dwcp_diag.config import load_profile
+from dwcp_diag.config import Profile, load_profile
 from dwcp_diag.demo.simulator import DEMO_END
 from dwcp_diag.errors import ReplayMissing, TimeWindowError
 from dwcp_diag.session import AreaFindings, Session
 from tests.fixtures.live import INCIDENT_WINDOW
+from tests.test_prometheus_loader import RATE_BY_PATH, settings_for
 
 AREAS = ["latency", "database", "memory", "cost", "capacity"]
 
@@ -100,3 +102,36 @@ def test_demo_answers_only_what_was_recorded_and_says_so(no_live_sources):
     s = dd.session(source="demo")
     with pytest.raises(ReplayMissing, match=r"no recording of prometheus\.range"):
         s.prom.range("sum(up)", window="6h")
+
+
+def test_replay_answers_sub_windows_exactly_as_prometheus_would(prometheus_server, tmp_path):
+    profile = Profile(prometheus=settings_for(prometheus_server.url))
+    live = Session(profile, source="live", now=DEMO_END)
+    recording = Session(profile, source="live", record=tmp_path / "bundle", now=DEMO_END)
+    recording.prom.range(RATE_BY_PATH, window="2d", step=60, labels=["path"])
+    replay = Session(profile, source=f"snapshot:{tmp_path / 'bundle'}")
+
+    for window, end, step in [
+        ("6h", DEMO_END, 60),  # the recording's step, a shorter window
+        ("1d", DEMO_END - pd.Timedelta(hours=5), 300),  # a coarser step, an earlier end
+        ("2d", DEMO_END, 120),
+    ]:
+        expected = live.prom.range(RATE_BY_PATH, window=window, end=end, step=step, labels=["path"])
+        got = replay.prom.range(RATE_BY_PATH, window=window, end=end, step=step, labels=["path"])
+        assert len(got) and got["timestamp"].min() >= DEMO_END - pd.Timedelta(days=2)
+        assert_frame_equal(got, expected, check_exact=True, obj=f"{window} at {step}s")
+
+    for window, step in [("3d", 60), ("6h", 90), ("6h", 30)]:  # wider, not a multiple, finer
+        with pytest.raises(ReplayMissing, match="no recording"):
+            replay.prom.range(RATE_BY_PATH, window=window, step=step, labels=["path"])
+    with pytest.raises(ReplayMissing):  # another label set is another question
+        replay.prom.range(RATE_BY_PATH, window="6h", step=60)
+
+
+def test_facade_answers_shorter_windows_from_the_demo_bundle(no_live_sources):
+    s = dd.session(source="demo")
+    week, day = s.findings.memory(window="7d"), s.findings.memory(window="24h")
+    assert {f.check for f in day} <= {f.check for f in week}
+    assert "memory_leak" in {f.check for f in week}
+    assert "memory_leak" not in {f.check for f in day}  # a leak needs 36 growing hours
+    assert s.findings.cost(window="3d")  # the cost report reads two weeks back anyway

@@ -64,7 +64,7 @@ def downsample(
 
 def timeseries(
     frame: pd.DataFrame,
-    color: str | None = None,
+    color: str | None = "auto",
     title: str | None = None,
     y_title: str | None = None,
     hline: float | None = None,
@@ -74,9 +74,19 @@ def timeseries(
 ) -> go.Figure:
     """One line per series of a tidy frame (``timestamp``, ``value`` and label columns).
 
-    ``color`` names the label that tells series apart; the ``max_series`` largest (by mean)
-    are drawn. ``hline`` draws a target line (the runbook's SLOs, a limit).
+    ``color`` names the label that tells series apart; ``"auto"`` (the default) joins every
+    label column that varies (``/api/v1/tasks/500``), ``None`` draws one line. The
+    ``max_series`` largest (by mean) are drawn. ``hline`` draws a target line (an SLO, a
+    limit).
+
+    >>> frame = pd.DataFrame({"path": ["/a", "/b"], "status": ["200", "200"],
+    ...                       "timestamp": pd.to_datetime([0, 0], unit="s", utc=True),
+    ...                       "value": [1.0, 2.0]})
+    >>> [trace.name for trace in timeseries(frame, title="req/s", hline=1.5).data]
+    ['/a', '/b']
     """
+    if color == "auto":
+        frame, color = _with_series_label(frame, value_column)
     fig = go.Figure()
     groups = [(None, frame)] if color is None else list(frame.groupby(color, observed=True))
     if color is not None and len(groups) > max_series:
@@ -100,3 +110,15 @@ def timeseries(
             annotation_position="top left",
         )
     return house_layout(fig, title, y_title)
+
+
+def _with_series_label(frame: pd.DataFrame, value_column: str) -> tuple[pd.DataFrame, str | None]:
+    """The frame with one ``series`` column naming each series by its varying labels."""
+    labels = [c for c in frame.columns if c not in ("timestamp", value_column, "__name__")]
+    varying = [c for c in labels if frame[c].nunique(dropna=False) > 1]
+    if not varying:
+        return frame, None
+    if len(varying) == 1:
+        return frame, varying[0]
+    names = frame[varying].astype("str").agg("/".join, axis=1)
+    return frame.assign(series=names), "series"

@@ -36,12 +36,18 @@ def column_formats(frame: pd.DataFrame, columns: list[str]) -> dict[str, Callabl
     return {c: f for c, f in chosen.items() if c in columns}
 
 
-def report_table(frame: pd.DataFrame, columns: str, grey: pd.Series | None = None) -> Styler | str:
-    """The ``columns`` (space-separated) of ``frame`` styled for a report; rows where ``grey``
-    holds are greyed (e.g. unreliable estimates). An empty frame gives ``"(none)"``."""
+def report_table(
+    frame: pd.DataFrame, columns: str | None = None, grey: pd.Series | None = None
+) -> Styler | str:
+    """The ``columns`` (space-separated; default all) of ``frame`` styled for a report; rows
+    where ``grey`` holds are greyed (e.g. unreliable estimates). An empty frame gives
+    ``"(none)"``. The frame keeps its raw numbers: only the display is in human units.
+
+    ``dd.show(frame)`` is this function: ``dd.show(s.pg.tables(), "relname total_bytes")``.
+    """
     if frame.empty:
         return "(none)"
-    names = columns.split()
+    names = columns.split() if columns is not None else [str(c) for c in frame.columns]
     styled = frame[names].style.format(column_formats(frame, names), na_rep="", thousands=",")
     text = [c for c in names if frame[c].dtype.kind not in "iufb"]
     styled = styled.set_properties(subset=text, **{"text-align": "left"})

@@ -221,14 +221,45 @@ class SnapshotBundle:
         return call_key(source, call, params) in self.entries
 
     def load(self, source: str, call: str, params: Mapping[str, Any]) -> pd.DataFrame:
+        """The recorded frame of this call (or its recorded error, raised).
+
+        A range query not recorded as such is answered from a recording of the same query
+        whose window covers it, at the same step or a finer one that divides it: Prometheus
+        evaluates at multiples of the step, so those samples are exactly what it would answer.
+        """
         key = call_key(source, call, params)
         entry = self.entries.get(key)
+        if entry is None and call == "range":
+            covering = self._covering_range(source, params)
+            if covering is not None:
+                return _sub_range(self._read(covering, source, call), params)
         if entry is None:
             raise ReplayMissing(
                 f"snapshot bundle {self.directory} has no recording of {source}.{call}"
                 f"({canonical_params(params)}); re-record the bundle with this call "
                 "(e.g. `make demo-record` for the demo bundle, or --record on a live run)"
             )
+        return self._read(entry, source, call)
+
+    def _covering_range(self, source: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        wanted = json.loads(canonical_params(params))
+        start, end = pd.Timestamp(wanted["start"]), pd.Timestamp(wanted["end"])
+        step_ms = round(float(wanted["step"]) * 1000)
+        same = {k: v for k, v in wanted.items() if k not in ("start", "end", "step")}
+        for entry in self.entries.values():
+            recorded = entry["params"]
+            if entry["source"] != source or entry["call"] != "range" or "error" in entry:
+                continue
+            if {k: v for k, v in recorded.items() if k not in ("start", "end", "step")} != same:
+                continue
+            recorded_step_ms = round(float(recorded["step"]) * 1000)
+            if step_ms % recorded_step_ms or int(start.value // 10**6) % recorded_step_ms:
+                continue
+            if pd.Timestamp(recorded["start"]) <= start and end <= pd.Timestamp(recorded["end"]):
+                return entry
+        return None
+
+    def _read(self, entry: Mapping[str, Any], source: str, call: str) -> pd.DataFrame:
         if "error" in entry:
             raise _recorded_error(entry["error"], source)
         path = self.directory / entry["file"]
@@ -255,6 +286,21 @@ class SnapshotBundle:
         frame = _restore_empty_categories(frame)
         frame.attrs.update(entry.get("attrs") or {})
         return frame
+
+
+def _sub_range(frame: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
+    """The rows of a recorded range frame at the evaluation times of ``params``."""
+    start = pd.Timestamp(params["start"])
+    end = pd.Timestamp(params["end"])
+    step_ms = round(float(params["step"]) * 1000)
+    stamps = frame["timestamp"]
+    offset_ms = (stamps - start) // pd.Timedelta(milliseconds=1)
+    keep = (stamps >= start) & (stamps <= end) & (offset_ms % step_ms == 0)
+    part = frame[keep].reset_index(drop=True)
+    for column in part.columns:
+        if isinstance(part[column].dtype, pd.CategoricalDtype):
+            part[column] = part[column].cat.remove_unused_categories()
+    return part
 
 
 def _restore_empty_categories(frame: pd.DataFrame) -> pd.DataFrame:
