@@ -243,12 +243,16 @@ class SnapshotBundle:
 
     def _covering_range(self, source: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
         wanted = json.loads(canonical_params(params))
+        if not {"start", "end", "step"} <= wanted.keys():
+            return None
         start, end = pd.Timestamp(wanted["start"]), pd.Timestamp(wanted["end"])
         step_ms = round(float(wanted["step"]) * 1000)
         same = {k: v for k, v in wanted.items() if k not in ("start", "end", "step")}
         for entry in self.entries.values():
             recorded = entry["params"]
             if entry["source"] != source or entry["call"] != "range" or "error" in entry:
+                continue
+            if not {"start", "end", "step"} <= recorded.keys():
                 continue
             if {k: v for k, v in recorded.items() if k not in ("start", "end", "step")} != same:
                 continue
