@@ -51,7 +51,7 @@ import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings, source_unavailable
 from dwcp_diag.config import Profile
-from dwcp_diag.errors import ConfigError, SourceUnavailable, StatsUnavailable
+from dwcp_diag.errors import ConfigError, QueryTimeout, SourceUnavailable, StatsUnavailable
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres import (
     ACTIVITY_SCHEMA,
@@ -1908,7 +1908,9 @@ def stats_unavailable_findings(
     """``stats_unavailable`` per feature the loader's ``availability`` says is missing (warning
     when ``required``, else info), with its fix (a GRANT, CREATE EXTENSION or setting), plus
     one per :class:`StatsUnavailable` or other query error in ``errors`` (frame key ->
-    exception) whose feature the table does not already name.
+    exception) whose feature the table does not already name: a warning for a missing
+    privilege or extension and for a :class:`QueryTimeout` (the section is missing; its
+    ``setting`` is in the evidence), info for other errors.
 
     >>> avail = pd.DataFrame({"feature": ["pg_stat_statements"], "available": [False],
     ...     "required": [True], "needed_for": ["slow_queries"], "detail": ["not created"],
@@ -1945,10 +1947,12 @@ def stats_unavailable_findings(
         evidence: dict[str, Any] = {"frame": key}
         if isinstance(error, StatsUnavailable) and error.fix:
             evidence["fix_sql"] = error.fix
+        if isinstance(error, QueryTimeout):
+            evidence["timed_out_setting"] = error.setting
         findings.append(
             Finding(
                 "stats_unavailable",
-                "warning" if isinstance(error, StatsUnavailable) else "info",
+                "warning" if isinstance(error, StatsUnavailable | QueryTimeout) else "info",
                 {"feature": str(feature)},
                 f"{key} could not be read: {error}",
                 None,

@@ -33,6 +33,7 @@ from dwcp_diag.errors import (
     ConfigError,
     DwcpDiagError,
     QueryError,
+    QueryTimeout,
     SourceUnavailable,
     StatsUnavailable,
 )
@@ -693,6 +694,23 @@ def _pivot_settings(long: pd.DataFrame) -> pd.DataFrame:
 
 
 # -- the loader ------------------------------------------------------------------------------
+def _timeout_setting(sqlstate: str, detail: str) -> str | None:
+    """The profile setting whose timeout cancelled a statement, or None.
+
+    >>> _timeout_setting("57014", "canceling statement due to statement timeout")
+    'statement_timeout_ms'
+    >>> _timeout_setting("55P03", "canceling statement due to lock timeout")
+    'lock_timeout_ms'
+    >>> _timeout_setting("57014", "canceling statement due to user request") is None
+    True
+    """
+    if sqlstate == "57014" and "statement timeout" in detail:
+        return "statement_timeout_ms"
+    if sqlstate == "55P03" and "lock timeout" in detail:
+        return "lock_timeout_ms"
+    return None
+
+
 class PostgresLoader(Loader):
     """Read-only PostgreSQL diagnostics (PostgreSQL 13-17), live, recorded or replayed.
 
@@ -804,13 +822,18 @@ class PostgresLoader(Loader):
             or (not sqlstate and isinstance(original, psycopg.OperationalError))
         ):
             return SourceUnavailable("postgres", where)
-        if sqlstate == "57014":
-            timeout = self.connection_settings.statement_timeout_ms
-            return QueryError(
-                f"PostgreSQL query {what} was cancelled by statement_timeout ({timeout} ms) "
-                f"or lock_timeout: {detail}",
+        timeout = _timeout_setting(sqlstate, detail)
+        if timeout is not None:
+            limit_ms = int(getattr(self.connection_settings, timeout))
+            return QueryTimeout(
+                f"PostgreSQL query {what} ran past {timeout} = {limit_ms} ms and was cancelled "
+                f"({detail}): raise {timeout} in the profile's [postgres] section (e.g. to "
+                f"{4 * max(limit_ms, 1000)}), or run the report when the server is less busy",
                 query=what,
+                setting=timeout,
             )
+        if sqlstate == "57014":
+            return QueryError(f"PostgreSQL query {what} was cancelled: {detail}", query=what)
         if sqlstate == "42501":
             return StatsUnavailable(
                 what,
