@@ -52,6 +52,10 @@ def session(
     ``profile`` names a profile of the config file (or is a loaded ``Profile``); ``record``
     saves every loaded frame into a bundle directory; ``now`` pins the clock (a replay uses
     the bundle's).
+
+    >>> s = session(source="demo")  # the built-in demo data: no server needed
+    >>> s.mode, s.now.isoformat()
+    ('demo', '2026-11-16T00:00:00+00:00')
     """
     return Session(profile, source=source, record=record, now=now, writer=writer)
 

@@ -135,3 +135,19 @@ def test_facade_answers_shorter_windows_from_the_demo_bundle(no_live_sources):
     assert "memory_leak" in {f.check for f in week}
     assert "memory_leak" not in {f.check for f in day}  # a leak needs 36 growing hours
     assert s.findings.cost(window="3d")  # the cost report reads two weeks back anyway
+
+
+def test_replay_answers_one_namespace_from_the_cluster_wide_listing(kube_settings, tmp_path):
+    profile = Profile(kubernetes=kube_settings)
+    recording = Session(profile, source="live", record=tmp_path / "bundle", now=DEMO_END)
+    recording.k8s.containers()
+    recording.k8s.pods()
+    live = Session(profile, source="live", now=DEMO_END)
+    replay = Session(profile, source=f"snapshot:{tmp_path / 'bundle'}")
+    for namespace in ("production", "staging"):
+        expected = live.k8s.containers(namespace=namespace)
+        assert len(expected) and set(expected["namespace"]) == {namespace}
+        assert_frame_equal(replay.k8s.containers(namespace=namespace), expected, check_exact=True)
+        assert_frame_equal(replay.k8s.pods(namespace=namespace), live.k8s.pods(namespace=namespace))
+    with pytest.raises(ReplayMissing):  # a label selector is not answered from the listing
+        replay.k8s.containers(namespace="production", label_selector="app=dwcp-api")

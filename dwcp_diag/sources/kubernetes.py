@@ -46,7 +46,7 @@ from dwcp_diag.sources.kube_rows import (
     ROLLOUT_SCHEMA,
     WORKLOAD_SCHEMA,
 )
-from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
+from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle, rows_where
 from dwcp_diag.timewindow import TimeLike, parse_time
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,13 @@ class KubernetesLoader(Loader):
         Owners resolve through the ReplicaSet to its Deployment; ``team``/``app`` are the
         labels named by ``settings.team_label``/``app_label`` (``app`` falls back to
         ``app.kubernetes.io/name``). Init containers are not included.
+
+        >>> import dwcp_diag as dd
+        >>> api = dd.session(source="demo").k8s.containers(namespace="production")
+        >>> api[api["owner_name"] == "dwcp-api"][["container", "memory_limit_bytes"]].iloc[0]
+        container                      api
+        memory_limit_bytes    2147483648.0
+        Name: 0, dtype: object
         """
         params = {"namespace": namespace, "label_selector": label_selector}
         return self._fetch(
@@ -271,12 +278,22 @@ class KubernetesLoader(Loader):
     def _fetch(
         self, call: str, params: Mapping[str, Any], fetch: Callable[[], pd.DataFrame]
     ) -> pd.DataFrame:
-        """:meth:`Loader._load` with the cyclic GC paused while pages are parsed into rows."""
+        """:meth:`Loader._load` with the cyclic GC paused while pages are parsed into rows.
+
+        A replay asked for one namespace that recorded only the cluster-wide listing answers
+        with that listing's rows in the namespace: what the API would have listed.
+        """
 
         def paused() -> pd.DataFrame:
             with _gc_paused():
                 return fetch()
 
+        namespace = params.get("namespace")
+        if self.replay is not None and namespace and not self.replay.has(self.kind, call, params):
+            everywhere = {**params, "namespace": None}
+            if self.replay.has(self.kind, call, everywhere):
+                frame = self._load(call, everywhere, paused)
+                return rows_where(frame, frame["namespace"] == namespace)
         return self._load(call, params, paused)
 
     def _pod_frames(

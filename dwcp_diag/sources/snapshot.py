@@ -299,7 +299,12 @@ def _sub_range(frame: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
     step_ms = round(float(params["step"]) * 1000)
     stamps = frame["timestamp"]
     offset_ms = (stamps - start) // pd.Timedelta(milliseconds=1)
-    keep = (stamps >= start) & (stamps <= end) & (offset_ms % step_ms == 0)
+    return rows_where(frame, (stamps >= start) & (stamps <= end) & (offset_ms % step_ms == 0))
+
+
+def rows_where(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
+    """The rows where ``keep`` holds, as the server would have answered them: a fresh index,
+    and categorical columns without the categories of the dropped rows."""
     part = frame[keep].reset_index(drop=True)
     for column in part.columns:
         if isinstance(part[column].dtype, pd.CategoricalDtype):
