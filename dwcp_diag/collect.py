@@ -27,6 +27,7 @@ import pandas as pd
 
 from dwcp_diag.errors import DwcpDiagError, SourceUnavailable
 from dwcp_diag.queries import promql
+from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import DurationLike, TimeWindow, format_duration, parse_duration
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class Sections:
 
     def __init__(self) -> None:
         self.unavailable: dict[str, str] = {}
+        self.no_data: dict[str, str] = {}
 
     def load(self, source: str, fetch: Callable[[], T]) -> T | None:
         """``fetch()``, or None when its source is unavailable (noted once per source)."""
@@ -65,10 +67,27 @@ class Sections:
             print(f"{source} unavailable: {exc}")
             return None
 
-    def findings(self) -> Findings:
-        from dwcp_diag.analysis.findings import Findings, source_unavailable
+    def explain_empty(self, area: str, frames: Mapping[str, Any], required: Sequence[str]) -> None:
+        """Say why each loaded frame that came back empty is empty (the loader's
+        ``attrs["empty_reason"]``: an unknown metric name, a selector matching nothing); an
+        empty ``required`` frame means the report cannot judge: a ``no_data`` finding, never
+        a silent "every check passed"."""
+        for name, frame in frames.items():
+            if not isinstance(frame, pd.DataFrame) or not frame.empty:
+                continue
+            reason = frame.attrs.get(EMPTY_REASON) or "no series in the window"
+            print(f"{name}: {reason}")
+            if name in required:
+                self.no_data[f"{area}.{name}"] = reason
 
-        return Findings(source_unavailable(src, msg) for src, msg in self.unavailable.items())
+    def findings(self) -> Findings:
+        from dwcp_diag.analysis.findings import Finding, Findings, source_unavailable
+
+        found = [source_unavailable(src, msg) for src, msg in self.unavailable.items()]
+        for data, reason in self.no_data.items():
+            summary = f"The report has no {data} data, so its checks could not run: {reason}"
+            found.append(Finding("no_data", "warning", {"data": data}, summary, unit=""))
+        return Findings(found)
 
 
 def load_each(loader: object, calls: Mapping[str, tuple[str, Mapping[str, object]]]) -> dict:
@@ -190,6 +209,7 @@ def collect_latency(
         "buckets": prom(queries["buckets"], ["le", m.path_label]),
         "requests": prom(queries["requests"], [m.path_label, m.status_label], start=history),
     }
+    sections.explain_empty("latency", frames, required=["buckets", "requests"])
     if frames["requests"] is not None:
         frames["requests"] = frames["requests"].rename(columns={m.status_label: "status"})
     report = None
@@ -238,6 +258,7 @@ def collect_database(
         series = prom(query)
         if series is not None:
             frames[key] = series
+            sections.explain_empty("database", {key: series}, required=())  # postgres_exporter
     report = db.database_report(frames, chosen, top=top)
     return AreaReport("database", window, frames, report, sections, {"thresholds": chosen})
 
@@ -274,6 +295,7 @@ def collect_memory(
             promql.container_resources(m, "limits", None, namespaces), [*KEYS, "resource"]
         ),
     }
+    sections.explain_empty("memory", frames, required=["working_set"])
     frames["inventory"] = _in_namespaces(sections.load("kubernetes", s.k8s.containers), namespaces)
     report = None
     if frames["working_set"] is not None:
@@ -338,6 +360,7 @@ def collect_cost(
             promql.pv_phase(m), ["persistentvolume", "phase"], start=window.start
         )
         frames["pv_capacity"] = prom(m.pv_capacity, ["persistentvolume"], start=window.start)
+    sections.explain_empty("cost", frames, required=["cpu_history", "memory_history"])
     report = week = None
     cpu, memory = frames["cpu_history"], frames["memory_history"]
     if cpu is not None:
@@ -386,6 +409,7 @@ def collect_capacity(
     names += ["volume_used", "volume_capacity"]
     prom = _range_loader(s, sections, window.start, window.end, step)
     frames: dict[str, Any] = {name: prom(queries[name]) for name in names}
+    sections.explain_empty("capacity", frames, required=["request_rate", "cpu_usage"])
     frames["nodes"] = sections.load("kubernetes", s.k8s.nodes)
     frames["containers"] = sections.load("kubernetes", s.k8s.containers)
     report = capacity_report(frames, s.profile, horizon_days=7 * horizon_weeks)
@@ -434,6 +458,7 @@ def collect_incident(
     frames: dict[str, Any] = {
         name: prom(query, labels.get(name, ["namespace", "pod"])) for name, query in queries.items()
     }
+    sections.explain_empty("incident", frames, required=["requests"])
     if frames["requests"] is not None:
         frames["requests"] = frames["requests"].rename(columns={m.status_label: "status"})
     changes = sections.load("kubernetes", lambda: s.k8s.rollouts(shown.start, shown.end))

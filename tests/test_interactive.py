@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 
 import pandas as pd
 import pytest
@@ -16,8 +17,9 @@ from pandas.testing import assert_frame_equal
 
 import dwcp_diag as dd
 from dwcp_diag.analysis.findings import Findings
+from dwcp_diag.cli import main
 from dwcp_diag.collect import AreaReport, collect_latency, collect_memory
-from dwcp_diag.config import Profile, load_profile
+from dwcp_diag.config import MetricNames, Profile, load_profile
 from dwcp_diag.demo.simulator import DEMO_END
 from dwcp_diag.errors import ReplayMissing, TimeWindowError
 from dwcp_diag.session import AreaFindings, Session
@@ -151,3 +153,39 @@ def test_replay_answers_one_namespace_from_the_cluster_wide_listing(kube_setting
         assert_frame_equal(replay.k8s.pods(namespace=namespace), live.k8s.pods(namespace=namespace))
     with pytest.raises(ReplayMissing):  # a label selector is not answered from the listing
         replay.k8s.containers(namespace="production", label_selector="app=dwcp-api")
+
+
+def test_misnamed_metrics_are_no_data_findings_never_a_clean_report(prometheus_server):
+    typo = MetricNames(
+        http_requests="http_request_total", memory_working_set="container_memory_workingset"
+    )
+    profile = Profile(prometheus=settings_for(prometheus_server.url), metrics=typo)
+    s = Session(profile, source="live", now=DEMO_END)
+    latency = s.findings.latency(window="1d")
+    judged = [(f.check, f.severity, f.subject) for f in latency if f.severity != "info"]
+    assert judged == [("no_data", "warning", {"data": "latency.requests"})]
+    assert "no metric named 'http_request_total' (did you mean 'http_requests_total'?)" in (
+        latency[0].summary
+    )
+    memory = s.findings.memory(window="1d")  # restarts and OOM kills have their own metrics
+    (no_data,) = [f for f in memory if f.check == "no_data"]
+    assert no_data.subject == {"data": "memory.working_set"}
+    assert "'container_memory_workingset'" in no_data.summary
+    assert "container_memory_working_set_bytes" in no_data.summary  # the suggestion
+    assert not {"memory_leak", "memory_near_limit"} & {f.check for f in memory}
+
+
+def test_a_report_with_a_misnamed_metric_says_so(prometheus_server, tmp_path, no_live_sources):
+    config = tmp_path / "dwcp-diag.toml"
+    config.write_text(
+        f'[profiles.typo.prometheus]\nurl = "{prometheus_server.url}"\n'
+        '[profiles.typo.metrics]\nhttp_duration_bucket = "http_request_duration_bucket"\n'
+    )
+    args = ["render", "latency", "--source", "live", "--end", DEMO_END.isoformat()]
+    args += ["--window", "1d", "--out", str(tmp_path / "out"), "--no-cache"]
+    assert main([*args, "--config", str(config), "--profile", "typo"]) == 0
+    findings = json.loads((tmp_path / "out" / "latency.findings.json").read_text())
+    assert [f["check"] for f in findings] == ["no_data"]
+    assert "did you mean 'http_request_duration_seconds_bucket'" in findings[0]["summary"]
+    html = (tmp_path / "out" / "latency.html").read_text()
+    assert "no_data" in html and "Every check passed" not in html
