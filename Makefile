@@ -65,6 +65,7 @@ format: $(STAMP)
 
 bench: system-deps $(STAMP)
 	$(BIN)/python benchmarks/prom_loader.py
+	$(BIN)/python benchmarks/prom_listing.py
 	$(BIN)/python benchmarks/k8s_loader.py
 	$(BIN)/python benchmarks/pg_loader.py
 
