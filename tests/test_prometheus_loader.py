@@ -362,7 +362,12 @@ def test_prometheus_query_timeout_is_retried_split_then_reported(start_prometheu
     hasty = start_prometheus("--query.timeout=1ms")  # every evaluation times out: HTTP 503
     with (
         caplog.at_level(logging.DEBUG, logger="dwcp_diag.prometheus"),
-        pytest.raises(SourceUnavailable, match=r"HTTP 503 timeout: query timed out") as caught,
+        # 503 when evaluation times out; 422 "context deadline exceeded" when the deadline is
+        # reached inside storage first (a loaded machine): both are timeouts, not bad queries
+        pytest.raises(
+            SourceUnavailable,
+            match=r"HTTP (503 timeout: query timed out|422 execution: context deadline exceeded)",
+        ) as caught,
     ):
         loader_for(hasty.url, retries=1).range(RATE_BY_PATH, window="1d", step=SCRAPE_S)
     assert "also after splitting" in str(caught.value)
@@ -486,6 +491,27 @@ def test_503_after_retries_splits_the_window():
     assert float(spans[3][0]) == float(spans[2][1]) + SCRAPE_S
     expected = loader_for("http://unused").plan(**SMALL_WINDOW)
     assert len(frame) == expected.points and frame["timestamp"].is_monotonic_increasing
+
+
+def test_a_storage_deadline_422_is_a_timeout_that_splits_not_a_bad_query():
+    deadline = {"status": "error", "errorType": "execution", "error": "context deadline exceeded"}
+
+    def respond(request):
+        params = request["params"]
+        points = (float(params["end"]) - float(params["start"])) / float(params["step"]) + 1
+        return (422, deadline) if points > 2 else (200, matrix_answer(params))
+
+    with ScriptedServer(respond) as server:
+        frame = loader_for(server.url, retries=0).range("up", **SMALL_WINDOW)
+    assert len(server.requests) == 3  # the whole window, then two halves
+    assert len(frame) == loader_for("http://unused").plan(**SMALL_WINDOW).points
+    bad = {"status": "error", "errorType": "execution", "error": "vector cannot contain metrics"}
+    with (
+        ScriptedServer(lambda request: (422, bad)) as server,
+        pytest.raises(QueryError, match="vector cannot contain metrics"),
+    ):
+        loader_for(server.url, retries=0).range("up", **SMALL_WINDOW)
+    assert len(server.requests) == 1  # a bad query is not split
 
 
 def test_503_everywhere_ends_as_source_unavailable():

@@ -42,6 +42,7 @@ _TOO_LARGE = re.compile(
     r"|cannot select more than|maximum number of (points|samples)",
     re.IGNORECASE,
 )
+_TIMED_OUT = re.compile(r"context deadline exceeded|query timed out", re.IGNORECASE)
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 T = TypeVar("T")
 
@@ -172,7 +173,11 @@ class PrometheusHTTP:
                 f"refused the credentials (HTTP {status}); {self._credential_hint()}", AuthError
             )
         error_type, message = _error_text(body)
-        if status in (400, 422):
+        # A deadline reached inside storage rather than evaluation comes back as HTTP 422
+        # "execution: context deadline exceeded": a timeout (smaller requests may pass), not a
+        # bad query.
+        timed_out = status == 422 and _TIMED_OUT.search(message) is not None
+        if status in (400, 422) and not timed_out:
             text = f"Prometheus rejected the query (HTTP {status} {error_type}): {message}"
             text = self._scrub(f"{text}\n  query: {query}" if query else text)
             cls = ResultTooLarge if _TOO_LARGE.search(message) else QueryError
@@ -182,7 +187,7 @@ class PrometheusHTTP:
                 f"has no {path} (HTTP 404): is the URL the Prometheus base URL, "
                 "including any path prefix such as /prometheus?"
             )
-        busy = status in (503, 504)
+        busy = status in (503, 504) or timed_out
         summary = f"answered {path} with HTTP {status} {error_type}: {message}".rstrip(": ")
         return self.unavailable(summary, ServerBusy if busy else SourceUnavailable)
 
