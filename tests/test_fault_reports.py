@@ -29,6 +29,7 @@ from dwcp_diag.sources.prometheus import PrometheusLoader
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from tests.fixtures.kubeapi import settings_for as kube_settings_for
 from tests.fixtures.live import environment
+from tests.fixtures.loopback_http import loopback_http_server
 from tests.test_prometheus_loader import loader_for
 
 pytestmark = pytest.mark.slow
@@ -60,12 +61,7 @@ class KillingProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self.httpd, self.url, self.thread = loopback_http_server(Handler)
 
     def forward(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         is_range = urlsplit(handler.path).path == "/api/v1/query_range"

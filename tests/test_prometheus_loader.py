@@ -13,7 +13,6 @@ import doctest
 import http.server
 import itertools
 import logging
-import threading
 import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
@@ -44,6 +43,7 @@ from dwcp_diag.sources.prometheus import (
 from dwcp_diag.sources.prometheus_decode import parse_result, to_frame
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from dwcp_diag.timewindow import TimeWindow
+from tests.fixtures.loopback_http import loopback_http_server
 from tests.fixtures.prometheus import free_port
 
 NOW = DEMO_END
@@ -430,12 +430,7 @@ class ScriptedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
+        self.httpd, self.url, self.thread = loopback_http_server(Handler)
 
     def __enter__(self) -> ScriptedServer:
         self.thread.start()
@@ -477,13 +472,19 @@ def test_503_is_retried_until_prometheus_recovers():
     assert len(server.requests) == 3 and len(frame) == 4
 
 
-def test_503_after_retries_splits_the_window():
+def failing_above_two_points(status: int, body: dict):
+    """A scripted answer: ``status``/``body`` for windows of more than two points."""
+
     def respond(request):
         params = request["params"]
         points = (float(params["end"]) - float(params["start"])) / float(params["step"]) + 1
-        return (503, TIMEOUT) if points > 2 else (200, matrix_answer(params))
+        return (status, body) if points > 2 else (200, matrix_answer(params))
 
-    with ScriptedServer(respond) as server:
+    return respond
+
+
+def test_503_after_retries_splits_the_window():
+    with ScriptedServer(failing_above_two_points(503, TIMEOUT)) as server:
         frame = loader_for(server.url, retries=1).range("up", **SMALL_WINDOW)
     spans = [(r["params"]["start"], r["params"]["end"]) for r in server.requests]
     assert len(spans) == 4 and spans[0] == spans[1]  # two attempts, then two halves
@@ -495,13 +496,7 @@ def test_503_after_retries_splits_the_window():
 
 def test_a_storage_deadline_422_is_a_timeout_that_splits_not_a_bad_query():
     deadline = {"status": "error", "errorType": "execution", "error": "context deadline exceeded"}
-
-    def respond(request):
-        params = request["params"]
-        points = (float(params["end"]) - float(params["start"])) / float(params["step"]) + 1
-        return (422, deadline) if points > 2 else (200, matrix_answer(params))
-
-    with ScriptedServer(respond) as server:
+    with ScriptedServer(failing_above_two_points(422, deadline)) as server:
         frame = loader_for(server.url, retries=0).range("up", **SMALL_WINDOW)
     assert len(server.requests) == 3  # the whole window, then two halves
     assert len(frame) == loader_for("http://unused").plan(**SMALL_WINDOW).points
