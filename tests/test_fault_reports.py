@@ -245,7 +245,12 @@ def huge_catalog(pg_server) -> str:
             dbname="huge_catalog",
         )
     pg_server.execute("ANALYZE", dbname="huge_catalog")
-    pg_server.execute("SELECT pg_stat_statements_reset()", dbname="huge_catalog")
+    # this database's statements only: the server is shared, other tests read their own counters
+    pg_server.execute(
+        "SELECT pg_stat_statements_reset(0, (SELECT oid FROM pg_database "
+        "WHERE datname = current_database()), 0)",
+        dbname="huge_catalog",
+    )
     return dsn
 
 
