@@ -199,10 +199,8 @@ def collect_latency(
     )
     rate = format_duration(max(300.0, step))  # 5m, or the step: every request counted once
     queries = {
-        "buckets": f"sum by (le, {m.path_label}) "
-        f"(rate({promql.series_selector(m.http_duration_bucket, selector=where)}[{rate}]))",
-        "requests": f"sum by ({m.path_label}, {m.status_label}) "
-        f"(rate({promql.series_selector(m.http_requests, selector=where)}[{rate}]))",
+        "buckets": promql.latency_bucket_rate(m, where, rate),
+        "requests": promql.request_rate_by_path_status(m, where, rate),
     }
     prom = _range_loader(s, sections, window.start, window.end, step)
     frames = {
@@ -443,8 +441,8 @@ def collect_incident(
     step = 60.0 if window.duration_s <= 86400 else s.prom.plan(start=history, end=shown.end).step_s
     rate = format_duration(max(300.0, step))  # 5m, or the step: every request counted once
     queries = {
-        "requests": f"sum by ({m.path_label}, {m.status_label}) (rate({m.http_requests}[{rate}]))",
-        "buckets": f"sum by (le, {m.path_label}) (rate({m.http_duration_bucket}[{rate}]))",
+        "requests": promql.request_rate_by_path_status(m, rate_window=rate),
+        "buckets": promql.latency_bucket_rate(m, rate_window=rate),
         "restarts": f"sum by (namespace, pod) ({promql.container_restarts(m, namespaces)})",
         "oom_killed": "max by (namespace, pod) "
         f"({promql.last_terminated_reason(m, 'OOMKilled', namespaces)})",

@@ -135,6 +135,31 @@ def request_rate_by_path(
     return _sum((m.path_label,), inner)
 
 
+def request_rate_by_path_status(
+    m: MetricNames, selector: LabelFilter | None = None, rate_window: DurationLike = "5m"
+) -> str:
+    """Requests per second by path and status: the latency and incident reports' counter.
+
+    >>> request_rate_by_path_status(MetricNames(), {"path": ["/api/v1/tasks"]})
+    'sum by (path, status) (rate(http_requests_total{path="/api/v1/tasks"}[5m]))'
+    """
+    inner = f"rate({series_selector(m.http_requests, selector=selector)}[{_duration(rate_window)}])"
+    return _sum((m.path_label, m.status_label), inner)
+
+
+def latency_bucket_rate(
+    m: MetricNames, selector: LabelFilter | None = None, rate_window: DurationLike = "5m"
+) -> str:
+    """The duration histogram's bucket rates by path: what p50/p95/p99 and the heatmap are
+    computed from (as ``histogram_quantile`` would).
+
+    >>> latency_bucket_rate(MetricNames(), rate_window="10m")
+    'sum by (le, path) (rate(http_request_duration_seconds_bucket[10m]))'
+    """
+    bucket = series_selector(m.http_duration_bucket, selector=selector)
+    return _sum(("le", m.path_label), f"rate({bucket}[{_duration(rate_window)}])")
+
+
 def error_ratio(
     m: MetricNames,
     by: Sequence[str] | None = None,
