@@ -272,6 +272,8 @@ def build_jobs(
     """One render job per notebook; the standard parameters go to those that declare them."""
     record = record or getattr(args, "record", None)
     paths = [rendering.resolve_notebook(name) for name in notebooks]
+    if parameters:  # a secret's value typed into -p would be stored in the report
+        rendering.check_parameter_values(parameters, _profile(args).secret_values())
     jobs = []
     for path in paths:
         offered = {

@@ -32,6 +32,7 @@ Example file::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import tomllib
@@ -39,6 +40,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dwcp_diag.credentials import Secret, mask_dsn, mask_url, secret_from_config
 from dwcp_diag.errors import ConfigError
@@ -172,6 +174,30 @@ class Profile:
     thresholds: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     cache_dir: str | None = None
     source_path: str | None = None
+
+    def secret_values(self) -> list[str]:
+        """The values of the secrets this profile references that can be read (Prometheus
+        token and password, a URL's user-info password, the PostgreSQL DSN and its password):
+        what must never appear in a parameter, a report or a message.
+
+        >>> from dwcp_diag.credentials import Secret
+        >>> dsn = Secret.from_env("DSN", {"DSN": "host=db user=m password=Pw0rd-x"})
+        >>> Profile(postgres=PostgresSettings(dsn=dsn)).secret_values()[1:]
+        ['Pw0rd-x']
+        """
+        values = []
+        for secret in (self.prometheus.token, self.prometheus.password, self.postgres.dsn):
+            if secret is not None and secret.is_available():
+                values.append(secret.reveal())
+        if self.postgres.dsn is not None and self.postgres.dsn.is_available():
+            from psycopg import Error as PsycopgError
+            from psycopg.conninfo import conninfo_to_dict
+
+            with contextlib.suppress(PsycopgError):
+                values.append(conninfo_to_dict(self.postgres.dsn.reveal()).get("password"))
+        with contextlib.suppress(ValueError):
+            values.append(urlsplit(self.prometheus.url or "").password)
+        return [v for v in values if isinstance(v, str) and len(v) >= 4]
 
     def configured_sources(self) -> list[str]:
         """Names of the sources this profile can reach live, in a fixed order."""

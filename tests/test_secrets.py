@@ -112,3 +112,19 @@ def test_error_paths_mask_credentials(tmp_path, capfd, monkeypatch):
     assert leaks_in(tmp_path) == []
     findings = (tmp_path / "r" / "database.findings.json").read_text()
     assert "source_unavailable" in findings
+
+
+def test_a_secret_value_typed_into_a_parameter_is_refused(
+    tmp_path, capsys, no_live_sources, monkeypatch
+):
+    monkeypatch.setenv("DWCP_PG_DSN", f"postgresql://monitor:{PG_PASSWORD}@127.0.0.1:9/app_db")
+    monkeypatch.setenv("DWCP_PROMETHEUS_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("DWCP_PROMETHEUS_TOKEN", TOKEN)
+    out = tmp_path / "out"
+    for value in (f"/api/{TOKEN}", PG_PASSWORD):
+        assert main(["render", "latency", "-p", f"endpoints={value}", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert "parameter 'endpoints' holds the value of a configured secret" in err
+        assert all(s not in err for s in SENTINELS)
+    assert not out.exists() or not list(out.glob("*.ipynb"))  # nothing was rendered
+    assert main(["render", "latency", "-p", "endpoints=/api/v1/tasks", "--out", str(out)]) == 0

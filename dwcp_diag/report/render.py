@@ -96,6 +96,24 @@ def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:
         )
 
 
+def check_parameter_values(parameters: Mapping[str, Any], secrets: Sequence[str]) -> None:
+    """Refuse a parameter whose value holds one of the profile's secret values (by name only).
+
+    >>> try:
+    ...     check_parameter_values({"note": "pw is Pw0rd-x"}, ["Pw0rd-x"])
+    ... except RenderError as exc:
+    ...     print(str(exc).split(";")[0])
+    parameter 'note' holds the value of a configured secret
+    """
+    for key, value in parameters.items():
+        text = str(value)
+        if any(secret in text for secret in secrets):
+            raise RenderError(
+                f"parameter {key!r} holds the value of a configured secret; secrets are never "
+                "notebook parameters (papermill stores them in clear text in the report)"
+            )
+
+
 @dataclass
 class RenderJob:
     """One notebook to render, with everything the worker process needs (no secrets)."""
