@@ -73,6 +73,31 @@ def _configure_cache(disabled: bool) -> None:
         os.environ["DWCP_CACHE_DIR"] = str(default_cache_dir())
 
 
+def _add_global_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        help="config file (default: ./dwcp-diag.toml, then "
+        "~/.config/dwcp-diag/config.toml; $DWCP_CONFIG)",
+    )
+    parser.add_argument(
+        "--profile",
+        help="profile in the config file (default: $DWCP_PROFILE, "
+        "the file's default_profile, else 'default')",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--copy-to",
+        metavar="URL",
+        help="also copy the reports below URL (a path, or s3://, gs://, ... through "
+        "papermill's I/O handlers)",
+    )
+    parser.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="do not use the on-disk cache of past Prometheus windows",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dwcp-diag",
@@ -80,29 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Kubernetes) rendered from Jupyter notebooks.",
     )
     parser.add_argument("--version", action="version", version=f"dwcp-diag {__version__}")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        help="config file (default: ./dwcp-diag.toml, then "
-        "~/.config/dwcp-diag/config.toml; $DWCP_CONFIG)",
-    )
-    common.add_argument(
-        "--profile",
-        help="profile in the config file (default: $DWCP_PROFILE, "
-        "the file's default_profile, else 'default')",
-    )
-    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    common.add_argument(
-        "--copy-to",
-        metavar="URL",
-        help="also copy the reports below URL (a path, or s3://, gs://, ... through "
-        "papermill's I/O handlers)",
-    )
-    common.add_argument(
-        "--no-cache",
-        action="store_true",
-        help="do not use the on-disk cache of past Prometheus windows",
-    )
+    # The global options go before or after the command: `dwcp-diag --profile prod render ...`
+    # and `dwcp-diag render ... --profile prod`. After the command they default to SUPPRESS,
+    # so a subparser never overwrites what was given before it.
+    _add_global_options(parser)
+    common = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
+    _add_global_options(common)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = sub.add_parser("render", parents=[common], help="render notebooks into reports")

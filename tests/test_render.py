@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dwcp_diag.cli import main
+from dwcp_diag.cli import build_parser, main
 from dwcp_diag.report import render as rendering
 
 SAMPLE = str(Path(__file__).parent / "notebooks" / "sample.ipynb")
@@ -113,3 +113,17 @@ def test_a_file_that_is_not_a_notebook_is_one_clear_error(tmp_path, capsys):
     bad.write_text("not json")
     assert main(["render", str(bad), "--out", str(tmp_path / "r")]) == 2
     assert "is not a readable notebook" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "profile", "verbose"),
+    [
+        (["--profile", "prod", "-v", "check"], "prod", True),
+        (["check", "--profile", "prod"], "prod", False),
+        (["--profile", "prod", "render", "latency", "--profile", "staging"], "staging", False),
+        (["render", "latency"], None, False),
+    ],
+)
+def test_global_options_go_before_or_after_the_command(argv, profile, verbose):
+    args = build_parser().parse_args(argv)
+    assert (args.profile, args.verbose) == (profile, verbose)
