@@ -34,6 +34,12 @@ def test_demo_renders_every_notebook_from_the_shipped_bundle(tmp_path, no_live_s
             assert EXPECTED_IN_DEMO[name] in checks, (name, sorted(checks))
     index = (tmp_path / "index.html").read_text()
     assert all(f"{name}.html" in index for name in rendering.available_notebooks())
+    # the header names the window each notebook covered, not placeholders
+    latency = (tmp_path / "latency.html").read_text()
+    assert "<b>window</b>: 2026-11-09T00:00Z..2026-11-16T00:00Z (UTC)" in latency
+    assert "(notebook default)" not in latency and "vnd.dwcp-diag.window" not in latency
+    incident = (tmp_path / "incident.html").read_text()
+    assert "<b>window</b>: 2026-11-12T14:00Z..2026-11-12T14:45Z (UTC)" in incident
 
 
 def test_live_run_replays_offline_with_identical_findings(rendered_live, tmp_path):

@@ -108,6 +108,8 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
 """One line per check id: what it flags (the reference pages and ``dwcp-diag`` docs use it)."""
 # Notebooks publish their findings as a display output of this type; the renderer collects them.
 FINDINGS_MIMETYPE = "application/vnd.dwcp-diag.findings+json"
+# The window a report covers: published by report.notebook.open_session, shown in the header.
+WINDOW_MIMETYPE = "application/vnd.dwcp-diag.window+json"
 _COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0"}
 
 

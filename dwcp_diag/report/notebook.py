@@ -65,4 +65,18 @@ def open_session(
 
     session = Session(profile, source=source, record=record, now=end, writer=name)
     chosen = session.window(window=None if start else window, start=start, end=end)
+    publish_window(chosen)
     return session, chosen
+
+
+def publish_window(window: TimeWindow) -> None:
+    """Tell the renderer which window the report covers (for its header); shows nothing."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    from dwcp_diag.analysis.findings import WINDOW_MIMETYPE
+
+    if get_ipython() is None:  # a plain script or a doctest: nobody to tell
+        return
+    data = {"start": window.start.isoformat(), "end": window.end.isoformat()}
+    display({WINDOW_MIMETYPE: {**data, "label": window.label()}, "text/plain": ""}, raw=True)

@@ -29,7 +29,12 @@ from typing import Any
 import nbformat
 
 from dwcp_diag import __version__
-from dwcp_diag.analysis.findings import FINDINGS_MIMETYPE, SEVERITY_RANK, findings_table_html
+from dwcp_diag.analysis.findings import (
+    FINDINGS_MIMETYPE,
+    SEVERITY_RANK,
+    WINDOW_MIMETYPE,
+    findings_table_html,
+)
 from dwcp_diag.errors import DwcpDiagError
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
@@ -139,6 +144,7 @@ class RenderResult:
     failed_cell: int | None = None
     execute_s: float = 0.0
     export_s: float = 0.0
+    window: str | None = None  # the window the notebook reported it covers
 
     @property
     def worst_severity(self) -> str | None:
@@ -160,6 +166,7 @@ def render(job: RenderJob) -> RenderResult:
     if executed is None:
         return result
     result.findings = collect_findings(executed)
+    result.window = covered_window(executed)
     started = time.perf_counter()
     page = export_html(executed, name, job, result)
     result.export_s = time.perf_counter() - started
@@ -222,6 +229,16 @@ def collect_findings(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
     return found
 
 
+def covered_window(notebook: nbformat.NotebookNode) -> str | None:
+    """The window label the notebook published through ``open_session`` (None if it did not)."""
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            window = output.get("data", {}).get(WINDOW_MIMETYPE)
+            if window:
+                return f"{window['label']} (UTC)"
+    return None
+
+
 def export_html(
     notebook: nbformat.NotebookNode, name: str, job: RenderJob, result: RenderResult
 ) -> str:
@@ -247,6 +264,7 @@ def _header_html(name: str, job: RenderJob, result: RenderResult) -> str:
         "generated": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "dwcp-diag": __version__,
         **job.header,
+        **({"window": result.window} if result.window else {}),
     }
     spans = "".join(
         f"<span><b>{html.escape(k)}</b>: {html.escape(str(v))}</span>" for k, v in meta.items()
