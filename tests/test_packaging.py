@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -60,3 +61,31 @@ def test_cli_help_runs_from_the_installed_entry_point():
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
     for command in ("render", "demo", "check"):
         assert command in out.stdout
+
+
+def test_a_non_editable_install_renders_from_its_own_notebooks_and_demo_data(tmp_path):
+    """The CronJob image's case: a wheel installed into a prefix, run from elsewhere."""
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    build = [*pip, "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path / "wheel")]
+    subprocess.run(build, check=True)
+    (wheel,) = (tmp_path / "wheel").glob("dwcp_diag-*.whl")
+    prefix = tmp_path / "prefix"
+    subprocess.run([*pip, "install", "--no-deps", "--prefix", str(prefix), str(wheel)], check=True)
+    (site,) = prefix.glob("lib/python*/site-packages")
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    env.pop("DWCP_NOTEBOOK_DIR", None)
+    probe = (
+        "import dwcp_diag, dwcp_diag.report.render as r; print(dwcp_diag.__file__); "
+        "print(r.notebook_dir()); print(' '.join(r.available_notebooks()))"
+    )
+    python = {"cwd": tmp_path, "env": env, "capture_output": True, "text": True}
+    where = subprocess.run([sys.executable, "-c", probe], check=True, **python).stdout.splitlines()
+    assert where[0].startswith(str(site)), where  # the installed copy, not the source tree
+    assert where[1] == str(prefix / "share" / "dwcp-diag" / "notebooks")
+    assert where[2].split() == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    out = tmp_path / "reports"
+    render = f"render latency --source demo --out {out}".split()
+    command = f"from dwcp_diag.cli import main; raise SystemExit(main({render!r}))"
+    run = subprocess.run([sys.executable, "-c", command], **python)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "latency_slo_breach" in (out / "latency.findings.json").read_text()

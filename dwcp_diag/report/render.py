@@ -50,12 +50,24 @@ class RenderError(DwcpDiagError):
     """A notebook cannot be rendered as asked (unknown notebook or parameter)."""
 
 
+INSTALLED_NOTEBOOKS = Path("share") / "dwcp-diag" / "notebooks"
+
+
 def notebook_dir() -> Path:
-    """Where the suite's notebooks live: ``$DWCP_NOTEBOOK_DIR``, else the source tree's."""
+    """Where the suite's notebooks live: ``$DWCP_NOTEBOOK_DIR``, else the source tree's, else
+    an installed copy's (``PREFIX/share/dwcp-diag/notebooks``, from the wheel's data files)."""
     configured = os.environ.get("DWCP_NOTEBOOK_DIR")
     if configured:
         return Path(configured)
-    return Path(__file__).resolve().parents[2] / "notebooks"
+    here = Path(__file__).resolve()
+    source_tree = here.parents[2] / "notebooks"
+    if source_tree.is_dir():
+        return source_tree
+    # PREFIX/lib/pythonX.Y/site-packages/dwcp_diag/report/render.py, or the running prefix
+    for prefix in (here.parents[5], Path(sys.prefix)):
+        if (prefix / INSTALLED_NOTEBOOKS).is_dir():
+            return prefix / INSTALLED_NOTEBOOKS
+    return source_tree
 
 
 def available_notebooks() -> list[str]:
