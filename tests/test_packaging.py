@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -66,7 +67,11 @@ def test_cli_help_runs_from_the_installed_entry_point():
 def test_a_non_editable_install_renders_from_its_own_notebooks_and_demo_data(tmp_path):
     """The CronJob image's case: a wheel installed into a prefix, run from elsewhere."""
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    build = [*pip, "wheel", str(ROOT), "--no-deps", "-w", str(tmp_path / "wheel")]
+    # built from a copy: setuptools writes build/ and *.egg-info next to the sources
+    source = tmp_path / "source"
+    skip = (".venv", ".cache", ".git", "build", "reports", "test-artifacts", "*.egg-info")
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*skip, "__pycache__"))
+    build = [*pip, "wheel", str(source), "--no-deps", "-w", str(tmp_path / "wheel")]
     subprocess.run(build, check=True)
     (wheel,) = (tmp_path / "wheel").glob("dwcp_diag-*.whl")
     prefix = tmp_path / "prefix"
