@@ -75,7 +75,10 @@ def test_a_non_editable_install_renders_from_its_own_notebooks_and_demo_data(tmp
     subprocess.run(build, check=True)
     (wheel,) = (tmp_path / "wheel").glob("dwcp_diag-*.whl")
     prefix = tmp_path / "prefix"
-    subprocess.run([*pip, "install", "--no-deps", "--prefix", str(prefix), str(wheel)], check=True)
+    # --ignore-installed: never uninstall this environment's own (editable) dwcp-diag
+    install = [*pip, "install", "--no-deps", "--ignore-installed", "--prefix", str(prefix)]
+    subprocess.run([*install, str(wheel)], check=True)
+    assert Path(sys.executable).with_name("dwcp-diag").is_file(), "our own install was removed"
     (site,) = prefix.glob("lib/python*/site-packages")
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("DWCP_NOTEBOOK_DIR", None)
