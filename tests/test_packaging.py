@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -64,7 +65,7 @@ def test_cli_help_runs_from_the_installed_entry_point():
         assert command in out.stdout
 
 
-def test_a_non_editable_install_renders_from_its_own_notebooks_and_demo_data(tmp_path):
+def test_a_non_editable_install_has_its_notebooks_demo_data_and_template(tmp_path):
     """The CronJob image's case: a wheel installed into a prefix, run from elsewhere."""
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
     # built from a copy: setuptools writes build/ and *.egg-info next to the sources
@@ -82,18 +83,21 @@ def test_a_non_editable_install_renders_from_its_own_notebooks_and_demo_data(tmp
     (site,) = prefix.glob("lib/python*/site-packages")
     env = {**os.environ, "PYTHONPATH": str(site)}
     env.pop("DWCP_NOTEBOOK_DIR", None)
-    probe = (
-        "import dwcp_diag, dwcp_diag.report.render as r; print(dwcp_diag.__file__); "
-        "print(r.notebook_dir()); print(' '.join(r.available_notebooks()))"
+    probe = """if True:
+        import json, dwcp_diag as dd, dwcp_diag.report.render as r
+        found = dd.session(source="demo").findings.memory()  # the shipped demo bundle
+        print(json.dumps({
+            "package": dd.__file__, "notebooks": str(r.notebook_dir()),
+            "names": r.available_notebooks(), "checks": sorted({f.check for f in found}),
+            "template": (r.TEMPLATE_DIR / "dwcp_report").is_dir(),
+        }))
+    """
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
     )
-    python = {"cwd": tmp_path, "env": env, "capture_output": True, "text": True}
-    where = subprocess.run([sys.executable, "-c", probe], check=True, **python).stdout.splitlines()
-    assert where[0].startswith(str(site)), where  # the installed copy, not the source tree
-    assert where[1] == str(prefix / "share" / "dwcp-diag" / "notebooks")
-    assert where[2].split() == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    out = tmp_path / "reports"
-    render = f"render latency --source demo --out {out}".split()
-    command = f"from dwcp_diag.cli import main; raise SystemExit(main({render!r}))"
-    run = subprocess.run([sys.executable, "-c", command], **python)
     assert run.returncode == 0, run.stderr[-2000:]
-    assert "latency_slo_breach" in (out / "latency.findings.json").read_text()
+    installed = json.loads(run.stdout)
+    assert installed["package"].startswith(str(site))  # the installed copy, not the source tree
+    assert installed["notebooks"] == str(prefix / "share" / "dwcp-diag" / "notebooks")
+    assert installed["names"] == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
+    assert "memory_leak" in installed["checks"] and installed["template"]

@@ -1,4 +1,8 @@
-"""`dwcp-diag postmortem`: an incident bundle that re-renders offline with the same findings."""
+"""`dwcp-diag postmortem`: an incident bundle that re-renders offline with the same findings.
+
+The run uses sentinel credentials (tests/test_secrets.py): every file it writes, the zip's
+members, the offline re-render and every log line are scanned for them.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,19 @@ import pytest
 
 from dwcp_diag.cli import main
 from tests.fixtures.live import INCIDENT_WINDOW, environment
+from tests.test_secrets import TOKEN, leaks_in, sentinel_role_dsn
 
 NOTEBOOKS = ("incident", "latency", "database", "memory")
 
 
-def test_postmortem_bundle_re_renders_offline_with_identical_findings(
-    live_sources, tmp_path, monkeypatch
+def test_postmortem_bundle_re_renders_offline_with_identical_findings_and_no_secret(
+    live_sources, pg_scenario, tmp_path, monkeypatch, capfd
 ):
     out = tmp_path / "reports" / "postmortems" / "INC-TEST.1"
     start, end = INCIDENT_WINDOW
-    with environment(live_sources):
+    sentinels = {"DWCP_PG_DSN": sentinel_role_dsn(pg_scenario), "DWCP_PROMETHEUS_TOKEN": TOKEN}
+    with environment({**live_sources, **sentinels}):
+        assert main(["check", "-v"]) == 0
         code = main(
             [
                 "postmortem",
@@ -32,9 +39,10 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings(
                 "--out",
                 str(out),
                 "--no-cache",
+                "-v",
             ]
         )
-    assert code == 0
+    assert code == 0, capfd.readouterr().err[-3000:]
     zip_path = out.with_name(f"{out.name}.zip")
     assert zip_path.is_file()
     readme = (out / "README.md").read_text()
@@ -66,6 +74,9 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings(
         f["check"] == "deployment_in_window"
         for f in json.loads((out / "incident.findings.json").read_text())
     )
+    logs = capfd.readouterr()
+    (tmp_path / "logs.txt").write_text(logs.out + logs.err)
+    assert leaks_in(tmp_path) == []
 
 
 @pytest.mark.parametrize("bad", ["../etc", "INC 1", "", "x" * 80])
