@@ -12,7 +12,6 @@ import pytest
 import dwcp_diag.analysis.cost as cost_module
 import dwcp_diag.plots.cost as cost_plots
 from dwcp_diag.analysis.cost import (
-    cost_findings,
     cost_report,
     node_utilisation,
     unused_volumes,
@@ -126,7 +125,7 @@ def test_two_pod_findings():
     cpu, memory, inventory = two_pods()
     findings = {
         (f["check"], f["subject"]["workload"], f["subject"].get("resource")): f
-        for f in cost_findings(cpu, memory, inventory=inventory).to_records()
+        for f in cost_report(cpu, memory, inventory=inventory)["findings"].to_records()
     }
     assert set(findings) == {
         ("overprovisioned_cpu", "web", None),
@@ -306,7 +305,7 @@ def test_idle_workload_gets_idle_finding_with_its_cost():
     inventory = pd.concat(
         [inventory, pd.DataFrame([inventory_row(idle, ("StatefulSet", "report"), 2.0, 4 * GIB)])]
     )
-    findings = cost_findings(cpu, memory, inventory=inventory)
+    findings = cost_report(cpu, memory, inventory=inventory)["findings"]
     about_idle = [f for f in findings if f.subject["workload"] == "report"]
     assert [f.check for f in about_idle] == ["idle_workload"]  # not also over-provisioned
     # 2 cores x 23.07603 + 4 GiB x 3.09301 = 46.15206 + 12.37204
@@ -321,7 +320,7 @@ def test_idle_threshold_from_profile():
     lenient = Profile(thresholds={"idle_workload": {"max_usage_share": 0.6}})
     idle = {
         f.subject["workload"]
-        for f in cost_findings(cpu, memory, inventory=inventory, profile=lenient)
+        for f in cost_report(cpu, memory, inventory=inventory, profile=lenient)["findings"]
         if f.check == "idle_workload"
     }
     assert idle == {"web"}  # 20 % CPU and 50 % memory are both below 60 %

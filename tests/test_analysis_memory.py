@@ -18,7 +18,6 @@ from dwcp_diag.analysis.memory import (
     detect_leaks,
     exit_code_meaning,
     leak_segments,
-    memory_findings,
     memory_near_limit,
     memory_report,
     no_memory_limit,
@@ -124,9 +123,8 @@ def test_sawtooth_without_restart_data_is_cut_at_the_drops():
 
 def test_sawtooth_findings_count_oom_kills_with_exit_meaning():
     working_set, restarts, reasons, kills = sawtooth()
-    findings = memory_findings(
-        working_set, restarts, reasons, limits=limits_series(512 * MIB)
-    ).to_records()
+    report = memory_report(working_set, restarts, reasons, limits=limits_series(512 * MIB))
+    findings = report["findings"].to_records()
     by_check = {f["check"]: f for f in findings}
     assert [f["check"] for f in findings].count("memory_leak") == 1
     assert by_check["memory_leak"]["evidence"]["hours_to_limit"] > 0
@@ -178,8 +176,8 @@ def test_leak_thresholds_come_from_the_profile():
     hours = hours_grid(3)
     working_set = tidy(hours, (200 + 10 * hours) * MIB)
     strict = Profile(thresholds={"memory_leak": {"min_growth_mib_per_h": 50}})
-    assert [f.check for f in memory_findings(working_set)] == ["memory_leak"]
-    assert memory_findings(working_set, profile=strict) == []
+    assert [f.check for f in memory_report(working_set)["findings"]] == ["memory_leak"]
+    assert memory_report(working_set, profile=strict)["findings"] == []
 
 
 def test_leak_shorter_than_a_day_and_a_half_is_not_flagged():
@@ -245,7 +243,8 @@ def test_near_limit_and_missing_limit():
     assert missing["pod"].tolist() == ["unlimited"]
     assert missing["memory_max_bytes"].tolist() == [700.0 * MIB]
     assert no_memory_limit(working_set, None).empty  # no limit data is no evidence
-    checks = {(f.check, f.subject["pod"]) for f in memory_findings(working_set, limits=limits)}
+    found = memory_report(working_set, limits=limits)["findings"]
+    checks = {(f.check, f.subject["pod"]) for f in found}
     assert checks == {("memory_near_limit", "near"), ("no_memory_limit", "unlimited")}
 
 

@@ -920,26 +920,3 @@ def memory_report(
         "no_limit": missing,
         "findings": findings,
     }
-
-
-def memory_findings(
-    working_set: pd.DataFrame,
-    restarts: pd.DataFrame | None = None,
-    reasons: pd.DataFrame | None = None,
-    requests: pd.DataFrame | None = None,
-    limits: pd.DataFrame | None = None,
-    inventory: pd.DataFrame | None = None,
-    profile: Profile | None = None,
-) -> Findings:
-    """The memory notebook's findings: ``memory_leak``, ``oom_killed``, ``memory_near_limit``,
-    ``no_memory_limit`` and ``frequent_restarts`` (see :func:`memory_report` for arguments).
-
-    >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c",
-    ...                    "timestamp": pd.date_range("2026-01-01", periods=10, freq="h",
-    ...                                               tz="UTC"), "value": float(MIB)})
-    >>> memory_findings(ws)
-    []
-    """
-    return memory_report(working_set, restarts, reasons, requests, limits, inventory, profile)[
-        "findings"
-    ]

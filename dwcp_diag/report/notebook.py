@@ -12,13 +12,11 @@ from typing import TYPE_CHECKING
 
 from plotly.io._base_renderers import NotebookRenderer
 
-from dwcp_diag.collect import Sections, load_each
-
 if TYPE_CHECKING:
     from dwcp_diag.session import Session
     from dwcp_diag.timewindow import TimeWindow
 
-__all__ = ["OfflineNotebookRenderer", "Sections", "load_each", "open_session", "setup"]
+__all__ = ["OfflineNotebookRenderer", "open_session", "publish_window", "setup"]
 
 # plotly's notebook renderer always adds MathJax from a CDN to every figure; reports use no
 # LaTeX and must not make a single request when opened.
