@@ -169,6 +169,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="JupyterLab on 127.0.0.1 with this environment's kernel registered",
     )
     lab.add_argument("--port", type=int, default=8888, help="port (default: %(default)s)")
+    lab.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="working copy of the notebooks (default: $DWCP_LAB_DIR or ~/dwcp-notebooks)",
+    )
     lab.set_defaults(func=cmd_lab)
 
     check = sub.add_parser(
@@ -450,7 +456,7 @@ def _run(
 def cmd_lab(args: argparse.Namespace) -> int:
     from dwcp_diag.lab import run_lab
 
-    return run_lab(rendering.notebook_dir(), args.port)
+    return run_lab(rendering.notebook_dir(), args.port, args.dir)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
