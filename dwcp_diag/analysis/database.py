@@ -591,7 +591,9 @@ def bloat_table(bloat: pd.DataFrame) -> pd.DataFrame:
     frame["table"] = _names(frame, "relname")
     frame["name"] = frame["table"].where(~is_index, _names(frame, "indexrelname"))
     frame["is_reliable"] = _flags(frame, "is_reliable")
-    frame["method"] = frame["method"].fillna("estimate")
+    recorded_before_methods = frame["method"].isna()
+    frame["method"] = frame["method"].where(~recorded_before_methods, "estimate")
+    frame["method_detail"] = frame["method_detail"].where(~recorded_before_methods, ESTIMATE_DETAIL)
     frame = frame.sort_values(
         ["bloat_bytes", "is_reliable", "name"], ascending=[False, False, True], na_position="last"
     )

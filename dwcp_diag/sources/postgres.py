@@ -810,17 +810,20 @@ def _read_all_stats_row(facts: Mapping[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
 
 
+_PGSTATTUPLE_NEEDED_FOR = "bloat: measured (approx_scan, pgstatindex), not estimated; bloat_exact"
+
+
 def _pgstattuple_row(facts: Mapping[str, Any]) -> dict[str, Any]:
     version, role, db = facts["pgstattuple_version"], facts["role_ident"], facts["dbname_ident"]
     if version is None:
         return _feature(
-            "pgstattuple", False, False, "bloat_exact",
+            "pgstattuple", False, False, _PGSTATTUPLE_NEEDED_FOR,
             f"extension pgstattuple is not created in database {db}",
             f"CREATE EXTENSION pgstattuple;  -- in database {db}",
         )  # fmt: skip
     allowed = bool(facts["can_execute_pgstattuple"])
     return _feature(
-        "pgstattuple", allowed, False, "bloat_exact",
+        "pgstattuple", allowed, False, _PGSTATTUPLE_NEEDED_FOR,
         f"version {version}" + ("" if allowed else f"; role {role} may not execute it"),
         f"GRANT pg_stat_scan_tables TO {role};  -- included in pg_monitor",
     )  # fmt: skip
