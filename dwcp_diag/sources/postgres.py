@@ -1317,17 +1317,18 @@ class PostgresLoader(Loader):
         >>> pg.bloat().query("is_reliable").nlargest(5, "bloat_bytes")   # doctest: +SKIP
         """
         params = {"min_pages": int(min_pages)}
+        min_pages = int(min_pages)
         budget_s = float(self.connection_settings.bloat_scan_budget_s)
-        pgstattuple = self._pgstattuple_gap() if budget_s > 0 else None
 
-        def work(conn: Connection) -> pd.DataFrame:
-            parts = [self._sql(conn, name, params) for name in ("table_bloat", "index_bloat")]
-            estimates = pd.concat([conform(p, BLOAT_SCHEMA) for p in parts], ignore_index=True)
-            dead = self._sql(conn, "table_bloat_dead_tuples", params)
-            scans = self._scan_bloat(conn, int(min_pages), budget_s, pgstattuple)
-            return best_bloat(estimates, dead, scans)
+        def fetch() -> pd.DataFrame:  # live only: a replay returns the recorded frame
+            gap = self._pgstattuple_gap() if budget_s > 0 else None
 
-        def fetch() -> pd.DataFrame:
+            def work(conn: Connection) -> pd.DataFrame:
+                parts = [self._sql(conn, name, params) for name in ("table_bloat", "index_bloat")]
+                estimates = pd.concat([conform(p, BLOAT_SCHEMA) for p in parts], ignore_index=True)
+                dead = self._sql(conn, "table_bloat_dead_tuples", params)
+                return best_bloat(estimates, dead, self._scan_bloat(conn, min_pages, budget_s, gap))
+
             return conform(self._with_connection("bloat", work), BLOAT_SCHEMA)
 
         return self._load("bloat", params, fetch)
@@ -1348,9 +1349,9 @@ class PostgresLoader(Loader):
         budget = float(self.connection_settings.bloat_scan_budget_s if budget_s is None
                        else budget_s)  # fmt: skip
         params = {"min_pages": int(min_pages), "budget_s": budget}
-        gap = self._pgstattuple_gap() if budget > 0 else None
 
         def fetch() -> pd.DataFrame:
+            gap = self._pgstattuple_gap() if budget > 0 else None
             frame = self._with_connection(
                 "bloat_scan", lambda conn: self._scan_bloat(conn, int(min_pages), budget, gap)
             )
