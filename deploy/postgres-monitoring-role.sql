@@ -39,13 +39,21 @@ ALTER ROLE dwcp_monitor SET idle_in_transaction_session_timeout = '60s';
 --       shared_preload_libraries = 'pg_stat_statements'   -- add to any existing list
 --     and then, in the database:
 --       CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
---   pgstattuple (optional: exact bloat, which scans the relation):
+--   pgstattuple (optional, recommended: measured table and index bloat):
 --       CREATE EXTENSION IF NOT EXISTS pgstattuple;
+--     pg_monitor (through pg_stat_scan_tables) may then execute its functions; they read
+--     pages (sizes, tuple counts, free space, leaf density), never column values, under an
+--     ACCESS SHARE lock. Each report runs pgstattuple_approx (visibility-map based: it skips
+--     all-visible pages, so it is cheap on vacuumed tables) on tables and pgstatindex (reads
+--     the whole index) on btree indexes, largest first, for at most
+--     [postgres] bloat_scan_budget_s (10 s by default; 0: never). pgstattuple itself (reads
+--     the whole relation) runs only when asked (PostgresLoader.bloat_exact). See SECURITY.md.
 -- `dwcp-diag check` and PostgresLoader.availability() list what is missing, with these fixes.
 --
 -- Optional, deliberately NOT granted (each also lets the role read data, beyond pg_monitor):
 --   GRANT SELECT ON ALL TABLES IN SCHEMA public TO dwcp_monitor;
 --       pg_stats then shows the role the statistics that table bloat estimates need for
---       variable-width columns (without it those estimates are marked is_reliable = false).
+--       variable-width columns. Not needed with pgstattuple (measured instead); without
+--       either, bloat falls back to pg_stat_user_tables' dead-tuple counts.
 --   GRANT SELECT ON ALL SEQUENCES IN SCHEMA public TO dwcp_monitor;
 --       pg_sequences then shows last_value, which sequence exhaustion checks need.

@@ -83,6 +83,8 @@ class PostgresSettings:
     statement_timeout_ms: int = 5000
     lock_timeout_ms: int = 1000
     connect_timeout_s: int = 5
+    # pgstattuple_approx / pgstatindex scans of the largest relations per bloat() call (0: none)
+    bloat_scan_budget_s: float = 10.0
 
     @property
     def display_dsn(self) -> str | None:

@@ -332,23 +332,35 @@ def test_bloat_estimate_is_close_to_pgstattuple(pg, pg_scenario):
     assert healthy["is_reliable"] and healthy["bloat_ratio"] < 0.05
 
 
-def test_bloat_reliability_flags(pg, pg_server, bare_db):
-    bloat = pg.bloat().set_index(["kind", "relname", "indexrelname"], drop=False)
-    tiny = bloat[(bloat["kind"] == "table") & (bloat["relname"] == "feature_flags")].iloc[0]
-    assert not tiny["is_reliable"] and "under 10 pages" in tiny["unreliable_reason"]
-    deduplicated = bloat[bloat["indexrelname"] == "tasks_user_id_idx"].iloc[0]
+def test_bloat_reliability_flags(pg, pg_scenario, pg_server, bare_db):
+    estimated = loader(pg_scenario.dsn, bloat_scan_budget_s=0).bloat()  # the estimate's flags
+    tiny = estimated[(estimated["kind"] == "table") & (estimated["relname"] == "feature_flags")]
+    assert not tiny.iloc[0]["is_reliable"] and "under 10 pages" in tiny.iloc[0]["unreliable_reason"]
+    deduplicated = estimated[estimated["indexrelname"] == "tasks_user_id_idx"].iloc[0]
     assert not deduplicated["is_reliable"] and "deduplicated" in deduplicated["unreliable_reason"]
+    assert deduplicated["method"] == "estimate"
+    assert "bloat_scan_budget_s is 0" in deduplicated["method_detail"]
+    # within the scan budget pgstatindex measures what the estimate cannot
+    measured = pg.bloat()
+    deduplicated = measured[measured["indexrelname"] == "tasks_user_id_idx"].iloc[0]
+    assert deduplicated["method"] == "pgstatindex" and deduplicated["is_reliable"]
+    assert not deduplicated["estimate_is_reliable"]
+    assert 0 < deduplicated["avg_leaf_density_pct"] <= 100
     pg_server.execute(
         "CREATE TABLE IF NOT EXISTS never_analyzed (id integer, note text)"
         " WITH (autovacuum_enabled = false);"
         "INSERT INTO never_analyzed SELECT g, md5(g::text) FROM generate_series(1, 5000) g",
         dbname="bare_db",
     )
-    fresh = loader(bare_db).bloat()
+    flush = "SELECT pg_stat_force_next_flush()"
+    pg_server.execute(flush, dbname="bare_db")
+    fresh = loader(bare_db).bloat()  # no pgstattuple there, no statistics yet: dead tuples
     row = fresh[fresh["relname"] == "never_analyzed"].iloc[0]
-    assert not row["is_reliable"]
-    assert "never vacuumed or analyzed" in row["unreliable_reason"]
-    assert "without statistics" in row["unreliable_reason"]
+    assert not row["estimate_is_reliable"]
+    assert row["method"] == "dead_tuples" and row["is_reliable"] and row["bloat_ratio"] == 0
+    assert "never vacuumed or analyzed" in row["method_detail"]
+    assert "without statistics" in row["method_detail"]
+    assert "pgstattuple unavailable" in row["method_detail"]
 
 
 def test_bloat_exact_of_an_index(pg):
@@ -448,8 +460,10 @@ def test_monitoring_role_from_deploy_sql(pg_server, pg_scenario):
     assert not sequences["is_readable"].any() and sequences["used_pct"].isna().all()
     with running_sleep(pg_scenario.dsn, seconds=30) as pid:
         assert "pg_sleep" in monitor.activity().set_index("pid").loc[pid, "query"]
+    # pg_stats hides the rows the estimate needs; pgstattuple_approx measures instead
     audit = monitor.bloat().query("kind == 'table' and relname == 'audit_log'").iloc[0]
-    assert not audit["is_reliable"] and "without statistics" in audit["unreliable_reason"]
+    assert not audit["estimate_is_reliable"] and "without statistics" in audit["method_detail"]
+    assert audit["method"] == "approx_scan" and audit["is_reliable"]
     assert monitor.bloat_exact("audit_log").iloc[0]["bloat_ratio"] > 0.3
     assert monitor.slow_queries(limit=1)["queryid"].notna().all()
     monitor.close()

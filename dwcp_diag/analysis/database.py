@@ -59,6 +59,7 @@ from dwcp_diag.sources.postgres import (
     BLOAT_SCHEMA,
     CACHE_HIT_SCHEMA,
     DUPLICATE_INDEXES_SCHEMA,
+    ESTIMATE_DETAIL,
     INDEXES_SCHEMA,
     SEQUENCES_SCHEMA,
     SERVER_SCHEMA,
@@ -558,32 +559,41 @@ BLOAT_COLUMNS = [
     "kind",
     "name",
     "table",
+    "method",
     "size_bytes",
     "expected_bytes",
     "bloat_bytes",
     "bloat_ratio",
     "is_reliable",
     "unreliable_reason",
+    "method_detail",
+    "estimate_bloat_ratio",
+    "dead_tuple_bloat_ratio",
     "schemaname",
     "relname",
     "indexrelname",
 ]
+MEASURED_BLOAT_METHODS = ("approx_scan", "pgstatindex")
 
 
 def bloat_table(bloat: pd.DataFrame) -> pd.DataFrame:
     """The loader's ``bloat`` frame, labelled (``name``: ``schema.table`` or ``schema.index``)
-    and sorted by estimated bloat, reliable estimates first within equal sizes.
+    and sorted by bloat, reliable figures first within equal sizes. ``method`` is NA in frames
+    recorded before it existed: those figures are planner-statistics estimates.
 
     >>> frame = pd.DataFrame({"kind": ["table"], "schemaname": ["public"],
     ...     "relname": ["audit_log"], "indexrelname": [None], "bloat_bytes": [15187968]})
-    >>> bloat_table(frame)["name"].tolist()
-    ['public.audit_log']
+    >>> bloat_table(frame)[["name", "method"]].values.tolist()
+    [['public.audit_log', 'estimate']]
     """
     frame = conform(bloat, BLOAT_SCHEMA)
     is_index = frame["kind"].astype("str") == "index"
     frame["table"] = _names(frame, "relname")
     frame["name"] = frame["table"].where(~is_index, _names(frame, "indexrelname"))
     frame["is_reliable"] = _flags(frame, "is_reliable")
+    recorded_before_methods = frame["method"].isna()
+    frame["method"] = frame["method"].where(~recorded_before_methods, "estimate")
+    frame["method_detail"] = frame["method_detail"].where(~recorded_before_methods, ESTIMATE_DETAIL)
     frame = frame.sort_values(
         ["bloat_bytes", "is_reliable", "name"], ascending=[False, False, True], na_position="last"
     )
@@ -591,8 +601,9 @@ def bloat_table(bloat: pd.DataFrame) -> pd.DataFrame:
 
 
 def bloat_findings(bloat: pd.DataFrame, thresholds: ThresholdSettings = None) -> list[Finding]:
-    """``table_bloat`` and ``index_bloat``: reliable estimates (see the loader's ``bloat``) with
-    at least ``min_bytes`` and ``min_ratio`` of bloat; critical from ``critical_bytes``.
+    """``table_bloat`` and ``index_bloat``: reliable figures (see the loader's ``bloat``), by
+    whichever ``method`` gave them, with at least ``min_bytes`` and ``min_ratio`` of bloat;
+    critical from ``critical_bytes``. The evidence names the method and what it rests on.
 
     Fix: ``VACUUM (FULL, ANALYZE)`` for a table (it rewrites the table under an ACCESS EXCLUSIVE
     lock: off-peak, or pg_repack online), ``REINDEX INDEX CONCURRENTLY`` for an index.
@@ -600,8 +611,8 @@ def bloat_findings(bloat: pd.DataFrame, thresholds: ThresholdSettings = None) ->
     >>> frame = pd.DataFrame({"kind": ["index"], "schemaname": ["public"], "relname": ["t"],
     ...     "indexrelname": ["t_pkey"], "size_bytes": [300 * MIB], "bloat_bytes": [200 * MIB],
     ...     "bloat_ratio": [2 / 3], "is_reliable": [True]})
-    >>> [f.evidence["fix_sql"] for f in bloat_findings(frame)]
-    ['REINDEX INDEX CONCURRENTLY "public"."t_pkey";']
+    >>> [(f.evidence["method"], f.evidence["fix_sql"]) for f in bloat_findings(frame)]
+    [('estimate', 'REINDEX INDEX CONCURRENTLY "public"."t_pkey";')]
     """
     findings = []
     for row in bloat_table(bloat).itertuples(index=False):
@@ -619,25 +630,32 @@ def bloat_findings(bloat: pd.DataFrame, thresholds: ThresholdSettings = None) ->
                 "VACUUM FULL returns the space but locks the table (ACCESS EXCLUSIVE) while it "
                 "rewrites it: run it off-peak, or use pg_repack online"
             )
+        measured = row.method in MEASURED_BLOAT_METHODS
+        figure = "a measured" if measured else "an estimated"
+        evidence = {
+            "size_bytes": size,
+            "expected_bytes": _num(row.expected_bytes),
+            "bloat_ratio": ratio,
+            "table": row.table,
+            "method": row.method,
+            "method_detail": _text(row.method_detail, ESTIMATE_DETAIL),
+        }
+        if not measured:
+            evidence["verify"] = (
+                f"PostgresLoader.bloat_exact({str(row.name)!r}) measures it with pgstattuple "
+                "(reads the whole relation) before you act"
+            )
         findings.append(
             Finding(
                 f"{kind}_bloat",
                 _severity(wasted >= limits["critical_bytes"]),
                 {kind: row.name},
-                f"{kind.capitalize()} {row.name} carries an estimated {human_bytes(wasted)} of "
-                f"bloat ({ratio:.0%} of {human_bytes(size)}); {how}.",
+                f"{kind.capitalize()} {row.name} carries {figure} {human_bytes(wasted)} of "
+                f"bloat ({ratio:.0%} of {human_bytes(size)}, by {row.method}); {how}.",
                 wasted,
                 limits["min_bytes"],
                 "bytes",
-                {
-                    "size_bytes": size,
-                    "expected_bytes": _num(row.expected_bytes),
-                    "bloat_ratio": ratio,
-                    "table": row.table,
-                    "estimate": "planner statistics (ioguix/pgsql-bloat-estimation); measure "
-                    "with pgstattuple (PostgresLoader.bloat_exact) before acting",
-                    "fix_sql": fix,
-                },
+                {**evidence, "fix_sql": fix},
             )
         )
     return findings

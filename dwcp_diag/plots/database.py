@@ -63,11 +63,11 @@ def space_treemap(
 
 
 def bloat_figure(
-    bloat: pd.DataFrame, top: int = 20, title: str | None = "Estimated bloat"
+    bloat: pd.DataFrame, top: int = 20, title: str | None = "Bloat, measured or estimated"
 ) -> go.Figure:
-    """Horizontal bars of the ``top`` estimated bloats (MiB) of the report's ``bloat`` table:
-    tables and indexes in colour, estimates the loader marks unreliable greyed out (the hover
-    says why), largest at the top.
+    """Horizontal bars of the ``top`` bloats (MiB) of the report's ``bloat`` table: tables and
+    indexes in colour, figures the loader marks unreliable greyed out (the hover says why, or
+    by which method a figure was obtained), largest at the top.
 
     >>> frame = pd.DataFrame({"kind": ["table", "index"], "name": ["s.t", "s.i"],
     ...     "bloat_bytes": [4 * 2**20, 2**20], "bloat_ratio": [0.4, 0.5],
@@ -88,7 +88,8 @@ def bloat_figure(
         part = frame[mask.to_numpy()]
         if part.empty:
             continue
-        reasons = part["unreliable_reason"].astype("str").fillna("reliable")
+        method = part["method"] if "method" in part else pd.Series("reliable", part.index)
+        reasons = part["unreliable_reason"].astype("str").fillna(method.astype("str"))
         fig.add_trace(
             go.Bar(
                 x=part["bloat_bytes"] / MIB,

@@ -17,6 +17,7 @@ work without it raises :class:`StatsUnavailable` (never a bare driver traceback)
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -307,7 +308,62 @@ BLOAT_SCHEMA: Schema = {
     "bloat_ratio": "float64",
     "is_reliable": "boolean",
     "unreliable_reason": "str",
+    "method": "str",
+    "method_detail": "str",
+    "estimate_bloat_ratio": "float64",
+    "estimate_is_reliable": "boolean",
+    "dead_tuple_bloat_ratio": "float64",
+    "n_live_tup": "Int64",
+    "n_dead_tup": "Int64",
+    "stats_age_s": "float64",
+    "scanned_pct": "float64",
+    "avg_leaf_density_pct": "float64",
 }
+"""``bloat``: one row per table and btree index, measured or estimated by the best ``method``
+available: ``approx_scan`` (pgstattuple_approx), ``pgstatindex`` (indexes), ``estimate`` (planner
+statistics, pg_stats) or ``dead_tuples`` (pg_stat_user_tables counters); the other methods'
+figures stay beside it (``estimate_bloat_ratio``, ``dead_tuple_bloat_ratio``)."""
+
+BLOAT_METHODS = ("approx_scan", "pgstatindex", "estimate", "dead_tuples")
+ESTIMATE_DETAIL = "planner statistics (pg_stats; ioguix/pgsql-bloat-estimation)"
+
+DEAD_TUPLE_BLOAT_SCHEMA: Schema = {
+    "kind": "str",
+    "schemaname": "str",
+    "relname": "str",
+    "indexrelname": "str",
+    "fillfactor": "Int64",
+    "reltuples": "float64",
+    "relpages": "Int64",
+    "size_bytes": "Int64",
+    "n_live_tup": "Int64",
+    "n_dead_tup": "Int64",
+    "bloat_bytes": "Int64",
+    "bloat_ratio": "float64",
+    "stats_age_s": "float64",
+    "is_reliable": "boolean",
+    "unreliable_reason": "str",
+}
+
+BLOAT_SCAN_SCHEMA: Schema = {
+    "kind": "str",
+    "schemaname": "str",
+    "relname": "str",
+    "indexrelname": "str",
+    "function": "str",
+    "status": "str",
+    "size_bytes": "Int64",
+    "scanned_pct": "float64",
+    "dead_tuples": "Int64",
+    "dead_tuple_bytes": "Int64",
+    "free_bytes": "Int64",
+    "avg_leaf_density_pct": "float64",
+    "bloat_bytes": "Int64",
+    "bloat_ratio": "float64",
+    "elapsed_ms": "float64",
+}
+"""``bloat_scan``: one row per candidate relation, largest first; ``status`` is ``measured`` or
+``not scanned: WHY`` (budget spent, statement timeout, no privilege, ...)."""
 
 BLOAT_EXACT_SCHEMA: Schema = {
     "kind": "str",
@@ -561,6 +617,148 @@ def find_unused_indexes(indexes: pd.DataFrame, max_scans: int = 50) -> pd.DataFr
     return result.reset_index(drop=True)
 
 
+_BLOAT_KEY = ["kind", "schemaname", "relname", "indexrelname"]
+_SCAN_FUNCTION = {"table": "pgstattuple_approx", "index": "pgstatindex"}
+
+
+def _true(value: Any) -> bool:
+    """True for a true boolean, False for False and NA alike."""
+    return not pd.isna(value) and bool(value)
+
+
+def _age_text(seconds: float) -> str:
+    """``3720.0`` -> ``'1.0 h'`` (stats ages in method notes)."""
+    for unit, size in (("d", 86400.0), ("h", 3600.0), ("min", 60.0)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _scan_detail(row: Any) -> str:
+    if row.kind == "index":
+        text = (
+            f"pgstatindex: average leaf density {row.avg_leaf_density_pct_scan:.0f} %; entries "
+            "of dead rows count as used until VACUUM removes them"
+        )
+        estimate, measured = row.estimate_bloat_ratio, row.bloat_ratio_scan
+        if _true(row.estimate_is_reliable) and estimate - measured >= 0.1:
+            text += (
+                f" (the estimate, which sizes the index for live rows, says {estimate:.0%}: "
+                "the difference is most likely such entries, which VACUUM frees for reuse)"
+            )
+        return text
+    return (
+        f"pgstattuple_approx: {row.scanned_pct_scan:.0f} % of the pages read (dead tuples "
+        "exact; free space of all-visible pages from the free space map)"
+    )
+
+
+def _dead_tuple_detail(row: Any) -> str:
+    age = row.stats_age_s
+    based = (
+        "counters never re-based by VACUUM/ANALYZE"
+        if pd.isna(age)
+        else f"counters re-based {_age_text(float(age))} ago"
+    )
+    return (
+        f"n_dead_tup / (n_live_tup + n_dead_tup) = {int(row.n_dead_tup):,} / "
+        f"{int(row.n_live_tup) + int(row.n_dead_tup):,} of the heap, {based}; free space "
+        "VACUUM already made is not seen"
+    )
+
+
+def best_bloat(
+    estimates: pd.DataFrame,
+    dead_tuples: pd.DataFrame | None = None,
+    scans: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per table and btree index, the best bloat figure available (:data:`BLOAT_SCHEMA`).
+
+    ``estimates`` are table_bloat.sql / index_bloat.sql rows (planner statistics),
+    ``dead_tuples`` table_bloat_dead_tuples.sql rows, ``scans`` :data:`BLOAT_SCAN_SCHEMA` rows.
+    In order of preference: a measured scan (``approx_scan`` for tables, ``pgstatindex`` for
+    indexes); the ``estimate`` when it is reliable; for tables, ``dead_tuples`` when that is
+    reliable (the estimate is not: typically pg_stats rows hidden from the role); else the
+    estimate, unreliable, with its reason. ``method_detail`` says what the figure rests on and,
+    when a better method was not used, why.
+
+    >>> est = pd.DataFrame({"kind": ["table"], "schemaname": ["public"], "relname": ["t"],
+    ...     "size_bytes": [8192 * 100], "bloat_bytes": [0], "bloat_ratio": [0.0],
+    ...     "is_reliable": [False], "unreliable_reason": ["1 variable-width column(s) without "
+    ...     "statistics"]})
+    >>> dead = est[["kind", "schemaname", "relname", "size_bytes"]].assign(n_live_tup=600,
+    ...     n_dead_tup=400, bloat_bytes=8192 * 40, bloat_ratio=0.4, is_reliable=True)
+    >>> best_bloat(est, dead)[["method", "bloat_ratio", "is_reliable"]].values.tolist()
+    [['dead_tuples', 0.4, True]]
+    """
+    frame = conform(estimates, BLOAT_SCHEMA)
+    frame["estimate_bloat_ratio"] = frame["bloat_ratio"]
+    frame["estimate_is_reliable"] = frame["is_reliable"].fillna(False)
+    frame["method"] = "estimate"
+    frame["method_detail"] = ESTIMATE_DETAIL
+    if frame.empty:
+        return conform(frame, BLOAT_SCHEMA)
+    dead = conform(dead_tuples if dead_tuples is not None else pd.DataFrame(),
+                   DEAD_TUPLE_BLOAT_SCHEMA)  # fmt: skip
+    scan = conform(scans if scans is not None else pd.DataFrame(), BLOAT_SCAN_SCHEMA)
+    for part in (frame, dead, scan):
+        part["indexrelname"] = (
+            part["indexrelname"].astype("object").where(part["indexrelname"].notna(), "")
+        )
+    dead_cols = ["size_bytes", "bloat_bytes", "bloat_ratio", "is_reliable", "unreliable_reason"]
+    scan_cols = ["status", "size_bytes", "bloat_bytes", "bloat_ratio", "scanned_pct",
+                 "avg_leaf_density_pct"]  # fmt: skip
+    dead = dead.rename(columns={c: f"{c}_dead" for c in dead_cols})
+    scan = scan.rename(columns={c: f"{c}_scan" for c in scan_cols})
+    merged = frame.drop(columns=["n_live_tup", "n_dead_tup", "stats_age_s"]).merge(
+        dead[[*_BLOAT_KEY, *(f"{c}_dead" for c in dead_cols), "n_live_tup", "n_dead_tup",
+              "stats_age_s"]], on=_BLOAT_KEY, how="left"
+    )  # fmt: skip
+    merged = merged.merge(
+        scan[[*_BLOAT_KEY, *(f"{c}_scan" for c in scan_cols)]], on=_BLOAT_KEY, how="left"
+    )
+    rows = []
+    for row in merged.itertuples(index=False):
+        out = row._asdict()
+        out["dead_tuple_bloat_ratio"] = row.bloat_ratio_dead
+        out["scanned_pct"], out["avg_leaf_density_pct"] = None, None
+        status = row.status_scan if isinstance(row.status_scan, str) else ""
+        if status == "measured":
+            out.update(
+                method="approx_scan" if row.kind == "table" else "pgstatindex",
+                method_detail=_scan_detail(row),
+                size_bytes=row.size_bytes_scan,
+                bloat_bytes=row.bloat_bytes_scan,
+                bloat_ratio=row.bloat_ratio_scan,
+                is_reliable=True,
+                unreliable_reason=None,
+                scanned_pct=row.scanned_pct_scan,
+                avg_leaf_density_pct=row.avg_leaf_density_pct_scan,
+            )
+        elif (
+            row.kind == "table"
+            and not _true(row.estimate_is_reliable)
+            and _true(row.is_reliable_dead)
+        ):
+            out.update(
+                method="dead_tuples",
+                method_detail=_dead_tuple_detail(row),
+                size_bytes=row.size_bytes_dead,
+                bloat_bytes=row.bloat_bytes_dead,
+                bloat_ratio=row.bloat_ratio_dead,
+                is_reliable=True,
+                unreliable_reason=None,
+            )
+        if out["method"] != "estimate" and not _true(row.estimate_is_reliable):
+            out["method_detail"] += f"; estimate unusable: {row.unreliable_reason}"
+        if status.startswith("not scanned"):
+            out["method_detail"] = f"{out['method_detail']}; {_SCAN_FUNCTION[row.kind]} {status}"
+        rows.append(out)
+    result = pd.DataFrame(rows)
+    result["indexrelname"] = result["indexrelname"].where(result["indexrelname"] != "", None)
+    return conform(result, BLOAT_SCHEMA)
+
+
 def _feature(
     feature: str, available: bool, required: bool, needed_for: str, detail: str, fix: str
 ) -> dict[str, Any]:
@@ -612,17 +810,20 @@ def _read_all_stats_row(facts: Mapping[str, Any]) -> dict[str, Any]:
     )  # fmt: skip
 
 
+_PGSTATTUPLE_NEEDED_FOR = "bloat: measured (approx_scan, pgstatindex), not estimated; bloat_exact"
+
+
 def _pgstattuple_row(facts: Mapping[str, Any]) -> dict[str, Any]:
     version, role, db = facts["pgstattuple_version"], facts["role_ident"], facts["dbname_ident"]
     if version is None:
         return _feature(
-            "pgstattuple", False, False, "bloat_exact",
+            "pgstattuple", False, False, _PGSTATTUPLE_NEEDED_FOR,
             f"extension pgstattuple is not created in database {db}",
             f"CREATE EXTENSION pgstattuple;  -- in database {db}",
         )  # fmt: skip
     allowed = bool(facts["can_execute_pgstattuple"])
     return _feature(
-        "pgstattuple", allowed, False, "bloat_exact",
+        "pgstattuple", allowed, False, _PGSTATTUPLE_NEEDED_FOR,
         f"version {version}" + ("" if allowed else f"; role {role} may not execute it"),
         f"GRANT pg_stat_scan_tables TO {role};  -- included in pg_monitor",
     )  # fmt: skip
@@ -1101,24 +1302,131 @@ class PostgresLoader(Loader):
         )
 
     def bloat(self, min_pages: int = 10) -> pd.DataFrame:
-        """Estimated bloat of tables and btree indexes from statistics (no scan).
+        """Bloat of every table and btree index, by the best method this role and server allow.
 
-        ``kind`` is 'table' or 'index'; ``is_reliable`` is false, with ``unreliable_reason``,
-        for relations never analyzed, under ``min_pages`` pages, with variable-width columns
-        lacking statistics, or with ``name`` columns. See table_bloat.sql / index_bloat.sql.
+        Within ``[postgres] bloat_scan_budget_s`` (default 10 s; 0: no scans) the largest
+        relations are measured first, each call under the statement timeout (see
+        :meth:`bloat_scan`): tables with pgstattuple_approx (``method`` 'approx_scan'), btree
+        indexes with pgstatindex ('pgstatindex'). The others keep the planner-statistics
+        ``estimate`` (table_bloat.sql / index_bloat.sql; it needs the pg_stats rows a role sees
+        only for tables it may SELECT), and a table whose estimate is unreliable falls back to
+        ``dead_tuples`` (table_bloat_dead_tuples.sql: n_dead_tup / (n_live_tup + n_dead_tup) of
+        the heap). ``is_reliable`` is false, with ``unreliable_reason``, when no method gives a
+        usable figure; ``method_detail`` says what the figure rests on (:func:`best_bloat`).
 
         >>> pg.bloat().query("is_reliable").nlargest(5, "bloat_bytes")   # doctest: +SKIP
         """
         params = {"min_pages": int(min_pages)}
+        min_pages = int(min_pages)
+        budget_s = float(self.connection_settings.bloat_scan_budget_s)
 
-        def work(conn: Connection) -> pd.DataFrame:
-            parts = [self._sql(conn, name, params) for name in ("table_bloat", "index_bloat")]
-            return pd.concat([conform(p, BLOAT_SCHEMA) for p in parts], ignore_index=True)
+        def fetch() -> pd.DataFrame:  # live only: a replay returns the recorded frame
+            gap = self._pgstattuple_gap() if budget_s > 0 else None
 
-        def fetch() -> pd.DataFrame:
+            def work(conn: Connection) -> pd.DataFrame:
+                parts = [self._sql(conn, name, params) for name in ("table_bloat", "index_bloat")]
+                estimates = pd.concat([conform(p, BLOAT_SCHEMA) for p in parts], ignore_index=True)
+                dead = self._sql(conn, "table_bloat_dead_tuples", params)
+                return best_bloat(estimates, dead, self._scan_bloat(conn, min_pages, budget_s, gap))
+
             return conform(self._with_connection("bloat", work), BLOAT_SCHEMA)
 
         return self._load("bloat", params, fetch)
+
+    def bloat_scan(self, min_pages: int = 10, budget_s: float | None = None) -> pd.DataFrame:
+        """pgstattuple_approx of tables and pgstatindex of btree indexes, largest first, until
+        ``budget_s`` (default ``[postgres] bloat_scan_budget_s``) is spent.
+
+        Each call runs under the smaller of the statement timeout and the budget left, in its
+        own savepoint: one that runs out, fails or is refused is a row with ``status``
+        'not scanned: WHY' and the scan goes on (a missing privilege stops it). Relations
+        under ``min_pages`` pages are not listed. pgstattuple_approx skips the pages the
+        visibility map marks all-visible (cheap on a vacuumed table, a full read of a table
+        never vacuumed); pgstatindex reads the whole index.
+
+        >>> pg.bloat_scan(budget_s=2)[["relname", "status", "bloat_ratio"]]   # doctest: +SKIP
+        """
+        budget = float(self.connection_settings.bloat_scan_budget_s if budget_s is None
+                       else budget_s)  # fmt: skip
+        params = {"min_pages": int(min_pages), "budget_s": budget}
+
+        def fetch() -> pd.DataFrame:
+            gap = self._pgstattuple_gap() if budget > 0 else None
+            frame = self._with_connection(
+                "bloat_scan", lambda conn: self._scan_bloat(conn, int(min_pages), budget, gap)
+            )
+            return conform(frame, BLOAT_SCAN_SCHEMA)
+
+        return self._load("bloat_scan", params, fetch)
+
+    def _pgstattuple_gap(self) -> str | None:
+        """Why this role cannot run pgstattuple's functions here, or None when it can."""
+        frame = self.availability()
+        row = frame[frame["feature"] == "pgstattuple"]
+        if row.empty or bool(row["available"].iloc[0]):
+            return None
+        return f"{row['detail'].iloc[0]} (fix: {row['fix'].iloc[0]})"
+
+    def _scan_bloat(
+        self, conn: Connection, min_pages: int, budget_s: float, gap: str | None
+    ) -> pd.DataFrame:
+        """The rows of :meth:`bloat_scan` on ``conn`` (``gap``: why pgstattuple is unusable)."""
+        started = time.monotonic()
+        candidates = self._sql(conn, "bloat_scan_candidates", {"min_pages": min_pages})
+        if budget_s <= 0:
+            stop = "not scanned: bloat_scan_budget_s is 0"
+        elif gap is not None:
+            stop = f"not scanned: pgstattuple unavailable: {gap}"
+        else:
+            stop = None
+            self._use_extension(conn, "pgstattuple")
+        session_ms = float(self.connection_settings.statement_timeout_ms) or float("inf")
+        rows = []
+        for candidate in candidates.to_dict("records"):
+            kind = candidate["kind"]
+            row = {**candidate, "function": _SCAN_FUNCTION[kind], "status": stop}
+            left_ms = budget_s * 1000 - (time.monotonic() - started) * 1000
+            if stop is None and left_ms < 1:
+                stop = row["status"] = f"not scanned: the {budget_s:g} s budget was spent"
+            if stop is None:
+                timeout_ms = max(int(min(session_ms, left_ms)), 1)
+                began = time.monotonic()
+                measured, row["status"], stop = self._scan_one(conn, candidate, timeout_ms)
+                row.update(measured)
+                row["elapsed_ms"] = (time.monotonic() - began) * 1000
+            rows.append(row)
+        if stop is None or not stop.endswith("bloat_scan_budget_s is 0"):
+            # set_config(..., true) lasts for the transaction: give later statements theirs back
+            timeout = int(self.connection_settings.statement_timeout_ms)
+            self._sql(conn, "bloat_exact_timeout", {"statement_timeout_ms": timeout})
+        return conform(pd.DataFrame(rows), BLOAT_SCAN_SCHEMA)
+
+    def _scan_one(
+        self, conn: Connection, candidate: Mapping[str, Any], timeout_ms: int
+    ) -> tuple[dict[str, Any], str, str | None]:
+        """(measured columns, status, reason to stop scanning or None) for one relation."""
+        name = "table_bloat_approx" if candidate["kind"] == "table" else "index_bloat_exact"
+        try:
+            with conn.begin_nested():
+                self._sql(conn, "bloat_exact_timeout", {"statement_timeout_ms": timeout_ms})
+                found = self._sql(conn, name, {"relation": str(int(candidate["relid"]))})
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise
+            sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+            if sqlstate == "57014":
+                status = f"not scanned: ran past {timeout_ms} ms (statement timeout or budget)"
+                return {}, status, None
+            detail = scrub(" ".join(str(exc.orig).split()), self._secrets())
+            if sqlstate == "42501":
+                stop = f"not scanned: {detail} (GRANT pg_stat_scan_tables, part of pg_monitor)"
+                return {}, stop, stop
+            return {}, f"not scanned: {detail}", None
+        if found.empty:  # dropped since the candidates were listed
+            return {}, "not scanned: the relation is gone", None
+        measured = found.iloc[0].to_dict()
+        keep = set(BLOAT_SCAN_SCHEMA) - {"kind", "schemaname", "relname", "indexrelname"}
+        return {k: v for k, v in measured.items() if k in keep}, "measured", None
 
     def bloat_exact(self, relation: str, statement_timeout_ms: int | None = None) -> pd.DataFrame:
         """Measured bloat of one table (pgstattuple) or btree index (pgstatindex).
