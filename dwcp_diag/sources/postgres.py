@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import pandas as pd
@@ -38,8 +39,9 @@ from dwcp_diag.errors import (
     StatsUnavailable,
 )
 from dwcp_diag.frames import Schema, conform
-from dwcp_diag.queries.sql import load_sql
+from dwcp_diag.queries.sql import load_sql, sql_names
 from dwcp_diag.sources.base import Loader, SourceCheck
+from dwcp_diag.sources.redact import redact_plan_line, redact_query
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 
 __all__ = [
@@ -51,6 +53,10 @@ __all__ = [
 ]
 
 APPLICATION_NAME = "dwcp-diag"
+# Ends every statement in queries/sql/ (PostgreSQL 18 drops leading comments from
+# pg_stat_statements texts, trailing ones stay): our own catalog queries are not the
+# database's workload, so slow_queries leaves them out, as activity leaves out our sessions.
+OWN_QUERY_MARKER = "/* dwcp-diag */"
 MIN_PG_STAT_STATEMENTS = (1, 8)  # PostgreSQL 13: *_exec_time
 SLOW_QUERY_ORDERS = ("mean_exec_time_ms", "total_exec_time_ms", "max_exec_time_ms", "calls")
 DEFAULT_MAX_QUERY_CHARS = 2000
@@ -531,6 +537,53 @@ def _delta_counters(merged: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
     return out[~(continued & (out["calls"] == 0))]
 
 
+def is_own_statement(query: Any) -> bool:
+    """Whether a query text is one of dwcp-diag's own catalog queries: it carries
+    :data:`OWN_QUERY_MARKER`, or (recorded before the marker existed, on a server that keeps
+    leading comments) starts with the ``-- NAME:`` header of one of the shipped SQL files.
+
+    >>> is_own_statement(f"SELECT 1 {OWN_QUERY_MARKER}"), is_own_statement("-- tables: x")
+    (True, True)
+    >>> is_own_statement("SELECT * FROM tables")
+    False
+    """
+    if not isinstance(query, str):
+        return False
+    header = re.match(r"\s*-- (\w+):", query)
+    return OWN_QUERY_MARKER in query or (header is not None and header[1] in _sql_file_names())
+
+
+@cache
+def _sql_file_names() -> frozenset[str]:
+    return frozenset(sql_names())
+
+
+def shown_query_texts(frame: pd.DataFrame, policy: str) -> pd.DataFrame:
+    """``frame`` as a report may show it: every ``query`` text through :func:`redact_query`
+    and every EXPLAIN ``QUERY PLAN`` line through :func:`redact_plan_line` under ``policy``
+    (``[postgres] query_text``), without dwcp-diag's own statements (:func:`is_own_statement`)
+    and sessions (``application_name`` dwcp-diag). Frames without those columns pass as they are.
+
+    >>> texts = ["SELECT * FROM t WHERE email = 'al@example.com'", "SELECT 1 /* dwcp-diag */"]
+    >>> frame = pd.DataFrame({"queryid": [1, 2], "query": texts})
+    >>> shown_query_texts(frame, "redacted")["query"].tolist()
+    ['SELECT * FROM t WHERE email = $1']
+    """
+    if "query" not in frame.columns and "QUERY PLAN" not in frame.columns:
+        return frame
+    own = pd.Series(False, index=frame.index, dtype=bool)
+    if "query" in frame.columns:
+        own |= frame["query"].map(is_own_statement).astype(bool)
+    if "application_name" in frame.columns:
+        own |= (frame["application_name"] == APPLICATION_NAME).fillna(False).astype(bool)
+    shown = frame.loc[~own].reset_index(drop=True) if own.any() else frame.copy()
+    for column, redact in (("query", redact_query), ("QUERY PLAN", redact_plan_line)):
+        if column in shown.columns:
+            texts = [redact(text, policy) for text in shown[column]]
+            shown[column] = pd.Series(texts, index=shown.index, dtype=shown[column].dtype)
+    return shown
+
+
 def find_unused_indexes(indexes: pd.DataFrame, max_scans: int = 50) -> pd.DataFrame:
     """Indexes scanned at most ``max_scans`` times since the statistics were reset.
 
@@ -741,6 +794,17 @@ class PostgresLoader(Loader):
     def target(self) -> str:
         """Where this loader points, credentials masked."""
         return self.connection_settings.display_dsn or "<no DSN configured>"
+
+    def _load(
+        self, call: str, params: Mapping[str, Any], fetch: Callable[[], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """:meth:`Loader._load` with query texts as reports may show them
+        (:func:`shown_query_texts`): live frames before they are recorded, replayed frames as
+        they are read (a bundle recorded before redaction existed is redacted all the same)."""
+        policy = self.connection_settings.query_text
+        if self.replay is not None:
+            return shown_query_texts(super()._load(call, params, fetch), policy)
+        return super()._load(call, params, lambda: shown_query_texts(fetch(), policy))
 
     # -- connection plumbing -------------------------------------------------------------
     @property
@@ -1028,7 +1092,7 @@ class PostgresLoader(Loader):
             "all_databases": bool(all_databases),
             "max_query_chars": int(max_query_chars),
         }
-        params = {**recorded, "row_limit": recorded["limit"]}
+        params = {**recorded, "row_limit": recorded["limit"], "own_marker": OWN_QUERY_MARKER}
         self._require("pg_stat_statements")
 
         def work(conn: Connection) -> pd.DataFrame:
@@ -1057,7 +1121,8 @@ class PostgresLoader(Loader):
         >>> pg.activity().query("state == 'idle in transaction'")   # doctest: +SKIP
         """
         params = {"max_query_chars": int(max_query_chars)}
-        return self._load("activity", params, self._fetch("activity", ACTIVITY_SCHEMA, params))
+        own = {**params, "own_application": APPLICATION_NAME}
+        return self._load("activity", params, self._fetch("activity", ACTIVITY_SCHEMA, own))
 
     def connection_counts(self) -> pd.DataFrame:
         """Client connections by state, with max_connections and the used ratio (KI-003).
