@@ -1,0 +1,140 @@
+"""Query texts carry no secret into a frame, a report, a finding or a recording: proof against
+real servers, Debian's PostgreSQL 15 and 18 (tests/fixtures/postgres.py).
+
+``sentinel_db`` holds in pg_stat_statements the credential statements of issue 16 with
+sentinel secrets, and :func:`held_sentinel_sessions` holds sessions whose pg_stat_activity text
+carries more (tests/query_sentinels.py). Under the default policy no sentinel reaches a loader
+frame, an EXPLAIN plan, ``render database``'s notebook, HTML and findings, or its ``--record``
+bundle; under ``query_text = "full"`` they do, so the scan is known to find them. The
+postmortem's outputs are scanned in tests/test_postmortem.py.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from dwcp_diag.cli import main
+from dwcp_diag.config import PostgresSettings
+from dwcp_diag.credentials import Secret
+from dwcp_diag.demo import DEMO_END
+from dwcp_diag.sources.postgres import OWN_QUERY_MARKER, PostgresLoader
+from dwcp_diag.sources.redact import TRUNCATED_MARK
+from tests.fixtures.live import environment, live_environment
+from tests.query_sentinels import (
+    ACTIVITY_SENTINELS,
+    EMAIL,
+    SENTINEL_APPLICATION,
+    SENTINELS,
+    STATEMENT_SENTINELS,
+    held_sentinel_sessions,
+    plant_query_sentinels,
+    sentinels_in,
+)
+
+DBNAME = "sentinel_db"
+# the held sessions count as idle in transaction after 1 s: their texts reach the findings
+LOW_THRESHOLDS = """
+[profiles.{name}.thresholds.idle_in_transaction]
+warning_s = 1
+[profiles.{name}.postgres]
+query_text = "{policy}"
+"""
+
+
+@pytest.fixture(scope="module")
+def pg_server(pg_server_each_version):
+    """This module's tests run on each major version under test."""
+    return pg_server_each_version
+
+
+@pytest.fixture(scope="module")
+def sentinel_db(pg_server) -> str:
+    """``sentinel_db``'s superuser DSN, its pg_stat_statements holding the sentinel statements."""
+    dsn = pg_server.create_database(DBNAME)
+    plant_query_sentinels(pg_server, DBNAME)
+    return dsn
+
+
+def loader(dsn: str, policy: str) -> PostgresLoader:
+    secret = Secret.from_env("TEST_PG_DSN", {"TEST_PG_DSN": dsn})
+    return PostgresLoader(PostgresSettings(dsn=secret, query_text=policy))
+
+
+def cells(*frames: pd.DataFrame) -> str:
+    return "\n".join(str(v) for frame in frames for column in frame for v in frame[column])
+
+
+def test_loader_frames_under_each_policy(pg_server, sentinel_db):
+    frames = {}
+    with held_sentinel_sessions(pg_server, DBNAME) as pids:
+        for policy in ("redacted", "full", "none"):
+            pg = loader(sentinel_db, policy)
+            frames[policy] = (pg.slow_queries(limit=None), pg.activity().set_index("pid").loc[pids])
+            pg.close()
+    statements, sessions = frames["redacted"]
+    assert not [s for s in SENTINELS if s in cells(statements, sessions)]
+    shown = set(statements["query"])
+    assert {"CREATE ROLE", "ALTER ROLE", "CREATE USER MAPPING", "CREATE SUBSCRIPTION"} <= shown
+    assert sessions["query"].tolist() == [
+        "SELECT count(*) FROM pg_class WHERE relname = $1",
+        "CREATE ROLE",
+        "SELECT pgp_sym_encrypt($1, $2)",
+        f"SELECT count(*) FROM pg_class WHERE relname = {TRUNCATED_MARK}",  # cut by the server
+        "SELECT",  # dblink_connect: reduced to the tag
+    ]
+    full = cells(*frames["full"])
+    assert [s for s in SENTINELS if s in full] == list(SENTINELS)
+    none_statements, none_sessions = frames["none"]
+    assert none_statements["query"].isna().all() and none_sessions["query"].isna().all()
+    assert none_statements["queryid"].notna().all()
+
+
+def test_explain_plans_lose_the_statement_literals(sentinel_db):
+    statement = f"SELECT relname FROM pg_class WHERE relname = '{EMAIL}'"
+    redacted = "\n".join(loader(sentinel_db, "redacted").explain(statement)["QUERY PLAN"])
+    full = "\n".join(loader(sentinel_db, "full").explain(statement)["QUERY PLAN"])
+    assert EMAIL in full and EMAIL not in redacted
+    assert "(relname = $1::name)" in redacted and "cost=" in redacted
+
+
+def test_own_statements_and_sessions_are_not_the_workload(sentinel_db):
+    """PostgreSQL 18 drops leading comments from pg_stat_statements texts, 15 keeps them: the
+    trailing marker works on both. Checked with full texts, where comments stay."""
+    other = loader(sentinel_db, "full")
+    other.tables()  # its own catalog queries, and a pooled dwcp-diag session left open
+    pg = loader(sentinel_db, "full")
+    statements = pg.slow_queries(limit=None, all_databases=True)
+    assert not statements["query"].str.contains(OWN_QUERY_MARKER, regex=False).any()
+    assert not statements["query"].str.contains("pg_stat_user_tables", regex=False).any()
+    assert "dwcp-diag" not in set(pg.activity()["application_name"])
+    assert pg.connection_counts()["total_connections"].iloc[0] >= 2  # still counted there
+    other.close()
+    pg.close()
+
+
+@pytest.mark.slow
+def test_render_database_and_its_recording_hold_no_sentinel(
+    pg_server, sentinel_db, prometheus_server, kube_api_server, tmp_path
+):
+    env = live_environment(prometheus_server.url, sentinel_db, kube_api_server.kubeconfig_path)
+    outputs = {}
+    with environment(env), held_sentinel_sessions(pg_server, DBNAME):
+        for policy in ("redacted", "full"):
+            config = tmp_path / f"{policy}.toml"
+            config.write_text(LOW_THRESHOLDS.format(name=policy, policy=policy))
+            out, bundle = tmp_path / policy / "reports", tmp_path / policy / "bundle"
+            args = ["render", "database", "--source", "live", "--end", DEMO_END.isoformat()]
+            args += ["--out", str(out), "--record", str(bundle), "--no-cache"]
+            assert main([*args, "--config", str(config), "--profile", policy]) in (0, 3)
+            outputs[policy] = (out, bundle)
+    out, bundle = outputs["redacted"]
+    assert (out / "database.html").is_file() and list(bundle.rglob("*.parquet"))
+    assert sentinels_in(out) == [] and sentinels_in(bundle) == []
+    page = (out / "database.html").read_text()
+    assert f"{SENTINEL_APPLICATION}-0" in page  # the sessions are in the report, redacted
+    full_out, full_bundle = outputs["full"]
+    in_report = {hit.rsplit(": ", 1)[1] for hit in sentinels_in(full_out)}
+    in_bundle = {hit.rsplit(": ", 1)[1] for hit in sentinels_in(full_bundle)}
+    assert set(ACTIVITY_SENTINELS) <= in_report  # findings of the idle sessions quote them
+    assert set(SENTINELS) <= in_bundle and set(STATEMENT_SENTINELS) <= in_bundle
