@@ -257,3 +257,15 @@ def test_frames_shown_without_our_own_statements_and_sessions():
     )
     assert shown_query_texts(sessions, "full")["pid"].tolist() == [2]
     assert not is_own_statement("SELECT * FROM tables -- tables: x")
+
+
+def test_findings_without_query_texts_say_so():
+    """Under query_text = "none" a slow statement is known by its queryid only."""
+    from dwcp_diag.analysis.database import slow_query_findings
+
+    frame = pd.DataFrame(
+        {"queryid": [42], "query": ["SELECT 1"], "calls": [150], "total_exec_time_ms": [4500.0]}
+    )
+    [finding] = slow_query_findings(shown_query_texts(frame, "none"))
+    assert finding.summary.endswith(": (query text not shown)")
+    assert finding.evidence["query"] == "(query text not shown)"
