@@ -7,7 +7,9 @@ The SQL lives in ``dwcp_diag/queries/sql/NAME.sql``, one file per concern, each 
 numbers come from. Frames have units in column names and keep their columns and dtypes when
 empty (``*_SCHEMA`` below). A missing privilege, extension or setting is reported by
 :meth:`PostgresLoader.availability` with the statement that fixes it, and a method that cannot
-work without it raises :class:`StatsUnavailable` (never a bare driver traceback).
+work without it raises :class:`StatsUnavailable` (never a bare driver traceback). Query texts
+(``pg_stat_statements``, ``pg_stat_activity``, EXPLAIN plans) pass through
+:mod:`dwcp_diag.sources.redact` under ``[postgres] query_text`` before any frame holds them.
 
 >>> pg = PostgresLoader(PostgresSettings(dsn=Secret.from_env("DWCP_PG_DSN")))  # doctest: +SKIP
 >>> pg.slow_queries(limit=5)[["query", "calls", "mean_exec_time_ms"]]         # doctest: +SKIP
@@ -1276,7 +1278,8 @@ class PostgresLoader(Loader):
 
         Plain EXPLAIN unless ``analyze=True`` explicitly asks to run the statement (still in a
         read-only transaction, under statement_timeout; with BUFFERS). Statements from
-        pg_stat_statements carry ``$1`` placeholders: put values in before explaining.
+        pg_stat_statements carry ``$1`` placeholders: put values in before explaining. The
+        plan's literals come back as ``$n`` too unless the profile says ``query_text = "full"``.
 
         >>> pg.explain("SELECT * FROM events WHERE account_id = 42")  # doctest: +SKIP
         """
