@@ -140,6 +140,7 @@ def test_a_text_cut_anywhere_shows_no_secret(pieces, data):
         ("SELECT * FROM dblink('password=Zq9Secret', 'SELECT 1') AS t(a int)", "SELECT"),
         ("SET app.api_token = Zq9Secret", "SET"),
         ("SET SESSION my.password TO 'Zq9Secret'", "SET"),
+        ("ALTER DATABASE app SET app.key = Zq9Secret", "ALTER DATABASE"),  # KEY: a keyword
     ],
 )
 def test_credential_statements_are_reduced_to_their_tag(statement, tag):

@@ -172,7 +172,7 @@ def _credential_tag(text: str, statement: Sequence[Any]) -> str | None:
         if is_call and token.kind != "RESERVED_KEYWORD" and name.startswith("dblink"):
             return tag
     sets = head[0] in ("SET", "RESET") or (head[0] == "ALTER" and "SET" in keywords)
-    names = [w for t, w in zip(statement, words, strict=True) if t.name == "IDENT"]
+    names = [w for t, w in zip(statement, words, strict=True) if t.name not in _LITERALS]
     if sets and any(_SECRET_SETTING.search(w) for w in names):
         return tag
     return None
