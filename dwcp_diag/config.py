@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 
 from dwcp_diag.credentials import Secret, mask_dsn, mask_url, secret_from_config
 from dwcp_diag.errors import ConfigError
+from dwcp_diag.sources.redact import QUERY_TEXT_POLICIES
 
 CONFIG_FILE_NAME = "dwcp-diag.toml"
 DEFAULT_PROFILE = "default"
@@ -85,6 +86,15 @@ class PostgresSettings:
     connect_timeout_s: int = 5
     # pgstattuple_approx / pgstatindex scans of the largest relations per bloat() call (0: none)
     bloat_scan_budget_s: float = 10.0
+    # "redacted" | "full" | "none": what query texts reports show (dwcp_diag.sources.redact)
+    query_text: str = "redacted"
+
+    def __post_init__(self) -> None:
+        if self.query_text not in QUERY_TEXT_POLICIES:
+            raise ConfigError(
+                f"postgres.query_text: expected one of {', '.join(QUERY_TEXT_POLICIES)}, "
+                f"got {self.query_text!r}"
+            )
 
     @property
     def display_dsn(self) -> str | None:

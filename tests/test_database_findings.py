@@ -133,6 +133,17 @@ def held_connections(dsn: str, count: int) -> Iterator[list[psycopg.Connection]]
 # --------------------------------------------------------------------------- fixtures
 
 
+@pytest.fixture(scope="session")
+def pg_server(pg_server_each_version):
+    """This module's tests run on Debian's PostgreSQL 15 and on 18 (tests/fixtures/postgres.py)."""
+    return pg_server_each_version
+
+
+@pytest.fixture(scope="session")
+def pg_scenario(pg_scenario_each_version):
+    return pg_scenario_each_version
+
+
 @pytest.fixture(scope="module")
 def scenario_report(pg_scenario) -> dict[str, Any]:
     return report_for(pg_scenario.dsn)

@@ -34,7 +34,7 @@ def _environment_yml() -> dict[str, str]:
         item = re.match(r"\s+-\s+([^#]+)", line)
         if item and not item.group(1).strip().startswith("conda-forge"):
             name, bound = _name_and_bound(item.group(1))
-            if name != "python":
+            if name not in ("python", "pip"):  # pip: the installer of the PyPI-only ones
                 deps[CONDA_TO_PYPI.get(name, name)] = bound
     return deps
 

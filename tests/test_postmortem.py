@@ -1,7 +1,9 @@
 """`dwcp-diag postmortem`: an incident bundle that re-renders offline with the same findings.
 
 The run uses sentinel credentials (tests/test_secrets.py): every file it writes, the zip's
-members, the offline re-render and every log line are scanned for them.
+members, the offline re-render and every log line are scanned for them, and for the query-text
+sentinels (tests/query_sentinels.py) planted in ``app_db``'s pg_stat_statements and held in
+its pg_stat_activity during the run: recorded parquet cells included.
 """
 
 from __future__ import annotations
@@ -11,10 +13,12 @@ import re
 import shlex
 import zipfile
 
+import pandas as pd
 import pytest
 
 from dwcp_diag.cli import main
 from tests.fixtures.live import INCIDENT_WINDOW, environment
+from tests.query_sentinels import held_sentinel_sessions, plant_query_sentinels, sentinels_in
 from tests.test_secrets import TOKEN, leaks_in, sentinel_role_dsn
 
 NOTEBOOKS = ("incident", "latency", "database", "memory")
@@ -26,7 +30,9 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings_and_no_sec
     out = tmp_path / "reports" / "postmortems" / "INC-TEST.1"
     start, end = INCIDENT_WINDOW
     sentinels = {"DWCP_PG_DSN": sentinel_role_dsn(pg_scenario), "DWCP_PROMETHEUS_TOKEN": TOKEN}
-    with environment({**live_sources, **sentinels}):
+    plant_query_sentinels(pg_scenario.server, pg_scenario.dbname)
+    held = held_sentinel_sessions(pg_scenario.server, pg_scenario.dbname)
+    with environment({**live_sources, **sentinels}), held:
         assert main(["check", "-v"]) == 0
         code = main(
             [
@@ -77,6 +83,14 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings_and_no_sec
     logs = capfd.readouterr()
     (tmp_path / "logs.txt").write_text(logs.out + logs.err)
     assert leaks_in(tmp_path) == []
+    assert sentinels_in(tmp_path) == []
+    sessions = pd.concat(
+        frame
+        for frame in map(pd.read_parquet, sorted((out / "data").rglob("*.parquet")))
+        if "application_name" in frame
+    )
+    held_texts = sessions.loc[sessions["application_name"] == "sentinel-session-1", "query"]
+    assert set(held_texts) == {"CREATE ROLE"}  # seen, and reduced to its tag
 
 
 @pytest.mark.parametrize("bad", ["../etc", "INC 1", "", "x" * 80])

@@ -367,7 +367,8 @@ def _severity(critical: bool) -> str:
 
 
 def _short_query(query: Any) -> str:
-    text = " ".join(_text(query).split())
+    # texts arrive redacted by the loader ([postgres] query_text); "none" leaves no text at all
+    text = " ".join(_text(query, "(query text not shown)").split())
     if len(text) <= MAX_QUERY_CHARS_IN_EVIDENCE:
         return text
     return text[: MAX_QUERY_CHARS_IN_EVIDENCE - 1] + "…"

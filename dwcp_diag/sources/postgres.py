@@ -7,7 +7,9 @@ The SQL lives in ``dwcp_diag/queries/sql/NAME.sql``, one file per concern, each 
 numbers come from. Frames have units in column names and keep their columns and dtypes when
 empty (``*_SCHEMA`` below). A missing privilege, extension or setting is reported by
 :meth:`PostgresLoader.availability` with the statement that fixes it, and a method that cannot
-work without it raises :class:`StatsUnavailable` (never a bare driver traceback).
+work without it raises :class:`StatsUnavailable` (never a bare driver traceback). Query texts
+(``pg_stat_statements``, ``pg_stat_activity``, EXPLAIN plans) pass through
+:mod:`dwcp_diag.sources.redact` under ``[postgres] query_text`` before any frame holds them.
 
 >>> pg = PostgresLoader(PostgresSettings(dsn=Secret.from_env("DWCP_PG_DSN")))  # doctest: +SKIP
 >>> pg.slow_queries(limit=5)[["query", "calls", "mean_exec_time_ms"]]         # doctest: +SKIP
@@ -19,6 +21,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 import pandas as pd
@@ -39,8 +42,9 @@ from dwcp_diag.errors import (
     StatsUnavailable,
 )
 from dwcp_diag.frames import Schema, conform
-from dwcp_diag.queries.sql import load_sql
+from dwcp_diag.queries.sql import load_sql, sql_names
 from dwcp_diag.sources.base import Loader, SourceCheck
+from dwcp_diag.sources.redact import redact_plan_line, redact_query
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 
 __all__ = [
@@ -52,6 +56,10 @@ __all__ = [
 ]
 
 APPLICATION_NAME = "dwcp-diag"
+# Ends every statement in queries/sql/ (PostgreSQL 18 drops leading comments from
+# pg_stat_statements texts, trailing ones stay): our own catalog queries are not the
+# database's workload, so slow_queries leaves them out, as activity leaves out our sessions.
+OWN_QUERY_MARKER = "/* dwcp-diag */"
 MIN_PG_STAT_STATEMENTS = (1, 8)  # PostgreSQL 13: *_exec_time
 SLOW_QUERY_ORDERS = ("mean_exec_time_ms", "total_exec_time_ms", "max_exec_time_ms", "calls")
 DEFAULT_MAX_QUERY_CHARS = 2000
@@ -587,6 +595,53 @@ def _delta_counters(merged: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
     return out[~(continued & (out["calls"] == 0))]
 
 
+def is_own_statement(query: Any) -> bool:
+    """Whether a query text is one of dwcp-diag's own catalog queries: it carries
+    :data:`OWN_QUERY_MARKER`, or (recorded before the marker existed, on a server that keeps
+    leading comments) starts with the ``-- NAME:`` header of one of the shipped SQL files.
+
+    >>> is_own_statement(f"SELECT 1 {OWN_QUERY_MARKER}"), is_own_statement("-- tables: x")
+    (True, True)
+    >>> is_own_statement("SELECT * FROM tables")
+    False
+    """
+    if not isinstance(query, str):
+        return False
+    header = re.match(r"\s*-- (\w+):", query)
+    return OWN_QUERY_MARKER in query or (header is not None and header[1] in _sql_file_names())
+
+
+@cache
+def _sql_file_names() -> frozenset[str]:
+    return frozenset(sql_names())
+
+
+def shown_query_texts(frame: pd.DataFrame, policy: str) -> pd.DataFrame:
+    """``frame`` as a report may show it: every ``query`` text through :func:`redact_query`
+    and every EXPLAIN ``QUERY PLAN`` line through :func:`redact_plan_line` under ``policy``
+    (``[postgres] query_text``), without dwcp-diag's own statements (:func:`is_own_statement`)
+    and sessions (``application_name`` dwcp-diag). Frames without those columns pass as they are.
+
+    >>> texts = ["SELECT * FROM t WHERE email = 'al@example.com'", "SELECT 1 /* dwcp-diag */"]
+    >>> frame = pd.DataFrame({"queryid": [1, 2], "query": texts})
+    >>> shown_query_texts(frame, "redacted")["query"].tolist()
+    ['SELECT * FROM t WHERE email = $1']
+    """
+    if "query" not in frame.columns and "QUERY PLAN" not in frame.columns:
+        return frame
+    own = pd.Series(False, index=frame.index, dtype=bool)
+    if "query" in frame.columns:
+        own |= frame["query"].map(is_own_statement).astype(bool)
+    if "application_name" in frame.columns:
+        own |= (frame["application_name"] == APPLICATION_NAME).fillna(False).astype(bool)
+    shown = frame.loc[~own].reset_index(drop=True) if own.any() else frame.copy()
+    for column, redact in (("query", redact_query), ("QUERY PLAN", redact_plan_line)):
+        if column in shown.columns:
+            texts = [redact(text, policy) for text in shown[column]]
+            shown[column] = pd.Series(texts, index=shown.index, dtype=shown[column].dtype)
+    return shown
+
+
 def find_unused_indexes(indexes: pd.DataFrame, max_scans: int = 50) -> pd.DataFrame:
     """Indexes scanned at most ``max_scans`` times since the statistics were reset.
 
@@ -943,6 +998,17 @@ class PostgresLoader(Loader):
         """Where this loader points, credentials masked."""
         return self.connection_settings.display_dsn or "<no DSN configured>"
 
+    def _load(
+        self, call: str, params: Mapping[str, Any], fetch: Callable[[], pd.DataFrame]
+    ) -> pd.DataFrame:
+        """:meth:`Loader._load` with query texts as reports may show them
+        (:func:`shown_query_texts`): live frames before they are recorded, replayed frames as
+        they are read (a bundle recorded before redaction existed is redacted all the same)."""
+        policy = self.connection_settings.query_text
+        if self.replay is not None:
+            return shown_query_texts(super()._load(call, params, fetch), policy)
+        return super()._load(call, params, lambda: shown_query_texts(fetch(), policy))
+
     # -- connection plumbing -------------------------------------------------------------
     @property
     def engine(self) -> Engine:
@@ -1229,7 +1295,7 @@ class PostgresLoader(Loader):
             "all_databases": bool(all_databases),
             "max_query_chars": int(max_query_chars),
         }
-        params = {**recorded, "row_limit": recorded["limit"]}
+        params = {**recorded, "row_limit": recorded["limit"], "own_marker": OWN_QUERY_MARKER}
         self._require("pg_stat_statements")
 
         def work(conn: Connection) -> pd.DataFrame:
@@ -1258,7 +1324,8 @@ class PostgresLoader(Loader):
         >>> pg.activity().query("state == 'idle in transaction'")   # doctest: +SKIP
         """
         params = {"max_query_chars": int(max_query_chars)}
-        return self._load("activity", params, self._fetch("activity", ACTIVITY_SCHEMA, params))
+        own = {**params, "own_application": APPLICATION_NAME}
+        return self._load("activity", params, self._fetch("activity", ACTIVITY_SCHEMA, own))
 
     def connection_counts(self) -> pd.DataFrame:
         """Client connections by state, with max_connections and the used ratio (KI-003).
@@ -1519,7 +1586,8 @@ class PostgresLoader(Loader):
 
         Plain EXPLAIN unless ``analyze=True`` explicitly asks to run the statement (still in a
         read-only transaction, under statement_timeout; with BUFFERS). Statements from
-        pg_stat_statements carry ``$1`` placeholders: put values in before explaining.
+        pg_stat_statements carry ``$1`` placeholders: put values in before explaining. The
+        plan's literals come back as ``$n`` too unless the profile says ``query_text = "full"``.
 
         >>> pg.explain("SELECT * FROM events WHERE account_id = 42")  # doctest: +SKIP
         """

@@ -2,6 +2,7 @@
 -- current state and of its open transaction in seconds (NULL when there is none).
 -- A role without pg_read_all_stats sees other roles' sessions with state and query hidden.
 --   :max_query_chars  query text cut to this length
+--   :own_application  dwcp-diag's own sessions' application_name: left out
 SELECT
     a.pid,
     a.datname,
@@ -24,4 +25,6 @@ SELECT
     left(a.query, :max_query_chars) AS query
 FROM pg_stat_activity AS a
 WHERE a.pid <> pg_backend_pid()
+  AND a.application_name IS DISTINCT FROM :own_application
 ORDER BY a.xact_start NULLS LAST, a.query_start NULLS LAST, a.pid
+/* dwcp-diag */

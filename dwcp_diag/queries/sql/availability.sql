@@ -41,3 +41,4 @@ SELECT
     ) AS unreadable_sequences
 FROM pg_roles AS r
 WHERE r.rolname = current_user
+/* dwcp-diag */

@@ -21,3 +21,4 @@ WHERE (c.relkind IN ('r', 'm')
   AND n.nspname !~ '^pg_temp'
   AND pg_relation_size(c.oid) >= :min_pages * current_setting('block_size')::bigint
 ORDER BY pg_relation_size(c.oid) DESC, c.oid
+/* dwcp-diag */

@@ -17,3 +17,4 @@ FROM (
     SELECT 'indexes', sum(i.idx_blks_hit)::bigint, sum(i.idx_blks_read)::bigint
     FROM pg_statio_user_indexes AS i
 ) AS c
+/* dwcp-diag */

@@ -12,3 +12,4 @@ FROM pg_stat_activity AS a
 WHERE a.backend_type = 'client backend'
 GROUP BY coalesce(a.state, 'insufficient privilege')
 ORDER BY connections DESC, state
+/* dwcp-diag */

@@ -82,3 +82,4 @@ JOIN pg_namespace AS n ON n.oid = t.relnamespace
 LEFT JOIN pg_stat_user_indexes AS s ON s.indexrelid = p.redundant_oid
 WHERE p.preference = 1
 ORDER BY schemaname, t.relname, indexrelname
+/* dwcp-diag */

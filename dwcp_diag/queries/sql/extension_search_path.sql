@@ -4,3 +4,4 @@ SELECT set_config('search_path', format('pg_catalog, %I', n.nspname), true) AS s
 FROM pg_extension AS e
 JOIN pg_namespace AS n ON n.oid = e.extnamespace
 WHERE e.extname = :extension
+/* dwcp-diag */

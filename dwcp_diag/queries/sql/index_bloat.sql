@@ -115,3 +115,4 @@ SELECT
     ), '') AS unreliable_reason
 FROM estimates AS e
 ORDER BY e.schemaname, e.relname, e.indexrelname
+/* dwcp-diag */

@@ -41,3 +41,4 @@ CROSS JOIN LATERAL (
     ) * current_setting('block_size')::numeric AS bloat_bytes
 ) AS b
 WHERE c.oid = CAST(:relation AS regclass)
+/* dwcp-diag */

@@ -33,3 +33,4 @@ JOIN pg_am AS am ON am.oid = ic.relam
 CROSS JOIN pg_stat_database AS d
 WHERE d.datname = current_database()
 ORDER BY s.schemaname, s.relname, s.indexrelname
+/* dwcp-diag */

@@ -5,3 +5,4 @@ SELECT
     i.stats_reset AS pg_stat_statements_reset_at,
     i.dealloc AS pg_stat_statements_dealloc
 FROM pg_stat_statements_info AS i
+/* dwcp-diag */

@@ -3,3 +3,4 @@
 -- read, so reading the function is the portable test). showtext = false: no query texts read.
 SELECT count(*) AS entries
 FROM (SELECT 1 FROM pg_stat_statements(false) LIMIT 1) AS one_entry
+/* dwcp-diag */

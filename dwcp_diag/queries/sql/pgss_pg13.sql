@@ -26,3 +26,4 @@ SELECT
     NULL::timestamptz AS stats_reset,
     NULL::bigint AS dealloc
 FROM pg_stat_statements AS s
+/* dwcp-diag */

@@ -26,3 +26,4 @@ SELECT
     i.dealloc
 FROM pg_stat_statements AS s
 CROSS JOIN pg_stat_statements_info AS i
+/* dwcp-diag */

@@ -7,3 +7,4 @@ SELECT
 FROM pg_class AS c
 LEFT JOIN pg_am AS am ON am.oid = c.relam
 WHERE c.oid = CAST(:relation AS regclass)
+/* dwcp-diag */

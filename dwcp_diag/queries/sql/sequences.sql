@@ -91,3 +91,4 @@ SELECT
     END::float8 AS remaining_values
 FROM limits AS l
 ORDER BY used_pct DESC NULLS LAST, l.schemaname, l.sequencename
+/* dwcp-diag */

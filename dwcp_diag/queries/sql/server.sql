@@ -28,3 +28,4 @@ FROM pg_roles AS r
 CROSS JOIN pg_stat_database AS d
 WHERE r.rolname = current_user
   AND d.datname = current_database()
+/* dwcp-diag */

@@ -31,3 +31,4 @@ SELECT
 FROM pg_settings AS s
 WHERE s.name = ANY(:names)
 ORDER BY s.name
+/* dwcp-diag */

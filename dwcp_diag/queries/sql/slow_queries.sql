@@ -9,6 +9,7 @@
 -- share_of_total_time is this statement's part (0..1) of the execution time of all statements
 -- in scope (before the limit). Roles without pg_read_all_stats see other roles' statements
 -- with queryid NULL and query '<insufficient privilege>'.
+--   :own_marker       dwcp-diag's own statements end with this comment: left out
 SELECT
     q.userid,
     q.dbid,
@@ -47,6 +48,7 @@ FROM (
     LEFT JOIN pg_roles AS r ON r.oid = pgss.userid
     LEFT JOIN pg_database AS d ON d.oid = pgss.dbid
     WHERE pgss.calls >= :min_calls
+      AND strpos(pgss.query, :own_marker) = 0
       AND (:all_databases OR d.datname = current_database())
 ) AS q
 ORDER BY
@@ -61,3 +63,4 @@ ORDER BY
     q.dbid,
     q.toplevel
 LIMIT :row_limit
+/* dwcp-diag */

@@ -111,3 +111,4 @@ SELECT
     ), '') AS unreliable_reason
 FROM estimates AS e
 ORDER BY e.schemaname, e.relname
+/* dwcp-diag */

@@ -36,3 +36,4 @@ CROSS JOIN LATERAL (
 ) AS f
 CROSS JOIN LATERAL pgstattuple_approx(c.oid::regclass) AS p
 WHERE c.oid = CAST(:relation AS regclass)
+/* dwcp-diag */

@@ -53,3 +53,4 @@ SELECT
 FROM tables AS t
 CROSS JOIN constants AS k
 ORDER BY t.schemaname, t.relname
+/* dwcp-diag */

@@ -32,3 +32,4 @@ CROSS JOIN LATERAL (
 ) AS f
 CROSS JOIN LATERAL pgstattuple(c.oid::regclass) AS p
 WHERE c.oid = CAST(:relation AS regclass)
+/* dwcp-diag */

@@ -60,3 +60,4 @@ LEFT JOIN options AS o ON o.relid = t.relid
 CROSS JOIN pg_stat_database AS d
 WHERE d.datname = current_database()
 ORDER BY t.schemaname, t.relname
+/* dwcp-diag */

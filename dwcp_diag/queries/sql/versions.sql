@@ -5,3 +5,4 @@ SELECT
     (
         SELECT e.extversion FROM pg_extension AS e WHERE e.extname = 'pg_stat_statements'
     ) AS pg_stat_statements_version
+/* dwcp-diag */

@@ -54,3 +54,4 @@ SELECT
 FROM (SELECT * FROM databases UNION ALL SELECT * FROM tables) AS w
 CROSS JOIN settings AS s
 ORDER BY w.level, w.xid_age DESC, w.dbname, w.schemaname, w.relname
+/* dwcp-diag */
