@@ -102,7 +102,8 @@ def test_cli_refuses_bad_windows(tmp_path, capsys):
 
 
 def test_unconfigured_sources_become_findings_not_failed_cells(tmp_path, no_live_sources):
-    assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 0
+    # rendered, but blind: exit 3 (not 0, not 1)
+    assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 3
     findings = json.loads((tmp_path / "r" / "explore.findings.json").read_text())
     unavailable = {f["subject"]["source"] for f in findings if f["check"] == "source_unavailable"}
     assert unavailable == {"prometheus", "postgres", "kubernetes"}
