@@ -47,6 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # papermill logs every notebook's paths at INFO; our own one-line status is enough
     logging.getLogger("papermill").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # jupyter_client logs a kernel that cannot start with a traceback; the report's one line
+    # (and its report_failed finding) says it, -v shows the rest
+    logging.getLogger("traitlets").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     if args.config:
         os.environ["DWCP_CONFIG"] = str(Path(args.config).resolve())  # kernels inherit it
     _configure_cache(args.no_cache)

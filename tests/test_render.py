@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +214,21 @@ def test_help_documents_the_exit_statuses(capsys):
             main(argv)
         text = capsys.readouterr().out
         assert "0  every report rendered" in text and "|| [ $? = 3 ]" in text
+
+
+def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
+    exe = str(Path(sys.executable).with_name("dwcp-diag"))  # a process: its real stderr
+    out = tmp_path / "out"
+    env = {**os.environ, "DWCP_KERNEL": "no-such-kernel"}
+    run = subprocess.run(
+        [exe, "render", SAMPLE, "--out", str(out)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "dwcp-diag: FAILED sample: the notebook failed: NoSuchKernel: " in run.stderr
+    (finding,) = json.loads((out / "sample.findings.json").read_text())
+    assert (finding["check"], finding["subject"]) == ("report_failed", {"notebook": "sample"})
+    assert "evidence" not in finding  # no cell ran
+    page = (out / "sample.html").read_text()
+    assert "Report incomplete" in page and "every check passed" not in page
+    assert ">failed</td>" in (out / "index.html").read_text()
