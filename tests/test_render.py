@@ -232,3 +232,32 @@ def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
     page = (out / "sample.html").read_text()
     assert "Report incomplete" in page and "every check passed" not in page
     assert ">failed</td>" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("import os\nos._exit(3)", "DeadKernelError: Kernel died"),
+        ("import time\ntime.sleep(600)", "CellTimeoutError: A cell timed out"),
+    ],
+)
+def test_a_dead_or_timed_out_kernel_names_the_cell_it_was_running(tmp_path, code, error):
+    import nbformat
+
+    notebook = nbformat.read(SAMPLE, as_version=4)
+    notebook.cells.insert(5, nbformat.v4.new_code_cell(code))  # after the finding, before fail
+    path = tmp_path / "dies.ipynb"
+    nbformat.write(notebook, str(path))
+    # the timeout leaves the imports time enough on a loaded machine; the sleep outlasts it
+    job = rendering.RenderJob(str(path), str(tmp_path / "out"), cell_timeout_s=30)
+    result = rendering.render(job)
+    assert not result.ok and f"cell In [{result.failed_cell}] failed: {error}" in result.error
+    failed, earlier = json.loads((tmp_path / "out" / "dies.findings.json").read_text())
+    first_line = code.splitlines()[0]
+    assert failed["evidence"] == {"cell": result.failed_cell, "first_line": first_line}
+    executed = json.loads((tmp_path / "out" / "dies.ipynb").read_text())
+    code_cells = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    assert code_cells.index(next(c for c in code_cells if "".join(c["source"]) == code)) == (
+        result.failed_cell - 1
+    )  # In [N] is the Nth code cell run (the injected parameters included)
+    assert (earlier["check"], earlier["partial"]) == ("latency_slo_breach", True)

@@ -288,12 +288,20 @@ def _first_line(source: str) -> str:
 
 
 def _running_cell(notebook: nbformat.NotebookNode, failure: CellFailure) -> CellFailure:
-    """The failure located at the cell papermill was running when it stopped, if any."""
-    for cell in notebook.cells:
-        if cell.get("metadata", {}).get("papermill", {}).get("status") in ("running", "failed"):
-            count = cell.get("execution_count")
-            return dataclasses.replace(failure, cell=count, first_line=_first_line(cell.source))
-    return failure
+    """The failure located at the cell running when the kernel died or timed out: the last
+    code cell papermill started. A kernel that died at once never numbered it: it gets the
+    number it would have had (papermill runs the code cells in order)."""
+    started = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and cell.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return failure
+    counts = [cell.get("execution_count") or 0 for cell in started]
+    number = counts[-1] or max(counts[:-1], default=0) + 1
+    return dataclasses.replace(failure, cell=number, first_line=_first_line(started[-1].source))
 
 
 def _kernel_name() -> str:
