@@ -261,3 +261,16 @@ def test_a_dead_or_timed_out_kernel_names_the_cell_it_was_running(tmp_path, code
         result.failed_cell - 1
     )  # In [N] is the Nth code cell run (the injected parameters included)
     assert (earlier["check"], earlier["partial"]) == ("latency_slo_breach", True)
+
+
+def test_a_report_that_fails_outside_its_cells_replaces_an_older_green_findings_file(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gone.findings.json").write_text("[]")  # last run's: "every check passed"
+    (result,) = rendering.render_all([rendering.RenderJob(str(tmp_path / "gone.ipynb"), str(out))])
+    assert not result.ok and "the notebook failed: RenderError: unknown notebook" in result.error
+    (finding,) = json.loads((out / "gone.findings.json").read_text())
+    assert (finding["check"], finding["severity"]) == ("report_failed", "critical")
+    from dwcp_diag.report.index import report_rows
+
+    assert [row["status"] for row in report_rows(out)] == ["failed"]

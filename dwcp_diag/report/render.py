@@ -389,21 +389,17 @@ def _result_of(future: Any, job: RenderJob) -> RenderResult:
     try:
         return future.result()
     except Exception as exc:
-        name = Path(job.notebook).stem
-        return RenderResult(name=name, ok=False, error=f"{name}: worker died: {exc!r}")
+        return _failed_outside_the_notebook(job, CellFailure(None, "", "WorkerDied", repr(exc)))
 
 
 def _render_safely(job: RenderJob) -> RenderResult:
     log.info("rendering %s", job.notebook)
     try:
         result = render(job)
-    except DwcpDiagError as exc:
-        result = RenderResult(name=Path(job.notebook).stem, ok=False, error=str(exc))
     except Exception as exc:  # an export or disk failure must not stop the other reports
         log.debug("rendering %s failed", job.notebook, exc_info=True)  # -v shows the traceback
-        result = RenderResult(
-            name=Path(job.notebook).stem, ok=False, error=f"{type(exc).__name__}: {exc}"
-        )
+        failure = CellFailure(None, "", type(exc).__name__, _one_line(str(exc)))
+        result = _failed_outside_the_notebook(job, failure)
     status = "ok" if result.ok else "FAILED"
     print(
         f"{status:6} {result.name:<12} {len(result.findings):3} finding(s)  "
@@ -412,6 +408,20 @@ def _render_safely(job: RenderJob) -> RenderResult:
         file=sys.stderr,
         flush=True,
     )
+    return result
+
+
+def _failed_outside_the_notebook(job: RenderJob, failure: CellFailure) -> RenderResult:
+    """A report that failed before or after its cells ran (export, disk, a dead worker): its
+    findings file still says so (best effort), so the index never shows an older, green one."""
+    name = Path(job.notebook).stem
+    result = RenderResult(name=name, ok=False, error=f"{name}: {failure.text()}", failure=failure)
+    result.findings = [failure.finding(name)]
+    try:
+        text = json.dumps(result.findings, indent=1).encode()
+        result.findings_json = _write(Path(job.out_dir) / f"{name}.findings.json", text)
+    except OSError as exc:
+        log.debug("cannot write the findings of failed report %s: %s", name, exc)
     return result
 
 
