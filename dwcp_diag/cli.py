@@ -461,7 +461,8 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     results = rendering.render_all(jobs, args.jobs)
     _copy(results, out_dir.parent, args.copy_to)
     ok = {r.name: r.ok for r in results}
-    postmortem.write_readme(out_dir, incident, window.start, window.end, names, ok)
+    statuses = {r.name: r.status for r in results}
+    postmortem.write_readme(out_dir, incident, window.start, window.end, names, statuses)
     zip_target = out_dir.with_name(f"{out_dir.name}.zip")  # ids may contain dots
     zip_path = postmortem.zip_directory(out_dir, zip_target) if live else None
     print(

@@ -142,6 +142,7 @@ def test_postmortem_against_a_killed_prometheus_exits_3_with_its_bundle(
     assert main(argv) == 3
     findings = findings_of(out / "latency.findings.json")
     assert "source_unavailable" in {f["check"] for f in findings}
+    assert "| [latency](latency.html) | partial |" in (out / "README.md").read_text()
     with zipfile.ZipFile(tmp_path / "INC-1.zip") as bundle:
         assert "INC-1/latency.html" in bundle.namelist()
 

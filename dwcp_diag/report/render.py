@@ -175,6 +175,11 @@ class RenderResult:
         return min((f["severity"] for f in self.findings), key=SEVERITY_RANK.__getitem__)
 
     @property
+    def status(self) -> str:
+        """``failed``, ``partial`` (rendered, but blind somewhere: exit status 3) or ``ok``."""
+        return "failed" if not self.ok else "partial" if self.blind_spots else "ok"
+
+    @property
     def blind_spots(self) -> list[str]:
         """What the report could not see: the summaries of its ``source_unavailable`` and
         ``no_data`` findings (a non-empty list makes the exit status 3)."""
@@ -266,7 +271,7 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
                 cwd=str(path.parent),
             )
         except PapermillExecutionError as exc:
-            failure = CellFailure(exc.exec_count, _first_line(exc.source), exc.ename, exc.evalue)
+            failure = CellFailure(exc.exec_count, _one_line(exc.source), exc.ename, exc.evalue)
         except Exception as exc:  # kernel death, timeout, bad notebook: report, don't crash
             failure = CellFailure(None, "", type(exc).__name__, str(exc))
         else:
@@ -283,10 +288,6 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
         return executed
 
 
-def _first_line(source: str) -> str:
-    return next((line.rstrip() for line in source.splitlines() if line.strip()), "")
-
-
 def _running_cell(notebook: nbformat.NotebookNode, failure: CellFailure) -> CellFailure:
     """The failure located at the cell running when the kernel died or timed out: the last
     code cell papermill started. A kernel that died at once never numbered it: it gets the
@@ -301,7 +302,7 @@ def _running_cell(notebook: nbformat.NotebookNode, failure: CellFailure) -> Cell
         return failure
     counts = [cell.get("execution_count") or 0 for cell in started]
     number = counts[-1] or max(counts[:-1], default=0) + 1
-    return dataclasses.replace(failure, cell=number, first_line=_first_line(started[-1].source))
+    return dataclasses.replace(failure, cell=number, first_line=_one_line(started[-1].source))
 
 
 def _kernel_name() -> str:
