@@ -7,18 +7,21 @@
     dwcp-diag postmortem INCIDENT --start T --end T [--out DIR]
     dwcp-diag check  [--profile NAME]
 
-Exit status 0 only when every requested report rendered without a failing cell (``render``,
-``demo``) or every configured source answered (``check``).
+Exit status of ``render``, ``demo``, ``due`` and ``postmortem`` (:data:`EXIT_STATUS_HELP`):
+0 every report rendered and every source it needed answered; 1 at least one report failed;
+3 every report rendered, but a source was unavailable or a ``no_data`` finding fired; 2 bad
+usage, refused before anything ran. ``check``: 0 every configured source answered, 1 not,
+2 none configured. Errors are one line; ``-v`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import shutil
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,20 +47,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # papermill logs every notebook's paths at INFO; our own one-line status is enough
     logging.getLogger("papermill").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    # jupyter_client logs a kernel that cannot start with a traceback; the report's one line
+    # (and its report_failed finding) says it, -v shows the rest
+    logging.getLogger("traitlets").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     if args.config:
         os.environ["DWCP_CONFIG"] = str(Path(args.config).resolve())  # kernels inherit it
     _configure_cache(args.no_cache)
     try:
         return args.func(args)
-    except DwcpDiagError as exc:
-        print(f"dwcp-diag: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # unwritable --out, full disk: one line, not a traceback
-        print(f"dwcp-diag: error: {exc}", file=sys.stderr)
-        return 2
+    except DwcpDiagError as exc:  # bad usage: the message names what was wrong
+        _print_error(f"dwcp-diag: error: {exc}", args.verbose, hint=False)
+        return rendering.EXIT_USAGE
+    except OSError as exc:  # an unwritable --out, a full disk: one line
+        _print_error(f"dwcp-diag: error: {exc}", args.verbose)
+        return rendering.EXIT_USAGE
     except KeyboardInterrupt:
         print("dwcp-diag: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: still one line, the traceback with -v
+        _print_error(f"dwcp-diag: internal error: {type(exc).__name__}: {exc}", args.verbose)
+        return rendering.EXIT_FAILED
+
+
+def _print_error(line: str, verbose: bool, hint: bool = True) -> None:
+    """One line on stderr; with ``-v`` the traceback before it."""
+    if verbose:
+        traceback.print_exc()
+    print(line + (" (-v shows the traceback)" if hint and not verbose else ""), file=sys.stderr)
 
 
 def default_cache_dir() -> Path:
@@ -98,11 +114,22 @@ def _add_global_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+EXIT_STATUS_HELP = """exit status of render, demo, due and postmortem:
+  0  every report rendered and every source it needed answered
+  1  at least one report failed (its findings hold a report_failed finding)
+  3  every report rendered, but a source was unavailable or a no_data finding fired
+  2  bad usage (unknown notebook or parameter, bad value, no source configured for due):
+     refused before anything ran
+cron and CI alert on non-zero; to accept partial reports: dwcp-diag due || [ $? = 3 ]"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dwcp-diag",
         description="Diagnostics reports for the DWCP platform (Prometheus, PostgreSQL, "
         "Kubernetes) rendered from Jupyter notebooks.",
+        epilog=EXIT_STATUS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"dwcp-diag {__version__}")
     # The global options go before or after the command: `dwcp-diag --profile prod render ...`
@@ -113,7 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_global_options(common)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    render = sub.add_parser("render", parents=[common], help="render notebooks into reports")
+    render = sub.add_parser(
+        "render", parents=[common], help="render notebooks into reports", **_exit_status_epilog()
+    )
     render.add_argument(
         "notebooks",
         nargs="+",
@@ -124,7 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.set_defaults(func=cmd_render)
 
     demo = sub.add_parser(
-        "demo", parents=[common], help="render every notebook against the built-in demo data"
+        "demo",
+        parents=[common],
+        help="render every notebook against the built-in demo data",
+        **_exit_status_epilog(),
     )
     demo.add_argument("--out", default="reports", help="output directory (default: reports)")
     demo.add_argument("--jobs", type=int, default=None, help="parallel renders (default: CPUs)")
@@ -132,7 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     due = sub.add_parser(
-        "due", parents=[common], help="render the scheduled suites that are due (cron-safe, locked)"
+        "due",
+        parents=[common],
+        help="render the scheduled suites that are due (cron-safe, locked)",
+        **_exit_status_epilog(),
     )
     due.add_argument("--out", default="reports", help="reports root (default: reports)")
     due.add_argument("--suite", action="append", help="only this suite (repeatable)")
@@ -145,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
         "postmortem",
         parents=[common],
         help="incident bundle: reports + recorded data + README, zipped",
+        **_exit_status_epilog(),
     )
     post.add_argument("incident", metavar="INCIDENT", help="incident id, e.g. INC-2026-042")
     post.add_argument("--start", required=True, help="incident start, ISO-8601 UTC")
@@ -184,6 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_status_epilog() -> dict[str, Any]:
+    return {"epilog": EXIT_STATUS_HELP, "formatter_class": argparse.RawDescriptionHelpFormatter}
+
+
 def _postmortem_notebooks() -> tuple[str, ...]:
     from dwcp_diag.report.postmortem import DEFAULT_NOTEBOOKS
 
@@ -209,7 +249,8 @@ def _add_render_options(parser: argparse.ArgumentParser, default_out: str) -> No
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="notebook parameter (repeatable); values are JSON or strings",
+        help="notebook parameter (repeatable), checked against the type its notebook declares "
+        "(7d, 2026-11-12T14:00Z, 15, 0.5, true, a,b or a JSON list, a JSON object)",
     )
     parser.add_argument("--out", default=default_out, help=f"output dir (default: {default_out})")
     parser.add_argument("--record", help="record every loaded frame into this bundle directory")
@@ -223,17 +264,15 @@ def _add_render_options(parser: argparse.ArgumentParser, default_out: str) -> No
     )
 
 
-def parse_parameters(items: Sequence[str]) -> dict[str, Any]:
-    """``["window=7d", "top=10"]`` -> ``{"window": "7d", "top": 10}``."""
-    parameters: dict[str, Any] = {}
+def parse_parameters(items: Sequence[str]) -> dict[str, str]:
+    """``["window=7d", "top=10"]`` -> ``{"window": "7d", "top": "10"}``: still text, each
+    notebook converts it to the type it declares (:mod:`dwcp_diag.report.parameters`)."""
+    parameters: dict[str, str] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise DwcpDiagError(f"parameter {item!r} is not KEY=VALUE")
-        try:
-            parameters[key.strip()] = json.loads(value)
-        except ValueError:
-            parameters[key.strip()] = value
+            raise DwcpDiagError(f"parameter {item!r} is not KEY=VALUE (e.g. -p window=7d)")
+        parameters[key.strip()] = value
     return parameters
 
 
@@ -272,7 +311,17 @@ def cmd_render(args: argparse.Namespace) -> int:
     parameters = parse_parameters(args.parameter)
     times = resolve_window(args)
     jobs = build_jobs(args, args.notebooks, times, parameters, Path(args.out))
-    return _run(jobs, args.jobs, Path(args.out), getattr(args, "copy_to", None))
+    return _run(jobs, args.jobs, _output_dir(args.out), getattr(args, "copy_to", None))
+
+
+def _output_dir(path: str | os.PathLike[str]) -> Path:
+    """``--out``, created: a file in the way is a usage error (one line), before any kernel."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DwcpDiagError(f"--out {out}: a file is in the way; give a directory") from None
+    return out
 
 
 def build_jobs(
@@ -283,7 +332,12 @@ def build_jobs(
     out_dir: Path,
     record: str | None = None,
 ) -> list[rendering.RenderJob]:
-    """One render job per notebook; the standard parameters go to those that declare them."""
+    """One render job per notebook; the standard parameters go to those that declare them.
+
+    Every check happens here, before any kernel starts: unknown or secret-looking
+    parameters, and ``-p`` text that does not fit the type its notebook declares."""
+    from dwcp_diag.report.parameters import convert
+
     record = record or getattr(args, "record", None)
     paths = [rendering.resolve_notebook(name) for name in notebooks]
     if parameters:  # a secret's value typed into -p would be stored in the report
@@ -296,10 +350,10 @@ def build_jobs(
             "start": times["start"],
             "end": times["end"],
             **({"record": str(Path(record).resolve())} if record else {}),
-            **parameters,
         }
         # only the user's -p keys must exist; standard ones go to notebooks that declare them
         rendering.check_parameters(path, parameters)
+        offered.update(convert(path, parameters))
         declared = rendering.notebook_parameters(path)
         if record and "record" not in declared:
             raise DwcpDiagError(f"notebook {path.stem!r} cannot record (no 'record' parameter)")
@@ -331,41 +385,59 @@ def _header(args: argparse.Namespace, times: dict[str, str | None]) -> dict[str,
 
 def cmd_due(args: argparse.Namespace) -> int:
     from dwcp_diag.report.index import write_index
-    from dwcp_diag.report.schedule import ScheduleState, due_periods, load_suites, schedule_lock
+    from dwcp_diag.report.schedule import (
+        ScheduleState,
+        due_periods,
+        load_suites,
+        retry_reason,
+        schedule_lock,
+    )
     from dwcp_diag.timewindow import parse_time
 
-    root = Path(args.out)
     suites = load_suites()
     unknown = sorted(set(args.suite or ()) - set(suites))
     if unknown:
         raise DwcpDiagError(f"unknown suite(s) {unknown}; configured: {sorted(suites)}")
+    if args.source == "live" and not _profile(args).configured_sources():
+        # every report would be made of source_unavailable findings: refuse, write nothing
+        raise DwcpDiagError(
+            "no source configured: set DWCP_PROMETHEUS_URL, DWCP_PG_DSN or KUBECONFIG, or "
+            "write a profile (see README); nothing rendered, no period marked done"
+        )
     now = parse_time(args.now) if args.now else pd.Timestamp.now(tz="UTC")
+    root = _output_dir(args.out)
     with schedule_lock(root) as acquired:
         if not acquired:
             print("dwcp-diag due: another run holds the lock; nothing done", file=sys.stderr)
-            return 0
+            return rendering.EXIT_OK
         state = ScheduleState(root)
-        failures = rendered = 0
         all_results: list[rendering.RenderResult] = []
         for suite in (suites[name] for name in (args.suite or sorted(suites))):
-            for period in due_periods(suite, now, state.last_end(suite.name)):
+            for period in due_periods(suite, now, state.resume_after(suite.name)):
                 print(f"due: {suite.name} {period.label}", file=sys.stderr)
                 times = {"start": period.start.isoformat(), "end": period.end.isoformat()}
                 out_dir = root / suite.name / period.label
                 jobs = build_jobs(args, suite.notebooks, times, {}, out_dir)
                 results = rendering.render_all(jobs, args.jobs)
-                rendered += len(results)
                 all_results += results
-                if all(r.ok for r in results):
+                reason = retry_reason(results)
+                if reason is None:
                     state.mark_done(suite.name, period)
-                else:  # retried next run; later periods wait so none is skipped
-                    failures += sum(not r.ok for r in results)
+                    continue
+                attempts, retried = state.record_failure(suite, period, reason)
+                outcome = "retried next run" if retried else "given up, marked done"
+                print(
+                    f"due: {suite.name} {period.label} attempt {attempts}/{suite.max_attempts} "
+                    f"{outcome}: {reason}",
+                    file=sys.stderr,
+                )
+                if retried:  # later periods wait, so none is skipped
                     break
         write_index(root)
         _copy(all_results, root, args.copy_to)
-    if not rendered:
+    if not all_results:
         print("dwcp-diag due: nothing due", file=sys.stderr)
-    return 1 if failures else 0
+    return rendering.exit_status(all_results)
 
 
 def cmd_postmortem(args: argparse.Namespace) -> int:
@@ -375,6 +447,8 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     incident = postmortem.check_incident_id(args.incident)
     window = TimeWindow.parse(start=args.start, end=args.end)
     out_dir = Path(args.out or f"reports/postmortems/{incident}")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise DwcpDiagError(f"--out {out_dir}: a file is in the way; give a directory")
     mode, bundle_dir = parse_source(args.source)
     if bundle_dir is not None and not bundle_dir.is_dir():
         raise DwcpDiagError(f"snapshot bundle {bundle_dir} does not exist")
@@ -389,10 +463,12 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
         declared = rendering.notebook_parameters(rendering.resolve_notebook(name))
         extra = {"incident_id": incident} if "incident_id" in declared else {}
         jobs += build_jobs(args, [name], times, extra, out_dir, record=record)
+    _output_dir(out_dir)
     results = rendering.render_all(jobs, args.jobs)
     _copy(results, out_dir.parent, args.copy_to)
     ok = {r.name: r.ok for r in results}
-    postmortem.write_readme(out_dir, incident, window.start, window.end, names, ok)
+    statuses = {r.name: r.status for r in results}
+    postmortem.write_readme(out_dir, incident, window.start, window.end, names, statuses)
     zip_target = out_dir.with_name(f"{out_dir.name}.zip")  # ids may contain dots
     zip_path = postmortem.zip_directory(out_dir, zip_target) if live else None
     print(
@@ -400,7 +476,8 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
         + (f"; bundle {zip_path}" if zip_path else ""),
         file=sys.stderr,
     )
-    return 0 if all(ok.values()) else 1
+    _print_failures(results)
+    return rendering.exit_status(results)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -448,9 +525,18 @@ def _run(
         f"index: {index}",
         file=sys.stderr,
     )
-    for result in failed:
-        print(f"dwcp-diag: FAILED {result.error}", file=sys.stderr)
-    return 1 if failed else 0
+    _print_failures(results)
+    return rendering.exit_status(results)
+
+
+def _print_failures(results: Sequence[rendering.RenderResult]) -> None:
+    """One line per failed report, then one per report that rendered without seeing all."""
+    for result in results:
+        if not result.ok:
+            print(f"dwcp-diag: FAILED {result.error}", file=sys.stderr)
+    for result in results:
+        if result.ok and result.blind_spots:
+            print(f"dwcp-diag: PARTIAL {result.name}: {result.blind_spots[0]}", file=sys.stderr)
 
 
 def cmd_lab(args: argparse.Namespace) -> int:

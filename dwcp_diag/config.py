@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from dwcp_diag.credentials import Secret, mask_dsn, mask_url, secret_from_config
+from dwcp_diag.credentials import Secret, literal_dsn, mask_dsn, mask_url, secret_from_config
 from dwcp_diag.errors import ConfigError
 from dwcp_diag.sources.redact import QUERY_TEXT_POLICIES
 
@@ -388,6 +388,9 @@ def _build_section(
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         label = f"{section}.{key}"
+        if (section, key) == ("postgres", "dsn") and isinstance(value, str):
+            kwargs[key] = literal_dsn(value, label)  # accepted only without a password
+            continue
         if (section, key) in _SECRET_FIELDS:
             kwargs[key] = secret_from_config(value, label, environ)
             continue

@@ -42,13 +42,20 @@ class Secret:
     def from_file(cls, path: str | os.PathLike[str]) -> Secret:
         return cls("file", str(Path(path).expanduser()))
 
+    @classmethod
+    def from_config_value(cls, value: str) -> Secret:
+        """A value written in the config file itself (only a DSN that holds no password)."""
+        return cls("config", value)
+
     @property
     def reference(self) -> str:
-        """Where the secret lives, safe to print: ``env:NAME`` or ``file:PATH``."""
-        return f"{self.kind}:{self.name}"
+        """Where the secret lives, safe to print: ``env:NAME``, ``file:PATH`` or ``config``."""
+        return "config" if self.kind == "config" else f"{self.kind}:{self.name}"
 
     def reveal(self) -> str:
         """Read the secret's value. Raises :class:`ConfigError` naming the reference if absent."""
+        if self.kind == "config":
+            return self.name
         if self.kind == "env":
             environ = self._environ if self._environ is not None else os.environ
             value = environ.get(self.name)
@@ -95,6 +102,39 @@ def secret_from_config(value: object, key: str, environ: Mapping[str, str]) -> S
             f'e.g. {key} = {{ env = "MY_VARIABLE" }} or {key} = {{ file = "/run/secrets/name" }}'
         )
     raise ConfigError(f'{key}: expected {{ env = "NAME" }} or {{ file = "PATH" }}')
+
+
+def literal_dsn(value: str, key: str) -> Secret:
+    """A PostgreSQL DSN written into the config file: accepted when it holds no password (libpq
+    then reads it from ``PGPASSFILE``, ``~/.pgpass`` or ``PGPASSWORD``), refused when it does,
+    without echoing it.
+
+    >>> literal_dsn("host=db user=dwcp_monitor dbname=app", "postgres.dsn").reference
+    'config'
+    >>> literal_dsn("postgresql://mon:hunter2@db/app", "postgres.dsn")
+    Traceback (most recent call last):
+    ...
+    dwcp_diag.errors.ConfigError: postgres.dsn holds a password; secrets are not written into \
+the config file: drop it and let libpq read it from PGPASSFILE (~/.pgpass) or PGPASSWORD, or \
+reference the whole DSN, e.g. postgres.dsn = { env = "MY_VARIABLE" }
+    """
+    from psycopg import Error as PsycopgError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        settings = conninfo_to_dict(value)
+    except PsycopgError:  # its message may quote the DSN: not shown
+        raise ConfigError(
+            f'{key} is not a valid PostgreSQL DSN (e.g. "host=db user=monitor dbname=app" '
+            'or "postgresql://monitor@db:5432/app")'
+        ) from None
+    if any(settings.get(name) for name in ("password", "sslpassword")):
+        raise ConfigError(
+            f"{key} holds a password; secrets are not written into the config file: drop it "
+            "and let libpq read it from PGPASSFILE (~/.pgpass) or PGPASSWORD, or reference the "
+            f'whole DSN, e.g. {key} = {{ env = "MY_VARIABLE" }}'
+        )
+    return Secret.from_config_value(value)
 
 
 def mask_url(url: str) -> str:

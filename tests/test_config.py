@@ -183,3 +183,71 @@ def test_disk_cache_is_on_for_the_cli_off_with_no_cache_and_never_for_replays(
     assert Session(source="live").cache_dir == str(tmp_path / "dwcp-diag" / "prometheus")
     _configure_cache(disabled=True)
     assert Session(source="live").cache_dir is None
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "host=db.prod user=dwcp_monitor dbname=app_db",
+        "postgresql://dwcp_monitor@db.prod:5432/app_db?sslmode=require",
+    ],
+)
+def test_a_literal_dsn_without_a_password_is_accepted(tmp_path, dsn):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[profiles.p.postgres]\ndsn = "{dsn}"\n')
+    profile = load_profile("p", path=path, environ={})
+    assert profile.postgres.dsn.reveal() == dsn and profile.configured_sources() == ["postgres"]
+    assert profile.postgres.display_dsn == dsn and repr(profile.postgres.dsn) == "Secret(config)"
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        f"host=db user=mon password={SENTINEL} dbname=app",
+        f"host=db user=mon password='{SENTINEL}' dbname=app",
+        f"postgresql://mon:{SENTINEL}@db/app",
+        f"postgresql://mon@db/app?password={SENTINEL}",
+        f"host=db user=mon sslpassword={SENTINEL}",
+    ],
+)
+def test_a_literal_dsn_with_a_password_is_still_refused_without_echoing_it(tmp_path, dsn):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[profiles.p.postgres]\ndsn = "{dsn}"\n')
+    with pytest.raises(ConfigError) as err:
+        load_profile("p", path=path, environ={})
+    message = str(err.value)
+    assert message.startswith("postgres.dsn holds a password") and SENTINEL not in message
+    assert "PGPASSFILE" in message and "\n" not in message
+
+
+def test_a_dsn_that_does_not_parse_is_refused_without_echoing_it(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[profiles.p.postgres]\ndsn = "host=db password{SENTINEL}"\n')
+    with pytest.raises(ConfigError, match="is not a valid PostgreSQL DSN") as err:
+        load_profile("p", path=path, environ={})
+    assert SENTINEL not in str(err.value)
+
+
+def test_a_passwordless_dsn_connects_with_the_password_from_pgpassfile(
+    pg_server, tmp_path, monkeypatch, capsys
+):
+    from urllib.parse import urlsplit
+
+    from dwcp_diag.cli import main
+
+    for name in ("DWCP_PROMETHEUS_URL", "DWCP_PG_DSN", "KUBECONFIG", "DWCP_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    password = urlsplit(pg_server.create_role("dwcp_pgpass")).password
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"{pg_server.host}:{pg_server.port}:postgres:dwcp_pgpass:{password}\n")
+    pgpass.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(pgpass))
+    config = tmp_path / "dwcp-diag.toml"
+    dsn = f"host={pg_server.host} port={pg_server.port} user=dwcp_pgpass dbname=postgres"
+    config.write_text(f'[profiles.p.postgres]\ndsn = "{dsn}"\n')
+    assert main(["check", "--config", str(config), "--profile", "p"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"ok   postgres   {dsn}  PostgreSQL 15") and password not in out
+    pgpass.write_text("")  # no password anywhere: the server refuses, check says so
+    assert main(["check", "--config", str(config), "--profile", "p"]) == 1

@@ -183,7 +183,7 @@ def test_a_report_with_a_misnamed_metric_says_so(prometheus_server, tmp_path, no
     )
     args = ["render", "latency", "--source", "live", "--end", DEMO_END.isoformat()]
     args += ["--window", "1d", "--out", str(tmp_path / "out"), "--no-cache"]
-    assert main([*args, "--config", str(config), "--profile", "typo"]) == 0
+    assert main([*args, "--config", str(config), "--profile", "typo"]) == 3  # rendered, blind
     findings = json.loads((tmp_path / "out" / "latency.findings.json").read_text())
     assert [f["check"] for f in findings] == ["no_data"]
     assert "did you mean 'http_request_duration_seconds_bucket'" in findings[0]["summary"]

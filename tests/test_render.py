@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,7 +105,8 @@ def test_cli_refuses_bad_windows(tmp_path, capsys):
 
 
 def test_unconfigured_sources_become_findings_not_failed_cells(tmp_path, no_live_sources):
-    assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 0
+    # rendered, but blind: exit 3 (not 0, not 1)
+    assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 3
     findings = json.loads((tmp_path / "r" / "explore.findings.json").read_text())
     unavailable = {f["subject"]["source"] for f in findings if f["check"] == "source_unavailable"}
     assert unavailable == {"prometheus", "postgres", "kubernetes"}
@@ -127,3 +131,146 @@ def test_a_file_that_is_not_a_notebook_is_one_clear_error(tmp_path, capsys):
 def test_global_options_go_before_or_after_the_command(argv, profile, verbose):
     args = build_parser().parse_args(argv)
     assert (args.profile, args.verbose) == (profile, verbose)
+
+
+def _executed_cell(notebook_path: Path, count: int) -> dict:
+    notebook = json.loads(notebook_path.read_text())
+    (cell,) = [c for c in notebook["cells"] if c.get("execution_count") == count]
+    return cell
+
+
+def test_a_failed_report_is_a_report_failed_finding_with_the_earlier_ones_partial(rendered):
+    out, (_, bad) = rendered
+    findings = json.loads((out / "bad" / "sample.findings.json").read_text())
+    assert findings == bad.findings
+    failed, *earlier = findings
+    assert (failed["check"], failed["severity"], failed["subject"]) == (
+        "report_failed",
+        "critical",
+        {"notebook": "sample"},
+    )
+    # one numbering: the execution count, Jupyter's "In [N]", in the CLI line, the finding,
+    # the traceback and papermill's banner in the HTML
+    cell = _executed_cell(out / "bad" / "sample.ipynb", bad.failed_cell)
+    assert any(o["output_type"] == "error" for o in cell["outputs"])
+    where = f"cell In [{bad.failed_cell}] failed: RuntimeError: sample failure on purpose"
+    assert where in failed["summary"] and bad.error == f"sample: {where}"
+    assert failed["evidence"] == {"cell": bad.failed_cell, "first_line": "if fail:"}
+    page = (out / "bad" / "sample.html").read_text()
+    assert f">In[{bad.failed_cell}]<" in page  # IPython's traceback: "Cell In[N], line 2"
+    assert f'papermill-error-cell">In [{bad.failed_cell}]</a>' in page  # papermill's banner
+    # published before the failure: kept, and marked partial
+    assert [(f["check"], f.get("partial")) for f in earlier] == [("latency_slo_breach", True)]
+    assert "every check passed" not in page
+    assert page.index("report_failed") < page.index("latency_slo_breach")
+    good = json.loads((out / "good" / "sample.findings.json").read_text())
+    assert all("partial" not in f for f in good)
+
+
+def test_index_shows_a_failed_report_as_failed_in_red(rendered):
+    from dwcp_diag.report.index import report_rows, write_index
+
+    out, _ = rendered
+    rows = {row["folder"]: row for row in report_rows(out)}
+    assert (rows["bad"]["status"], rows["good"]["status"]) == ("failed", "warning")
+    page = write_index(out).read_text()
+    assert re.search(r'<td style="color:#c62828;font-weight:600">failed</td>', page)
+
+
+def test_a_demo_report_that_fails_is_failed_everywhere(tmp_path, capsys):
+    """The issue's case: the demo bundle holds no 7-day incident window, so a cell raises."""
+    out = tmp_path / "out"
+    argv = ["render", "incident", "--source", "demo", "--window", "7d", "--out", str(out)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    (line,) = [x for x in err.splitlines() if x.startswith("dwcp-diag: FAILED")]
+    findings = json.loads((out / "incident.findings.json").read_text())
+    assert findings[0]["check"] == "report_failed"
+    count = findings[0]["evidence"]["cell"]
+    assert f"incident: cell In [{count}] failed: ReplayMissing: " in line
+    assert findings[0]["summary"].split(": ", 1)[1] in line
+    cell = _executed_cell(out / "incident.ipynb", count)
+    assert "".join(cell["source"]).startswith(findings[0]["evidence"]["first_line"])
+    page = (out / "incident.html").read_text()
+    assert "every check passed" not in page and "report_failed" in page
+    assert ">failed</td>" in (out / "index.html").read_text()
+
+
+def test_out_pointing_at_a_file_is_one_line_and_v_shows_the_traceback(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    for out in (blocker, blocker / "below"):
+        assert main(["render", SAMPLE, "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert err == f"dwcp-diag: error: --out {out}: a file is in the way; give a directory\n"
+    assert main(["-v", "render", SAMPLE, "--out", str(blocker)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err and err.endswith("give a directory\n")
+
+
+def test_help_documents_the_exit_statuses(capsys):
+    for argv in (["--help"], ["render", "--help"], ["due", "--help"], ["postmortem", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        text = capsys.readouterr().out
+        assert "0  every report rendered" in text and "|| [ $? = 3 ]" in text
+
+
+def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
+    exe = str(Path(sys.executable).with_name("dwcp-diag"))  # a process: its real stderr
+    out = tmp_path / "out"
+    env = {**os.environ, "DWCP_KERNEL": "no-such-kernel"}
+    run = subprocess.run(
+        [exe, "render", SAMPLE, "--out", str(out)], env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr, run.stderr
+    assert "dwcp-diag: FAILED sample: the notebook failed: NoSuchKernel: " in run.stderr
+    (finding,) = json.loads((out / "sample.findings.json").read_text())
+    assert (finding["check"], finding["subject"]) == ("report_failed", {"notebook": "sample"})
+    assert "evidence" not in finding  # no cell ran
+    page = (out / "sample.html").read_text()
+    assert "Report incomplete" in page and "every check passed" not in page
+    assert ">failed</td>" in (out / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("import os\nos._exit(3)", "DeadKernelError: Kernel died"),
+        ("import time\ntime.sleep(600)", "CellTimeoutError: A cell timed out"),
+    ],
+)
+def test_a_dead_or_timed_out_kernel_names_the_cell_it_was_running(tmp_path, code, error):
+    import nbformat
+
+    notebook = nbformat.read(SAMPLE, as_version=4)
+    notebook.cells.insert(5, nbformat.v4.new_code_cell(code))  # after the finding, before fail
+    path = tmp_path / "dies.ipynb"
+    nbformat.write(notebook, str(path))
+    # the timeout leaves the imports time enough on a loaded machine; the sleep outlasts it
+    job = rendering.RenderJob(str(path), str(tmp_path / "out"), cell_timeout_s=30)
+    result = rendering.render(job)
+    assert not result.ok and f"cell In [{result.failed_cell}] failed: {error}" in result.error
+    failed, earlier = json.loads((tmp_path / "out" / "dies.findings.json").read_text())
+    first_line = code.splitlines()[0]
+    assert failed["evidence"] == {"cell": result.failed_cell, "first_line": first_line}
+    executed = json.loads((tmp_path / "out" / "dies.ipynb").read_text())
+    code_cells = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    assert code_cells.index(next(c for c in code_cells if "".join(c["source"]) == code)) == (
+        result.failed_cell - 1
+    )  # In [N] is the Nth code cell run (the injected parameters included)
+    assert (earlier["check"], earlier["partial"]) == ("latency_slo_breach", True)
+
+
+def test_a_report_that_fails_outside_its_cells_replaces_an_older_green_findings_file(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "gone.findings.json").write_text("[]")  # last run's: "every check passed"
+    (result,) = rendering.render_all([rendering.RenderJob(str(tmp_path / "gone.ipynb"), str(out))])
+    assert not result.ok and "the notebook failed: RenderError: unknown notebook" in result.error
+    (finding,) = json.loads((out / "gone.findings.json").read_text())
+    assert (finding["check"], finding["severity"]) == ("report_failed", "critical")
+    from dwcp_diag.report.index import report_rows
+
+    assert [row["status"] for row in report_rows(out)] == ["failed"]

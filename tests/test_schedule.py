@@ -82,7 +82,7 @@ def suite_env(tmp_path, monkeypatch):
 
 def test_due_renders_once_then_catches_up_a_missed_week(suite_env, capsys):
     root = suite_env
-    args = ["due", "--out", str(root), "--suite", "weekly"]
+    args = ["due", "--out", str(root), "--suite", "weekly", "--source", "demo"]
     assert main([*args, "--now", "2026-11-16T07:00Z"]) == 0
     assert (root / "weekly" / "2026-W46" / "sample.html").is_file()
     findings = json.loads((root / "weekly" / "2026-W46" / "sample.findings.json").read_text())
@@ -103,7 +103,8 @@ def test_due_renders_once_then_catches_up_a_missed_week(suite_env, capsys):
 def test_a_held_lock_makes_due_do_nothing(suite_env, capsys):
     with schedule_lock(suite_env) as acquired:
         assert acquired
-        assert main(["due", "--out", str(suite_env), "--now", "2026-11-16T07:00Z"]) == 0
+        args = ["due", "--out", str(suite_env), "--now", "2026-11-16T07:00Z", "--source", "demo"]
+        assert main(args) == 0
     assert "holds the lock" in capsys.readouterr().err
     assert not (suite_env / "weekly").exists()
 
@@ -111,6 +112,7 @@ def test_a_held_lock_makes_due_do_nothing(suite_env, capsys):
 def test_two_concurrent_due_processes_render_each_period_once(suite_env):
     exe = str(Path(sys.executable).with_name("dwcp-diag"))
     cmd = [exe, "due", "--out", str(suite_env), "--suite", "daily", "--now", "2026-11-16T03:00Z"]
+    cmd += ["--source", "demo"]
     procs = [
         subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
         for _ in range(2)
@@ -134,6 +136,8 @@ def test_due_copies_each_period_to_a_copy_target(suite_env, tmp_path):
         "2026-11-16T07:00Z",
         "--copy-to",
         str(target),
+        "--source",
+        "demo",
     ]
     assert main(args) == 0
     for name in ("sample.html", "sample.ipynb", "sample.findings.json"):

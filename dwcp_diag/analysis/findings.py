@@ -64,7 +64,7 @@ CHECKS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
     ),
     "capacity": ("capacity_exhaustion", "headroom_low", "growth_anomaly"),
     "incident": ("deployment_in_window", "consumer_lag_spike"),
-    "all": ("source_unavailable", "no_data"),
+    "all": ("source_unavailable", "no_data", "report_failed"),
 }
 CHECK_IDS = frozenset(c for checks in CHECKS_BY_NOTEBOOK.values() for c in checks)
 CHECK_DESCRIPTIONS: dict[str, str] = {
@@ -104,6 +104,8 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "source_unavailable": "a source could not be reached; the rest of the report still renders",
     "no_data": "data a report needs came back empty (an unknown metric name, a selector or "
     "window matching nothing): its checks could not run",
+    "report_failed": "a cell raised, so the report is incomplete: the cell (In [N]), the error, "
+    "and the findings published before it, marked partial",
 }
 """One line per check id: what it flags (the reference pages and ``dwcp-diag`` docs use it)."""
 # Notebooks publish their findings as a display output of this type; the renderer collects them.

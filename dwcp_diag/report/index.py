@@ -15,7 +15,8 @@ from pathlib import Path
 from dwcp_diag.analysis.findings import SEVERITY_RANK
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
-_COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0", None: "#2e7d32"}
+_COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0", "ok": "#2e7d32"}
+_COLOURS["failed"] = _COLOURS["critical"]
 
 
 def report_rows(root: Path) -> list[dict[str, object]]:
@@ -33,6 +34,7 @@ def report_rows(root: Path) -> list[dict[str, object]]:
         findings = [f for f in findings if isinstance(f, dict)]
         severities = [f.get("severity") for f in findings if f.get("severity") in SEVERITY_RANK]
         worst = min(severities, key=SEVERITY_RANK.__getitem__) if severities else None
+        failed = any(f.get("check") == "report_failed" for f in findings)
         rows.append(
             {
                 "folder": str(relative) if str(relative) != "." else "",
@@ -40,6 +42,8 @@ def report_rows(root: Path) -> list[dict[str, object]]:
                 "html": str(relative / f"{name}.html"),
                 "findings": len(findings),
                 "worst": worst,
+                # failed (a cell raised: the report is incomplete), else the worst severity
+                "status": "failed" if failed else worst or "ok",
                 "rendered": time.strftime(
                     "%Y-%m-%d %H:%M UTC", time.gmtime(findings_path.stat().st_mtime)
                 ),
@@ -54,11 +58,11 @@ def write_index(root: str | os.PathLike[str]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     body = []
     for row in sorted(report_rows(root), key=lambda r: (r["folder"], r["name"])):
-        colour = _COLOURS[row["worst"]]
+        colour = _COLOURS[str(row["status"])]
         link = f'<a href="{html.escape(str(row["html"]))}">{html.escape(str(row["name"]))}</a>'
         body.append(
             f"<tr><td>{html.escape(str(row['folder']))}</td><td>{link}</td>"
-            f'<td style="color:{colour};font-weight:600">{row["worst"] or "ok"}</td>'
+            f'<td style="color:{colour};font-weight:600">{row["status"]}</td>'
             f"<td>{row['findings']}</td><td>{row['rendered']}</td></tr>"
         )
     page = (

@@ -61,8 +61,10 @@ def write_readme(
     start: pd.Timestamp,
     end: pd.Timestamp,
     notebooks: list[str],
-    results: dict[str, bool],
+    statuses: dict[str, str],
 ) -> Path:
+    """The bundle's README; ``statuses`` per notebook: ``ok``, ``partial`` (rendered, but a
+    source was unavailable or data came back empty) or ``failed``."""
     lines = [
         f"# Postmortem bundle {incident_id}",
         "",
@@ -72,10 +74,7 @@ def write_readme(
         "",
         "| report | rendered |",
         "|---|---|",
-        *[
-            f"| [{name}]({name}.html) | {'ok' if results.get(name) else 'FAILED'} |"
-            for name in notebooks
-        ],
+        *[f"| [{name}]({name}.html) | {statuses.get(name, 'failed')} |" for name in notebooks],
         "",
         "`data/` holds every frame these reports loaded. To render them again offline (no",
         "access to Prometheus, PostgreSQL or Kubernetes needed), inside this directory:",

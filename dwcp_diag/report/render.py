@@ -13,6 +13,7 @@ result says which cell failed, and the other notebooks of the same run still ren
 from __future__ import annotations
 
 import copy
+import dataclasses
 import html
 import json
 import logging
@@ -33,6 +34,7 @@ from dwcp_diag.analysis.findings import (
     FINDINGS_MIMETYPE,
     SEVERITY_RANK,
     WINDOW_MIMETYPE,
+    Finding,
     findings_table_html,
 )
 from dwcp_diag.errors import DwcpDiagError
@@ -42,6 +44,13 @@ log = logging.getLogger("dwcp_diag.render")
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_CELL_TIMEOUT_S = 600
+# The exit status contract (DESIGN.md) of render, demo, due and postmortem.
+EXIT_OK = 0  # every report rendered and every source it needed answered
+EXIT_FAILED = 1  # at least one report failed (a cell raised, the kernel died)
+EXIT_USAGE = 2  # bad usage, refused before anything ran
+EXIT_PARTIAL = 3  # every report rendered, but a source was unavailable or data came back empty
+# Findings that mean a report rendered without seeing everything it needed.
+PARTIAL_CHECKS = ("source_unavailable", "no_data")
 # Names that must never be notebook parameters: papermill stores parameters in clear text.
 _SECRET_WORDS = ("password", "passwd", "token", "secret", "dsn", "apikey", "api_key")
 
@@ -153,16 +162,64 @@ class RenderResult:
     findings_json: str | None = None
     findings: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
-    failed_cell: int | None = None
+    failed_cell: int | None = None  # its execution count: Jupyter's "In [N]"
     execute_s: float = 0.0
     export_s: float = 0.0
     window: str | None = None  # the window the notebook reported it covers
+    failure: CellFailure | None = None
 
     @property
     def worst_severity(self) -> str | None:
         if not self.findings:
             return None
         return min((f["severity"] for f in self.findings), key=SEVERITY_RANK.__getitem__)
+
+    @property
+    def status(self) -> str:
+        """``failed``, ``partial`` (rendered, but blind somewhere: exit status 3) or ``ok``."""
+        return "failed" if not self.ok else "partial" if self.blind_spots else "ok"
+
+    @property
+    def blind_spots(self) -> list[str]:
+        """What the report could not see: the summaries of its ``source_unavailable`` and
+        ``no_data`` findings (a non-empty list makes the exit status 3)."""
+        return [f.get("summary", "") for f in self.findings if f.get("check") in PARTIAL_CHECKS]
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    """Where and why a notebook stopped: the cell as Jupyter numbers it (``In [N]``, the
+    executed notebook's execution count, the same in the CLI, the HTML and the findings).
+
+    >>> CellFailure(5, "x = 1 / 0", "ZeroDivisionError", "division by zero").text()
+    'cell In [5] failed: ZeroDivisionError: division by zero'
+    """
+
+    cell: int | None
+    first_line: str
+    error_type: str
+    message: str
+
+    def text(self) -> str:
+        where = f"cell In [{self.cell}]" if self.cell is not None else "the notebook"
+        return f"{where} failed: {self.error_type}: {self.message}".rstrip(": ")
+
+    def finding(self, notebook: str) -> dict[str, Any]:
+        """The ``report_failed`` finding: critical, about the notebook, naming the cell."""
+        evidence = {"cell": self.cell, "first_line": self.first_line} if self.first_line else None
+        return Finding(
+            "report_failed",
+            "critical",
+            {"notebook": notebook},
+            f"The report is incomplete: {self.text()}",
+            unit="",
+            evidence=evidence,
+        ).to_dict()
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    line = next((part.strip() for part in str(text).splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def render(job: RenderJob) -> RenderResult:
@@ -175,10 +232,13 @@ def render(job: RenderJob) -> RenderResult:
     started = time.perf_counter()
     executed = _execute(path, job, result)
     result.execute_s = time.perf_counter() - started
-    if executed is None:
-        return result
+    if executed is None:  # nothing ran: the report still says so, in its findings and HTML
+        executed = nbformat.read(str(path), as_version=4)
     result.findings = collect_findings(executed)
     result.window = covered_window(executed)
+    if result.failure is not None:  # what was published before the failure is partial
+        partial = [{**f, "partial": True} for f in result.findings]
+        result.findings = [result.failure.finding(name), *partial]
     started = time.perf_counter()
     page = export_html(executed, name, job, result)
     result.export_s = time.perf_counter() - started
@@ -211,15 +271,38 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
                 cwd=str(path.parent),
             )
         except PapermillExecutionError as exc:
-            result.ok = False
-            result.failed_cell = exc.cell_index
-            result.error = f"{path.stem}: cell {exc.cell_index} failed: {exc.ename}: {exc.evalue}"
+            failure = CellFailure(exc.exec_count, _one_line(exc.source), exc.ename, exc.evalue)
         except Exception as exc:  # kernel death, timeout, bad notebook: report, don't crash
+            failure = CellFailure(None, "", type(exc).__name__, str(exc))
+        else:
+            failure = None
+        executed = nbformat.read(str(output), as_version=4) if output.is_file() else None
+        if failure is not None:
+            if failure.cell is None and executed is not None:  # e.g. a timeout: which cell
+                failure = _running_cell(executed, failure)
+            failure = dataclasses.replace(failure, message=_one_line(failure.message))
             result.ok = False
-            result.error = f"{path.stem}: {type(exc).__name__}: {exc}"
-        if not output.is_file():
-            return None
-        return nbformat.read(str(output), as_version=4)
+            result.failure = failure
+            result.failed_cell = failure.cell
+            result.error = f"{path.stem}: {failure.text()}"
+        return executed
+
+
+def _running_cell(notebook: nbformat.NotebookNode, failure: CellFailure) -> CellFailure:
+    """The failure located at the cell running when the kernel died or timed out: the last
+    code cell papermill started. A kernel that died at once never numbered it: it gets the
+    number it would have had (papermill runs the code cells in order)."""
+    started = [
+        cell
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+        and cell.get("metadata", {}).get("papermill", {}).get("start_time")
+    ]
+    if not started:
+        return failure
+    counts = [cell.get("execution_count") or 0 for cell in started]
+    number = counts[-1] or max(counts[:-1], default=0) + 1
+    return dataclasses.replace(failure, cell=number, first_line=_one_line(started[-1].source))
 
 
 def _kernel_name() -> str:
@@ -307,21 +390,17 @@ def _result_of(future: Any, job: RenderJob) -> RenderResult:
     try:
         return future.result()
     except Exception as exc:
-        name = Path(job.notebook).stem
-        return RenderResult(name=name, ok=False, error=f"{name}: worker died: {exc!r}")
+        return _failed_outside_the_notebook(job, CellFailure(None, "", "WorkerDied", repr(exc)))
 
 
 def _render_safely(job: RenderJob) -> RenderResult:
     log.info("rendering %s", job.notebook)
     try:
         result = render(job)
-    except DwcpDiagError as exc:
-        result = RenderResult(name=Path(job.notebook).stem, ok=False, error=str(exc))
     except Exception as exc:  # an export or disk failure must not stop the other reports
-        log.exception("rendering %s failed", job.notebook)
-        result = RenderResult(
-            name=Path(job.notebook).stem, ok=False, error=f"{type(exc).__name__}: {exc}"
-        )
+        log.debug("rendering %s failed", job.notebook, exc_info=True)  # -v shows the traceback
+        failure = CellFailure(None, "", type(exc).__name__, _one_line(str(exc)))
+        result = _failed_outside_the_notebook(job, failure)
     status = "ok" if result.ok else "FAILED"
     print(
         f"{status:6} {result.name:<12} {len(result.findings):3} finding(s)  "
@@ -331,6 +410,36 @@ def _render_safely(job: RenderJob) -> RenderResult:
         flush=True,
     )
     return result
+
+
+def _failed_outside_the_notebook(job: RenderJob, failure: CellFailure) -> RenderResult:
+    """A report that failed before or after its cells ran (export, disk, a dead worker): its
+    findings file still says so (best effort), so the index never shows an older, green one."""
+    name = Path(job.notebook).stem
+    result = RenderResult(name=name, ok=False, error=f"{name}: {failure.text()}", failure=failure)
+    result.findings = [failure.finding(name)]
+    try:
+        text = json.dumps(result.findings, indent=1).encode()
+        result.findings_json = _write(Path(job.out_dir) / f"{name}.findings.json", text)
+    except OSError as exc:
+        log.debug("cannot write the findings of failed report %s: %s", name, exc)
+    return result
+
+
+def exit_status(results: Sequence[RenderResult]) -> int:
+    """The exit status of a run: :data:`EXIT_FAILED` if a report failed, else
+    :data:`EXIT_PARTIAL` if one could not see a source or data, else :data:`EXIT_OK`.
+
+    >>> exit_status([RenderResult("a", ok=True), RenderResult("b", ok=False)])
+    1
+    >>> exit_status([RenderResult("a", ok=True, findings=[{"check": "no_data"}])])
+    3
+    """
+    if any(not result.ok for result in results):
+        return EXIT_FAILED
+    if any(result.blind_spots for result in results):
+        return EXIT_PARTIAL
+    return EXIT_OK
 
 
 def copy_reports(results: Sequence[RenderResult], root: Path, url: str) -> list[str]:
