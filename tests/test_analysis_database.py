@@ -55,7 +55,7 @@ from dwcp_diag.plots.database import (
     database_figures,
     hour_profile_figure,
     slow_query_figure,
-    space_treemap,
+    space_figure,
 )
 from dwcp_diag.sources.postgres import (
     ACTIVITY_SCHEMA,
@@ -1241,8 +1241,9 @@ def test_figures_from_the_planted_report():
     lines = [s for s in connections.layout.shapes if s.type == "line"]
     assert len(rects) == 7 and pd.Timestamp(rects[0].x0).hour == 17
     assert [line.y0 for line in lines] == [100.0, 97.0]
-    treemap = figures["space"].data[0]
-    assert treemap.type == "treemap" and treemap.branchvalues == "total"
+    space = figures["space"]
+    assert [t.name for t in space.data] == ["table data", "indexes"]
+    assert space.layout.barmode == "stack"
 
 
 def test_bloat_figure_greys_out_unreliable_estimates():
@@ -1275,7 +1276,7 @@ def test_empty_figures_render():
     figures = database_figures(database_report({}))
     assert len(figures) == 6
     assert connections_figure(database_report({})["connection_series"]).data == ()
-    assert space_treemap(space_tree(frame([], TABLES_SCHEMA))).data[0].type == "treemap"
+    assert [t.x for t in space_figure(space_tree(frame([], TABLES_SCHEMA))).data] == [(), ()]
 
 
 def test_loader_calls_name_real_loader_methods():

@@ -96,8 +96,8 @@ def test_connection_saturation_names_the_ki003_peak(findings, pg_scenario, demo_
     assert saturation["evidence"]["daily_peak_window"] == f"{first}-{last} UTC"
 
 
-def test_html_has_the_treemap_and_the_fix_it_sql(page, findings):
-    assert '"type":"treemap"' in page
+def test_html_has_the_space_figure_and_the_fix_it_sql(page, findings):
+    assert "Space: largest tables" in page
     fixes = [f["evidence"]["fix_sql"] for f in findings if f.get("evidence", {}).get("fix_sql")]
     assert len(fixes) >= 10
     for fix in fixes:

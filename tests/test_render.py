@@ -45,7 +45,7 @@ def test_html_is_self_contained_with_header_findings_and_hidden_code(rendered):
     out, _ = rendered
     page = (out / "good" / "sample.html").read_text()
     assert EXTERNAL.search(page) is None, EXTERNAL.search(page)
-    assert page.count("plotly.js v") == 1  # plotly.js embedded exactly once
+    assert page.count("plotly.js (cartesian - minified) v") == 1  # plotly.js embedded exactly once
     assert "test-window" in page and "dwcp-diag" in page
     assert page.index("p95 of /a reached 300 ms.") < page.index("Sample report")  # findings first
     assert "sample failure on purpose" not in page  # code hidden by default (string in code)

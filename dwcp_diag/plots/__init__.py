@@ -14,7 +14,6 @@ trace (reports stay small; see :func:`downsample`).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -55,11 +54,19 @@ def house_layout(
 def downsample(
     frame: pd.DataFrame, max_points: int = MAX_POINTS_PER_TRACE, time_column: str = "timestamp"
 ) -> pd.DataFrame:
-    """Keep at most ``max_points`` evenly spaced rows (a plotting aid, never for analysis)."""
+    """Every k-th row, at most ``max_points`` (a plotting aid, never for analysis). A fixed
+    stride keeps an evenly stepped series evenly stepped, which the report stores as a start
+    and a step instead of every timestamp (:func:`dwcp_diag.report.figures.compact_figure`).
+
+    >>> frame = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=10, freq="min"),
+    ...                       "value": range(10)})
+    >>> downsample(frame, max_points=4)["value"].tolist()
+    [0, 3, 6, 9]
+    """
     if len(frame) <= max_points:
         return frame
-    positions = np.linspace(0, len(frame) - 1, max_points).round().astype(int)
-    return frame.sort_values(time_column).iloc[np.unique(positions)]
+    stride = -(-len(frame) // max_points)
+    return frame.sort_values(time_column).iloc[::stride]
 
 
 def timeseries(

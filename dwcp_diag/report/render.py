@@ -36,6 +36,7 @@ from dwcp_diag.analysis.findings import (
     findings_table_html,
 )
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.report.figures import embed_figures, plotly_script
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
 log = logging.getLogger("dwcp_diag.render")
@@ -258,6 +259,7 @@ def export_html(
     from nbconvert import HTMLExporter
 
     page = copy.deepcopy(notebook)
+    figures = embed_figures(page)
     page.cells.insert(0, nbformat.v4.new_markdown_cell(_header_html(name, job, result)))
     exporter = HTMLExporter(
         template_name="dwcp_report",
@@ -267,7 +269,9 @@ def export_html(
         exclude_output_prompt=True,
     )
     page.metadata["title"] = f"dwcp-diag {name}"
-    body, _ = exporter.from_notebook_node(page)
+    # plotly.js once in the page's head, only when a figure needs it
+    resources = {"dwcp_plotly_js": plotly_script() if figures else ""}
+    body, _ = exporter.from_notebook_node(page, resources=resources)
     return body
 
 
