@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from dwcp_diag.analysis.findings import Finding, Findings, source_unavailable
+from dwcp_diag.analysis.findings import Finding, Findings, merge_overlapping, source_unavailable
 from dwcp_diag.config import Profile
 from dwcp_diag.errors import ConfigError, QueryTimeout, SourceUnavailable, StatsUnavailable
 from dwcp_diag.frames import conform
@@ -69,7 +69,7 @@ from dwcp_diag.sources.postgres import (
     find_unused_indexes,
     slow_queries_delta,
 )
-from dwcp_diag.timewindow import format_duration
+from dwcp_diag.units import human_bytes, human_duration
 
 MIB, GIB = 2**20, 2**30
 HOUR_S, DAY_S = 3600.0, 86400.0
@@ -309,35 +309,6 @@ def _first(frame: pd.DataFrame | None, column: str) -> Any:
 
 def _utc(value: Any) -> str:
     return "unknown" if _missing(value) else pd.Timestamp(value).strftime(_TIME_FORMAT)
-
-
-def human_bytes(count: float) -> str:
-    """Bytes for people: one decimal, binary units.
-
-    >>> human_bytes(15187968), human_bytes(512), human_bytes(float("nan"))
-    ('14.5 MiB', '512 B', 'unknown')
-    """
-    if _missing(count):
-        return "unknown"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def human_duration(seconds: float) -> str:
-    """A duration rounded to its two largest units (``2d3h``, ``5m12s``).
-
-    >>> human_duration(93784), human_duration(312.4), human_duration(float("nan"))
-    ('1d2h', '5m12s', 'unknown')
-    """
-    if _missing(seconds):
-        return "unknown"
-    seconds = max(float(seconds), 0.0)
-    step = next((unit for limit, unit in ((DAY_S, HOUR_S), (HOUR_S, 60.0)) if seconds >= limit), 1)
-    return format_duration(round(seconds / step) * step) if seconds >= 1 else "0s"
 
 
 def _age_s(timestamps: pd.Series, now: pd.Timestamp | None) -> pd.Series:
@@ -2150,8 +2121,13 @@ def database_report(
     findings += bloat_findings(frame("bloat"), resolved)
     slow_for_columns = statements_frame if "slow_queries" in got else None
     findings += missing_index_findings(tables, slow_for_columns, indexes, resolved)
-    findings += unused_index_findings(indexes, server, resolved, now)
-    findings += duplicate_index_findings(frame("duplicate_indexes"), indexes)
+    # an index both unused and duplicate is one finding with one DROP INDEX
+    findings += merge_overlapping(
+        [
+            *unused_index_findings(indexes, server, resolved, now),
+            *duplicate_index_findings(frame("duplicate_indexes"), indexes),
+        ]
+    )
     findings += vacuum_lag_findings(tables, settings, resolved, now)
     pg_count, pg_max = got.get("pg_activity_count"), got.get("pg_max_connections")
     if "activity" in got or pg_count is not None:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
+from dwcp_diag.units import axis_format
+
 MAX_POINTS_PER_TRACE = 1500
 PALETTE = [
     "#1565c0",
@@ -36,16 +38,21 @@ TARGET_COLOUR = "#c62828"
 def house_layout(
     fig: go.Figure, title: str | None = None, y_title: str | None = None, height: int = 380
 ) -> go.Figure:
-    """Apply the house style: white template, compact margins, UTC time axis, legend on top."""
+    """Apply the house style: white template, compact margins, UTC time axis; the legend at
+    the right of the plot (never over the title), axes that grow their margins so the last
+    tick label is not clipped, and tick labels in the unit of ``y_title``
+    (:func:`dwcp_diag.units.axis_format`: no exponents, bytes in SI)."""
     fig.update_layout(
         template="plotly_white",
         title={"text": title, "x": 0.01, "font": {"size": 15}} if title else None,
         height=height,
-        margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        margin={"l": 60, "r": 40, "t": 50 if title else 20, "b": 40},
+        legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
         colorway=PALETTE,
         hovermode="x unified",
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True, **axis_format(y_title))
     if y_title:
         fig.update_yaxes(title_text=y_title)
     return fig

@@ -32,9 +32,14 @@ class FigureJsonRenderer(PlotlyRenderer):
 
 def setup() -> None:
     """Call at the top of every notebook: figures display as compact plotly JSON, which
-    JupyterLab draws and the report renderer turns into HTML drawn by one embedded plotly.js.
+    JupyterLab draws and the report renderer turns into HTML drawn by one embedded plotly.js;
+    every displayed DataFrame is a report table (:mod:`dwcp_diag.plots.tables`).
     """
     import plotly.io as pio
+
+    from dwcp_diag.plots.tables import register_frame_display
+
+    register_frame_display()
 
     if "dwcp_json" not in pio.renderers:
         pio.renderers["dwcp_json"] = FigureJsonRenderer()
