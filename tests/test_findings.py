@@ -189,3 +189,58 @@ def test_findings_table_shows_value_text_and_folds_each_fix_beside_its_finding()
     rows = page.split("<tr>")[2:]
     assert "kubectl -n shop set resources" in rows[0] and "<details" in rows[0]
     assert "VACUUM FULL a;" in rows[1] and "<details" in rows[1]
+
+
+def test_right_sizing_and_unused_volume_findings_carry_the_command_that_fixes_them():
+    workload = {"namespace": "production", "workload": "dwcp-worker",
+                "workload_kind": "Deployment", "container": "worker"}  # fmt: skip
+    under = Finding(
+        "underprovisioned",
+        "warning",
+        {**workload, "resource": "memory"},
+        "u",
+        2.0,
+        1.0,
+        "x request",
+        {"usage": 1073737728.0, "request": 536870912.0},
+    )
+    over = Finding(
+        "overprovisioned_cpu",
+        "warning",
+        workload,
+        "o",
+        55.9,
+        0,
+        "$/month",
+        {"recommended": 0.3945, "request": 1.0},
+    )
+    released = Finding(
+        "unused_pv",
+        "warning",
+        {"pv": "pv-archive"},
+        "p",
+        2.0,
+        0,
+        "$/month",
+        {"claim_name": None, "claim_namespace": None},
+    )
+    bound = Finding(
+        "unused_pv",
+        "warning",
+        {"pv": "pvc-1"},
+        "p",
+        4.0,
+        0,
+        "$/month",
+        {"claim_name": "scratch", "claim_namespace": "production"},
+    )
+    idle = Finding("idle_workload", "warning", workload, "i", 117.0, 0, "$/month", {})
+    fixes = [f.to_dict().get("fix") for f in (under, over, released, bound, idle)]
+    assert fixes[0] == (
+        "kubectl -n production set resources deployment/dwcp-worker -c worker "
+        "--requests=memory=1024Mi"
+    )
+    assert fixes[1].endswith("-c worker --requests=cpu=395m")
+    assert fixes[2].endswith("kubectl delete pv pv-archive")
+    assert fixes[3].endswith("kubectl -n production delete pvc scratch")
+    assert fixes[4] is None  # no command known to be right: none shown

@@ -336,11 +336,12 @@ def _severity(critical: bool) -> str:
     return "critical" if critical else "warning"
 
 
-def _short_query(query: Any) -> str:
+def _short_query(query: Any, limit: int = MAX_QUERY_CHARS_IN_EVIDENCE) -> str:
+    """The query on one line, cut at a word (never mid-word) past ``limit`` characters."""
     text = " ".join(_text(query).split())
-    if len(text) <= MAX_QUERY_CHARS_IN_EVIDENCE:
+    if len(text) <= limit:
         return text
-    return text[: MAX_QUERY_CHARS_IN_EVIDENCE - 1] + "…"
+    return (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]) + " …"
 
 
 # --------------------------------------------------------------------------- slow queries
@@ -502,7 +503,7 @@ def slow_query_findings(
                 {"queryid": str(row.queryid)},
                 f"Statement {row.queryid} averages {row.mean_exec_time_ms:,.1f} ms over "
                 f"{int(row.calls):,} calls{share_text} ({basis.split(' (')[0]}): "
-                f"{_short_query(row.query)[:80]}",
+                f"{_short_query(row.query, 80)}",
                 float(row.mean_exec_time_ms),
                 limits["mean_ms"],
                 "ms",
@@ -1437,7 +1438,7 @@ def _session_findings(
                 _severity(row.age_s >= limits["critical_s"]),
                 {"pid": str(int(row.pid)), "application": application},
                 f"Session {int(row.pid)} ({application or 'no application_name'}, {who}) {what}: "
-                f"{_short_query(row.query)[:80]}",
+                f"{_short_query(row.query, 80)}",
                 float(row.age_s),
                 limits["warning_s"],
                 "s",

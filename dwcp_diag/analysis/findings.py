@@ -160,7 +160,7 @@ class Finding:
         if self.evidence is not None:
             evidence = json.loads(json.dumps(self.evidence, default=_json_default))
             record["evidence"] = _finite(evidence)
-        fix = self.fix or (self.evidence or {}).get("fix_sql")
+        fix = self.fix or (self.evidence or {}).get("fix_sql") or _derived_fix(record)
         if fix:
             record["fix"] = str(fix)
         return record
@@ -179,6 +179,51 @@ class Finding:
             fix=record.get("fix"),
             value_text=record.get("value_text"),
         )
+
+
+def _quantity(resource: str, amount: float) -> str:
+    """A Kubernetes quantity: CPU in millicores, memory in MiB, rounded up."""
+    if resource == "cpu":
+        return f"{math.ceil(amount * 1000)}m"
+    return f"{math.ceil(amount / 2**20)}Mi"
+
+
+def _derived_fix(record: Mapping[str, Any]) -> str | None:
+    """The command that resolves a finding, for checks whose subject and evidence say it
+    all (right-sizing a workload's request, releasing an unused volume); None otherwise.
+
+    >>> _derived_fix({"check": "overprovisioned_cpu", "subject": {"namespace": "shop",
+    ...     "workload": "api", "workload_kind": "Deployment", "container": "app"},
+    ...     "evidence": {"recommended": 0.3945}})
+    'kubectl -n shop set resources deployment/api -c app --requests=cpu=395m'
+    """
+    check, subject = record.get("check"), record.get("subject") or {}
+    evidence = record.get("evidence") or {}
+    resource = {"overprovisioned_cpu": "cpu", "overprovisioned_memory": "memory"}.get(
+        str(check), subject.get("resource")
+    )
+    amount = evidence.get("recommended" if check != "underprovisioned" else "usage")
+    workload = [subject.get(k) for k in ("namespace", "workload_kind", "workload", "container")]
+    if (
+        check in ("overprovisioned_cpu", "overprovisioned_memory", "underprovisioned")
+        and all(workload)
+        and resource in ("cpu", "memory")
+        and isinstance(amount, int | float)
+    ):
+        namespace, kind, name, container = workload
+        return (
+            f"kubectl -n {namespace} set resources {str(kind).lower()}/{name} -c {container} "
+            f"--requests={resource}={_quantity(str(resource), float(amount))}"
+        )
+    if check == "unused_pv" and subject.get("pv"):
+        claim, namespace = evidence.get("claim_name"), evidence.get("claim_namespace")
+        delete = (
+            f"kubectl -n {namespace} delete pvc {claim}"
+            if claim and namespace
+            else f"kubectl delete pv {subject['pv']}"
+        )
+        return f"# after making sure nothing needs its data (a snapshot first?)\n{delete}"
+    return None
 
 
 def source_unavailable(source: str, message: str) -> Finding:
