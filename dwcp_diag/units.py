@@ -79,8 +79,15 @@ def human_number(value: float) -> str:
 
 
 def human_money(usd: float, per: str = "") -> str:
-    """Dollars with cents: ``$1,234.50/month``."""
-    return "unknown" if _missing(usd) else f"${float(usd):,.2f}{per}"
+    """Dollars with cents, the sign first: ``$1,234.50/month``, ``-$0.12``.
+
+    >>> human_money(1234.5, "/month"), human_money(-0.123)
+    ('$1,234.50/month', '-$0.12')
+    """
+    if _missing(usd):
+        return "unknown"
+    sign = "-" if float(usd) < 0 else ""
+    return f"{sign}${abs(float(usd)):,.2f}{per}"
 
 
 def human_percent(percent: float) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from dwcp_diag.units import human_bytes, human_duration, human_number
+from dwcp_diag.units import human_bytes, human_duration, human_money, human_number
 
 GREY = "color: #9e9e9e"
 LONG_TEXT = 80  # characters shown of a longer text cell; the whole text is in its tooltip
@@ -77,10 +77,6 @@ def _text(value: Any) -> str:
     return f'<span title="{html.escape(text)}">{html.escape(cut)} …</span>'
 
 
-def _money(value: float) -> str:
-    return f"${value:,.2f}"
-
-
 def _percent(value: float) -> str:
     return f"{human_number(value)} %"
 
@@ -98,7 +94,7 @@ def column_formats(frame: pd.DataFrame, columns: list[str]) -> dict[str, Callabl
     chosen |= {c: human_bytes for c in columns if c.endswith("_bytes")}
     chosen |= {c: human_duration for c in columns if c.endswith("_s")}
     chosen |= {c: "{:.1%}".format for c in columns if c.endswith(("_ratio", "_share", "_time"))}
-    chosen |= {c: _money for c in columns if c.endswith(("_usd", "_usd_per_month"))}
+    chosen |= {c: human_money for c in columns if c.endswith(("_usd", "_usd_per_month"))}
     chosen |= {c: _percent for c in columns if c.endswith("_pct")}
     chosen |= {c: str for c in ("queryid", "pid") if c in columns}
     return {c: f for c, f in chosen.items() if c in columns}
@@ -141,8 +137,8 @@ def frame_html(frame: pd.DataFrame) -> str:
     >>> "exit code" in page and "137" in page
     True
     """
-    if not isinstance(frame.index, pd.RangeIndex) or frame.index.name is not None:
-        frame = frame.reset_index()
+    named = isinstance(frame.index, pd.MultiIndex) or frame.index.name is not None
+    frame = frame.reset_index(drop=not named)  # a plain row number is no information
     frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
     more = len(frame) - MAX_ROWS
     shown = report_table(frame.head(MAX_ROWS).reset_index(drop=True))
