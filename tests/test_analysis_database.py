@@ -1319,3 +1319,26 @@ def test_window_peak_is_compared_with_the_exporters_own_max_connections():
     assert finding.check == "connection_saturation"
     assert finding.value == pytest.approx(190 / 197, abs=1e-4)
     assert "of the 197 available (max_connections 200" in finding.summary
+
+
+def test_the_report_shows_one_max_connections_in_table_chart_and_finding():
+    """Issue 18: the server table said 30 (this server) and the finding 200 (the exporter's
+    server, which the connection history measures): the report now shows one number."""
+    times = pd.date_range("2026-11-15T17:00Z", periods=3, freq="1h")
+    counts = pd.DataFrame(
+        {"state": ["active"] * 3, "timestamp": times, "value": [120.0, 199.0, 100.0]}
+    )
+    exporter_max = pd.DataFrame({"timestamp": times, "value": [200.0] * 3})
+    frames = {
+        "settings": pd.DataFrame({"max_connections": [30], "superuser_reserved_connections": [3]}),
+        "pg_activity_count": counts,
+        "pg_max_connections": exporter_max,
+    }
+    report = database_report(frames)
+    (finding,) = [f for f in report["findings"] if f.check == "connection_saturation"]
+    row = report["server"].set_index("item").loc["max_connections", "value"]
+    assert "max_connections 200" in finding.summary
+    assert report["max_connections"] == 200
+    assert row.startswith("200 ") and "30" in row
+    chart = database_figures(report)["connections"]
+    assert next(s.y0 for s in chart.layout.shapes if s.type == "line") == 200

@@ -1633,6 +1633,28 @@ def activity_findings(
     return findings + ([saturation] if saturation is not None else [])
 
 
+def connection_limit(
+    settings: pd.DataFrame | None,
+    pg_max_connections: pd.DataFrame | None,
+    pg_activity_count: pd.DataFrame | None = None,
+) -> float:
+    """The one ``max_connections`` a report shows (server table, chart, finding): with
+    postgres_exporter's connection history, its own ``pg_settings_max_connections`` (what
+    those counts are measured against), else this server's setting.
+
+    >>> ts = [pd.Timestamp("2026-11-15", tz="UTC")]
+    >>> exporter = pd.DataFrame({"timestamp": ts, "value": [200.0]})
+    >>> counts = pd.DataFrame({"state": ["idle"], "timestamp": ts, "value": [5.0]})
+    >>> settings = pd.DataFrame({"max_connections": [30]})
+    >>> connection_limit(settings, exporter, counts), connection_limit(settings, exporter)
+    (200.0, 30.0)
+    """
+    exporter = _latest_value(pg_max_connections)
+    if pg_activity_count is not None and not pg_activity_count.empty and not _missing(exporter):
+        return exporter
+    return _max_connections(settings, pg_max_connections)[0]
+
+
 def _latest_value(frame: pd.DataFrame | None) -> float:
     if frame is None or frame.empty:
         return float("nan")
@@ -1978,6 +2000,7 @@ def server_summary(
     availability: pd.DataFrame | None = None,
     settings: pd.DataFrame | None = None,
     now: Any = None,
+    max_connections: float | None = None,
 ) -> pd.DataFrame:
     """The server in a few lines (``item``, ``value``): version, uptime, database and size,
     role and privileges, replica or not, extensions, statistics and pg_stat_statements reset
@@ -2025,7 +2048,11 @@ def server_summary(
         note = " (raise pg_stat_statements.max: entries were evicted)" if dealloc > 0 else ""
         items.append(("pg_stat_statements evictions", f"{dealloc:,.0f}{note}"))
     maximum = _num(_first(settings, "max_connections"))
-    if not _missing(maximum):
+    if not _missing(max_connections) and max_connections != maximum:
+        # the report's one value (connection_limit); this server's own setting beside it
+        setting = "" if _missing(maximum) else f"; this server's setting: {maximum:,.0f}"
+        items.append(("max_connections", f"{max_connections:,.0f} (postgres_exporter{setting})"))
+    elif not _missing(maximum):
         items.append(("max_connections", f"{maximum:,.0f}"))
     if availability is not None and not availability.empty:
         avail = conform(availability, AVAILABILITY_SCHEMA)
@@ -2139,11 +2166,12 @@ def database_report(
     findings += sequence_findings(frame("sequences"), resolved)
     findings += cache_hit_findings(frame("cache_hit"), resolved, database)
 
-    maximum, reserved = _max_connections(settings, pg_max)
+    _, reserved = _max_connections(settings, pg_max)
+    maximum = connection_limit(settings, pg_max, pg_count)
     activity = frame("activity")
     return {
         "thresholds": resolved,
-        "server": server_summary(server, got.get("availability"), settings, now),
+        "server": server_summary(server, got.get("availability"), settings, now, maximum),
         "visibility": frame("availability"),
         "statements_basis": basis,
         "statements": stats,
