@@ -369,6 +369,11 @@ IMPACT: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float]], ...] = (
 _URGENCY = {check: (rank, measure) for rank, (check, _, measure) in enumerate(IMPACT)}
 
 
+def impact_rank(check: str) -> int:
+    """A check's place among the checks of one severity (:data:`IMPACT` order)."""
+    return _URGENCY.get(check, (len(IMPACT), _value))[0]
+
+
 def impact_key(record: Mapping[str, Any]) -> tuple[int, int, float, str]:
     """Sort key of a finding's JSON record: severity, check urgency, then impact (largest
     first), then subject for a stable order. Checks not in :data:`IMPACT` follow, by value."""
