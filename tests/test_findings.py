@@ -120,14 +120,19 @@ def test_within_a_severity_the_most_urgent_check_then_the_largest_impact_comes_f
                     {"hours_to_limit": 300.0}),
             Finding("memory_leak", "warning", {"pod": "soon"}, "l", 1, 0, "MiB/h",
                     {"hours_to_limit": 3.0}),
+            Finding("memory_leak", "warning", {"pod": "no limit"}, "l", 9, 0, "MiB/h", {}),
+            Finding("memory_leak", "warning", {"pod": "now"}, "l", 1, 0, "MiB/h",
+                    {"hours_to_limit": 0.0}),
         ]
     )  # fmt: skip
     assert [(f.check, next(iter(f.subject.values()))) for f in items] == [
         ("connection_saturation", "d"),  # new connections fail now
         ("sequence_exhaustion", "s"),
         ("vacuum_lag", "t"),
+        ("memory_leak", "now"),  # at its limit already
         ("memory_leak", "soon"),  # 3 h to the limit before 300 h
         ("memory_leak", "late"),
+        ("memory_leak", "no limit"),  # no time to the limit known: after those with one
         ("table_bloat", "big"),  # 1 GiB before 1 MiB
         ("table_bloat", "small"),
     ]

@@ -295,17 +295,18 @@ class Findings(list):
         display(bundle, raw=True)
 
 
-def _evidence(key: str, default: float = 0.0) -> Callable[[Mapping[str, Any]], float]:
+# A measure is NaN when the finding lacks it: such findings sort after the others of the check.
+def _evidence(key: str) -> Callable[[Mapping[str, Any]], float]:
     def measure(record: Mapping[str, Any]) -> float:
         value = (record.get("evidence") or {}).get(key)
-        return default if not isinstance(value, int | float) else float(value)
+        return float(value) if isinstance(value, int | float) else math.nan
 
     return measure
 
 
 def _value(record: Mapping[str, Any]) -> float:
     value = record.get("value")
-    return float(value) if isinstance(value, int | float) else 0.0
+    return float(value) if isinstance(value, int | float) else math.nan
 
 
 def _none(record: Mapping[str, Any]) -> float:
@@ -313,8 +314,8 @@ def _none(record: Mapping[str, Any]) -> float:
 
 
 def _sooner(measure: Callable[[Mapping[str, Any]], float]) -> Callable[[Mapping[str, Any]], float]:
-    """Less time left is more urgent: a missing time sorts last."""
-    return lambda record: -(measure(record) if measure(record) > 0 else math.inf)
+    """Less time left is more urgent (0 = now, first)."""
+    return lambda record: -measure(record)
 
 
 # Within a severity: checks in this order (what breaks production soonest first), then each
@@ -378,10 +379,11 @@ def impact_key(record: Mapping[str, Any]) -> tuple[int, int, float, str]:
     """Sort key of a finding's JSON record: severity, check urgency, then impact (largest
     first), then subject for a stable order. Checks not in :data:`IMPACT` follow, by value."""
     rank, measure = _URGENCY.get(record.get("check", ""), (len(IMPACT), _value))
+    impact = measure(record)
     return (
         SEVERITY_RANK.get(record.get("severity", ""), len(SEVERITIES)),
         rank,
-        -measure(record),
+        math.inf if math.isnan(impact) else -impact,
         _subject_text(record.get("subject") or {}),
     )
 
