@@ -38,6 +38,12 @@ PAGE_CHECKS = {
     "scientific_values": """JSON.stringify(
         Array.from(document.querySelectorAll('table.dwcp-findings td.dwcp-value'))
           .map(td => td.textContent).filter(t => /\\de[+-]?\\d/.test(t)))""",
+    # Python reprs (Session(profile=...), SLOTargets(...), <object at 0x...>) in any output
+    "reprs": """JSON.stringify(
+        Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+          .map(o => o.innerText)
+          .filter(t => /\\b[A-Z][A-Za-z]+\\([a-z_]+=|<[\\w.]+ object at 0x/.test(t))
+          .map(t => t.slice(0, 120)))""",
     # a chart's title against its legend, annotations and the other charts' boxes
     "title_overlaps": """JSON.stringify((() => {
         const hit = (a, b) => a.left < b.right && b.left < a.right &&
@@ -105,15 +111,15 @@ def test_every_demo_report_reads_cleanly_at_1400_px(demo_reports):
             problems.append(f"{name}: {page.drawn} of {page.plots} figures drew")
         if page.checks["page_width"] > WINDOW[0]:
             problems.append(f"{name}: scrolls sideways ({page.checks['page_width']} px)")
-        for check in ("scientific_values", "title_overlaps", "clipped_ticks"):
+        for check in ("scientific_values", "reprs", "title_overlaps", "clipped_ticks"):
             problems += [f"{name}: {check}: {item}" for item in page.checks[check]]
         assert page.screenshot.stat().st_size > 10_000
     assert problems == []
 
 
-def test_the_page_checks_catch_a_legend_over_the_title_and_a_clipped_tick(tmp_path):
+def test_the_page_checks_catch_a_legend_over_the_title_a_clipped_tick_and_a_repr(tmp_path):
     """The checks above would fail on the 0.1 layout: a horizontal legend above the plot
-    (where the title is) and a date axis running to the figure's right edge."""
+    (where the title is), a date axis running to the figure's right edge, a printed repr."""
     import plotly.graph_objects as go
 
     from dwcp_diag.report.figures import figure_html, plotly_script
@@ -135,9 +141,12 @@ def test_the_page_checks_catch_a_legend_over_the_title_and_a_clipped_tick(tmp_pa
     page = tmp_path / "bad.html"
     page.write_text(
         f"<html><head>{plotly_script()}</head><body>"
-        f"{figure_html(fig.to_plotly_json(), 'bad')}</body></html>"
+        f"{figure_html(fig.to_plotly_json(), 'bad')}"
+        "<div class='jp-OutputArea-output'><pre>Session(profile='default', source='demo')</pre>"
+        "</div></body></html>"
     )
     checks = open_report(page, evaluate=PAGE_CHECKS).checks
+    assert checks["reprs"] == ["Session(profile='default', source='demo')"], checks
     assert any("legend" in item for item in checks["title_overlaps"]), checks
     assert checks["clipped_ticks"], checks
 
