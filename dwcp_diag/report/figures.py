@@ -125,8 +125,9 @@ def figure_html(figure: dict[str, Any], div_id: str) -> str:
 
 
 def _script_json(value: Any) -> str:
-    # inside <script>, "</" would end the element: JSON allows "<\/" for it
-    return json.dumps(value, separators=(",", ":")).replace("</", "<\\/")
+    # inside <script>, "</script" or "<!--" in a label would change how HTML parses it:
+    # "<" only occurs inside JSON strings, where "\u003c" means the same
+    return json.dumps(value, separators=(",", ":")).replace("<", "\\u003c")
 
 
 def plotly_script() -> str:
