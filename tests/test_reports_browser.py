@@ -92,7 +92,10 @@ def no_live_sources_module(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     for name in ("DWCP_PROMETHEUS_URL", "DWCP_PG_DSN", "KUBECONFIG", "DWCP_CONFIG", "DWCP_PROFILE"):
         mp.delenv(name, raising=False)
-    mp.chdir(tmp_path_factory.mktemp("cwd"))
+    home = tmp_path_factory.mktemp("home")  # no config file of the user's either
+    mp.setenv("HOME", str(home))
+    mp.setenv("XDG_CONFIG_HOME", str(home))
+    mp.chdir(home)
     yield
     mp.undo()
 
