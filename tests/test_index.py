@@ -51,7 +51,7 @@ def test_failed_reports_first_then_worst_severity_newest_period_first(tmp_path):
     assert page.index("cost.html") < page.index("memory.html") < page.index("database.html")
     assert "FAILED" in page and "cell 4 failed: boom" in page
     assert "(+2)" in page  # two more warnings than the day before
-    assert "2026-11-15T00:00Z → 2026-11-16T00:00Z" in page
+    assert "2026-11-15T00:00Z →<br>2026-11-16T00:00Z" in page
 
 
 def test_a_report_failed_finding_marks_the_row_failed_without_meta(tmp_path):

@@ -87,12 +87,17 @@ def _add_changes(rows: list[dict[str, Any]]) -> None:
 
 
 def sort_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Failed first, then worst severity, then the newest period, then the name."""
+    """Failed first, then worst severity (more of them first), then the newest period, then
+    the name."""
     ordered = sorted(rows, key=lambda r: (r["folder"], r["name"]))
     ordered.sort(key=lambda r: r["folder"].rpartition("/")[2], reverse=True)
     return sorted(
         ordered,
-        key=lambda r: (STATUSES.index(r["status"]), SEVERITY_RANK.get(r["worst"], 9)),
+        key=lambda r: (
+            STATUSES.index(r["status"]),
+            SEVERITY_RANK.get(r["worst"], len(SEVERITIES)),
+            -r["counts"].get(r["worst"], 0),
+        ),
     )
 
 
@@ -123,7 +128,8 @@ def _row_html(row: dict[str, Any]) -> str:
         f'<div class="folder">{e(row["folder"])}</div></td>'
         f"<td{change}>{_counts_html(row)}</td>"
         f'<td title="{detail}"><div class="top">{detail}</div></td>'
-        f"<td>{e(row['window'].replace('..', ' → '))}</td><td>{e(row['source'])}</td></tr>"
+        f"<td>{' →<br>'.join(e(part) for part in row['window'].split('..'))}</td>"
+        f"<td>{e(row['source'])}</td></tr>"
     )
 
 
