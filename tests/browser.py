@@ -30,8 +30,9 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-quic",
     "--disable-extensions",
-    "--window-size=1280,900",
+    "--hide-scrollbars",
 ]
+WINDOW = (1400, 900)  # the width the reports must fit without scrolling sideways
 # Count figures whose SVG has drawn content (plotly renders data into .main-svg layers).
 COUNT_FIGURES_JS = """
 (() => {
@@ -62,12 +63,27 @@ def _free_port() -> int:
 
 
 class PageReport:
-    def __init__(self, plots: int, drawn: int, requests: list[str], screenshot: Path | None):
+    def __init__(
+        self,
+        plots: int,
+        drawn: int,
+        requests: list[str],
+        screenshot: Path | None,
+        checks: dict[str, Any] | None = None,
+    ):
         self.plots, self.drawn, self.requests, self.screenshot = plots, drawn, requests, screenshot
+        self.checks = checks or {}  # name -> the JSON value of each ``evaluate`` expression
 
 
-def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 60.0) -> PageReport:
-    """Load ``html`` in headless Chromium; return figure counts and the page's requests."""
+def open_report(
+    html: Path,
+    screenshot: Path | None = None,
+    settle_s: float = 60.0,
+    evaluate: dict[str, str] | None = None,
+) -> PageReport:
+    """Load ``html`` in headless Chromium at :data:`WINDOW`; return figure counts, the page's
+    requests and, per name of ``evaluate``, the value of its JavaScript expression (it must
+    return a JSON string) once every figure has drawn."""
     port = _free_port()
     profile = tempfile.mkdtemp(prefix="dwcp-chromium-")
     proc = subprocess.Popen(
@@ -76,6 +92,7 @@ def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 60
             *CHROMIUM_FLAGS,
             f"--user-data-dir={profile}",
             f"--remote-debugging-port={port}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
             "--remote-debugging-address=127.0.0.1",
             "about:blank",
         ],
@@ -100,6 +117,13 @@ def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 60
 
         call("Network.enable")
         call("Page.enable")
+        call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WINDOW[0],
+            height=WINDOW[1],
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         call("Page.navigate", url=html.resolve().as_uri())
         deadline = time.monotonic() + settle_s
         counts = {"plots": 0, "drawn": 0}
@@ -109,12 +133,18 @@ def open_report(html: Path, screenshot: Path | None = None, settle_s: float = 60
             if counts["loaded"] and counts["drawn"] == counts["plots"]:
                 break
             time.sleep(0.5)
+        checks = {
+            name: json.loads(
+                call("Runtime.evaluate", expression=expression)["result"].get("value", "null")
+            )
+            for name, expression in (evaluate or {}).items()
+        }
         if screenshot is not None:
             shot = call("Page.captureScreenshot", format="png")
             screenshot.parent.mkdir(parents=True, exist_ok=True)
             screenshot.write_bytes(base64.b64decode(shot["data"]))
         conn.close()
-        return PageReport(counts["plots"], counts["drawn"], requests, screenshot)
+        return PageReport(counts["plots"], counts["drawn"], requests, screenshot, checks)
     finally:
         proc.terminate()
         try:

@@ -20,7 +20,7 @@ from dwcp_diag.analysis.cost import (
 from dwcp_diag.analysis.memory import GIB, MIB
 from dwcp_diag.config import Prices, Profile
 from dwcp_diag.frames import conform
-from dwcp_diag.plots.cost import cost_by_group_figure, cost_treemap, slack_figure
+from dwcp_diag.plots.cost import cost_breakdown_figure, cost_by_group_figure, slack_figure
 
 START = pd.Timestamp("2026-03-02T00:00:00Z")
 SERIES = {
@@ -419,11 +419,11 @@ def test_cost_figures():
     slack = slack_figure(report["workload_costs"]).data
     assert list(slack[0].y) == ["batch/db (pg)", "shop/web (app)"]  # most slack on top
     assert list(slack[0].x) == pytest.approx([-0.3 * CPU_MONTH, 0.8 * CPU_MONTH])
-    tree = cost_treemap(report["workload_costs"]).data[0]
-    assert isinstance(tree, go.Treemap)
-    assert dict(zip(tree.ids, tree.values, strict=True)) == pytest.approx(
-        {"batch": 23.100339, "shop": 29.26205, "batch/db": 23.100339, "shop/web": 29.26205}
-    )
+    workloads = cost_breakdown_figure(report["workload_costs"]).data
+    assert {t.name: dict(zip(t.y, t.x, strict=True)) for t in workloads} == {
+        "batch": {"batch/db": pytest.approx(23.100339)},
+        "shop": {"shop/web": pytest.approx(29.26205)},
+    }
 
 
 @pytest.mark.parametrize("module", [cost_module, cost_plots])

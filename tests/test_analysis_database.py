@@ -55,7 +55,7 @@ from dwcp_diag.plots.database import (
     database_figures,
     hour_profile_figure,
     slow_query_figure,
-    space_treemap,
+    space_figure,
 )
 from dwcp_diag.sources.postgres import (
     ACTIVITY_SCHEMA,
@@ -1241,8 +1241,9 @@ def test_figures_from_the_planted_report():
     lines = [s for s in connections.layout.shapes if s.type == "line"]
     assert len(rects) == 7 and pd.Timestamp(rects[0].x0).hour == 17
     assert [line.y0 for line in lines] == [100.0, 97.0]
-    treemap = figures["space"].data[0]
-    assert treemap.type == "treemap" and treemap.branchvalues == "total"
+    space = figures["space"]
+    assert [t.name for t in space.data] == ["table data", "indexes"]
+    assert space.layout.barmode == "stack"
 
 
 def test_bloat_figure_greys_out_unreliable_estimates():
@@ -1275,7 +1276,7 @@ def test_empty_figures_render():
     figures = database_figures(database_report({}))
     assert len(figures) == 6
     assert connections_figure(database_report({})["connection_series"]).data == ()
-    assert space_treemap(space_tree(frame([], TABLES_SCHEMA))).data[0].type == "treemap"
+    assert [t.x for t in space_figure(space_tree(frame([], TABLES_SCHEMA))).data] == [(), ()]
 
 
 def test_loader_calls_name_real_loader_methods():
@@ -1318,3 +1319,26 @@ def test_window_peak_is_compared_with_the_exporters_own_max_connections():
     assert finding.check == "connection_saturation"
     assert finding.value == pytest.approx(190 / 197, abs=1e-4)
     assert "of the 197 available (max_connections 200" in finding.summary
+
+
+def test_the_report_shows_one_max_connections_in_table_chart_and_finding():
+    """Issue 18: the server table said 30 (this server) and the finding 200 (the exporter's
+    server, which the connection history measures): the report now shows one number."""
+    times = pd.date_range("2026-11-15T17:00Z", periods=3, freq="1h")
+    counts = pd.DataFrame(
+        {"state": ["active"] * 3, "timestamp": times, "value": [120.0, 199.0, 100.0]}
+    )
+    exporter_max = pd.DataFrame({"timestamp": times, "value": [200.0] * 3})
+    frames = {
+        "settings": pd.DataFrame({"max_connections": [30], "superuser_reserved_connections": [3]}),
+        "pg_activity_count": counts,
+        "pg_max_connections": exporter_max,
+    }
+    report = database_report(frames)
+    (finding,) = [f for f in report["findings"] if f.check == "connection_saturation"]
+    row = report["server"].set_index("item").loc["max_connections", "value"]
+    assert "max_connections 200" in finding.summary
+    assert report["max_connections"] == 200
+    assert row.startswith("200 ") and "30" in row
+    chart = database_figures(report)["connections"]
+    assert next(s.y0 for s in chart.layout.shapes if s.type == "line") == 200

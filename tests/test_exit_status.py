@@ -120,7 +120,7 @@ def test_due_whose_reports_fail_exits_1_and_marks_nothing_done(no_live_sources, 
     state = state_of(root)["daily"]
     assert "last_end" not in state and state["retry"]["attempts"] == 1
     assert "failed: ReplayMissing" in state["retry"]["reason"]
-    assert ">failed</td>" in (root / "index.html").read_text()
+    assert '<span class="state failed">FAILED</span>' in (root / "index.html").read_text()
 
 
 def test_due_with_no_source_configured_is_bad_usage_and_writes_nothing(

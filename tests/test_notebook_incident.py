@@ -124,7 +124,7 @@ def test_timeline_is_in_utc_and_sorted(timeline, incident, window):
 
 def test_report_links_what_changed_to_each_chart(incident):
     page = Path(incident.results["incident"].html).read_text()
-    assert page.count("plotly.js v") == 1
+    assert page.count("plotly.js (cartesian - minified) v") == 1
     assert "Incident timeline" in page or "INC-DEMO timeline" in page
     links = re.findall(r'href="#panel-([a-z0-9_]+)"', page)
     anchors = set(re.findall(r'id="panel-([a-z0-9_]+)"', page))

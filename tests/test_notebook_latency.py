@@ -96,7 +96,7 @@ def test_every_burn_rate_pair_was_evaluated_over_the_whole_window(latency):
 
 def test_report_has_its_figures_inline(latency):
     page = Path(latency.results["latency"].html).read_text()
-    assert page.count("plotly.js v") == 1  # embedded once, no CDN
+    assert page.count("plotly.js (cartesian - minified) v") == 1  # embedded once, no CDN
     assert len(re.findall(r'class="plotly-graph-div"', page)) >= 9
     for title in (
         "Latency quantiles",

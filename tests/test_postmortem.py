@@ -51,6 +51,9 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings_and_no_sec
     assert code == 0, capfd.readouterr().err[-3000:]
     zip_path = out.with_name(f"{out.name}.zip")
     assert zip_path.is_file()
+    with zipfile.ZipFile(zip_path) as archive:  # many ticket systems cap attachments at 10 MB
+        reports = sum(i.compress_size for i in archive.infolist() if "/data/" not in i.filename)
+    assert reports <= 3_000_000 and zip_path.stat().st_size <= 10_000_000, zip_path.stat()
     readme = (out / "README.md").read_text()
     assert all(f"[{name}]({name}.html) | ok" in readme for name in NOTEBOOKS)
     assert (out / "data" / "manifests" / "incident.json").is_file()

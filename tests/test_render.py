@@ -48,7 +48,7 @@ def test_html_is_self_contained_with_header_findings_and_hidden_code(rendered):
     out, _ = rendered
     page = (out / "good" / "sample.html").read_text()
     assert EXTERNAL.search(page) is None, EXTERNAL.search(page)
-    assert page.count("plotly.js v") == 1  # plotly.js embedded exactly once
+    assert page.count("plotly.js (cartesian - minified) v") == 1  # plotly.js embedded exactly once
     assert "test-window" in page and "dwcp-diag" in page
     assert page.index("p95 of /a reached 300 ms.") < page.index("Sample report")  # findings first
     assert "sample failure on purpose" not in page  # code hidden by default (string in code)
@@ -172,9 +172,11 @@ def test_index_shows_a_failed_report_as_failed_in_red(rendered):
 
     out, _ = rendered
     rows = {row["folder"]: row for row in report_rows(out)}
-    assert (rows["bad"]["status"], rows["good"]["status"]) == ("failed", "warning")
+    assert (rows["bad"]["status"], rows["good"]["status"]) == ("failed", "findings")
+    assert rows["good"]["worst"] == "warning"
     page = write_index(out).read_text()
-    assert re.search(r'<td style="color:#c62828;font-weight:600">failed</td>', page)
+    assert '<tr class="failed"><td><span class="state failed">FAILED</span>' in page
+    assert re.search(r"\.state\.failed\{[^}]*background:#c62828", page)  # in red
 
 
 def test_a_demo_report_that_fails_is_failed_everywhere(tmp_path, capsys):
@@ -193,7 +195,7 @@ def test_a_demo_report_that_fails_is_failed_everywhere(tmp_path, capsys):
     assert "".join(cell["source"]).startswith(findings[0]["evidence"]["first_line"])
     page = (out / "incident.html").read_text()
     assert "every check passed" not in page and "report_failed" in page
-    assert ">failed</td>" in (out / "index.html").read_text()
+    assert '<span class="state failed">FAILED</span>' in (out / "index.html").read_text()
 
 
 def test_out_pointing_at_a_file_is_one_line_and_v_shows_the_traceback(tmp_path, capsys):
@@ -231,7 +233,7 @@ def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
     assert "evidence" not in finding  # no cell ran
     page = (out / "sample.html").read_text()
     assert "Report incomplete" in page and "every check passed" not in page
-    assert ">failed</td>" in (out / "index.html").read_text()
+    assert '<span class="state failed">FAILED</span>' in (out / "index.html").read_text()
 
 
 @pytest.mark.parametrize(

@@ -48,6 +48,7 @@ from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.config import MetricNames, Profile
 from dwcp_diag.frames import as_category
 from dwcp_diag.queries import promql
+from dwcp_diag.units import human_number, human_value
 
 DAY = pd.Timedelta(days=1)
 MIN_HISTORY_DAYS = 7
@@ -319,7 +320,8 @@ class Forecast:
     def describe(self, unit: str = "") -> str:
         """One sentence for a report: when, how sure, or 'not within horizon'."""
         suffix = f" {unit}" if unit else ""
-        trend = f"trend {self.slope_per_week:+,.4g}{suffix}/week"
+        sign = "+" if self.slope_per_week >= 0 else ""
+        trend = f"trend {sign}{human_number(self.slope_per_week)}{suffix}/week"
         if self.limit is None:
             return f"No limit given; {trend}."
         if self.crossing is None:
@@ -330,13 +332,13 @@ class Forecast:
             )
             return (
                 f"Not within horizon ({self.horizon_days} days) of the limit "
-                f"{self.limit:,.4g}{suffix}{early}; {trend}."
+                f"{human_number(self.limit)}{suffix}{early}; {trend}."
             )
         latest = (
             _day(self.crossing_latest) if self.crossing_latest is not None else "beyond the horizon"
         )
         return (
-            f"Reaches {self.limit:,.4g}{suffix} on {_day(self.crossing)} "
+            f"Reaches {human_number(self.limit)}{suffix} on {_day(self.crossing)} "
             f"(in {self.weeks_left:.1f} weeks; {self.interval:.0%} interval "
             f"{_day(self.crossing_earliest)} to {latest}); {trend}."
         )
@@ -1422,9 +1424,4 @@ def _day(value: pd.Timestamp | None) -> str | None:
 
 
 def _quantity(value: float, unit: str) -> str:
-    if unit == "bytes":
-        for factor, suffix in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB")):
-            if abs(value) >= factor:
-                return f"{value / factor:,.1f} {suffix}"
-        return f"{value:,.0f} bytes"
-    return f"{value:,.4g} {unit}".rstrip()
+    return human_value(value, unit)

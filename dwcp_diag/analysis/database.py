@@ -49,7 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-from dwcp_diag.analysis.findings import Finding, Findings, source_unavailable
+from dwcp_diag.analysis.findings import Finding, Findings, merge_overlapping, source_unavailable
 from dwcp_diag.config import Profile
 from dwcp_diag.errors import ConfigError, QueryTimeout, SourceUnavailable, StatsUnavailable
 from dwcp_diag.frames import conform
@@ -70,7 +70,7 @@ from dwcp_diag.sources.postgres import (
     find_unused_indexes,
     slow_queries_delta,
 )
-from dwcp_diag.timewindow import format_duration
+from dwcp_diag.units import human_bytes, human_duration
 
 MIB, GIB = 2**20, 2**30
 HOUR_S, DAY_S = 3600.0, 86400.0
@@ -312,35 +312,6 @@ def _utc(value: Any) -> str:
     return "unknown" if _missing(value) else pd.Timestamp(value).strftime(_TIME_FORMAT)
 
 
-def human_bytes(count: float) -> str:
-    """Bytes for people: one decimal, binary units.
-
-    >>> human_bytes(15187968), human_bytes(512), human_bytes(float("nan"))
-    ('14.5 MiB', '512 B', 'unknown')
-    """
-    if _missing(count):
-        return "unknown"
-    value = float(count)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def human_duration(seconds: float) -> str:
-    """A duration rounded to its two largest units (``2d3h``, ``5m12s``).
-
-    >>> human_duration(93784), human_duration(312.4), human_duration(float("nan"))
-    ('1d2h', '5m12s', 'unknown')
-    """
-    if _missing(seconds):
-        return "unknown"
-    seconds = max(float(seconds), 0.0)
-    step = next((unit for limit, unit in ((DAY_S, HOUR_S), (HOUR_S, 60.0)) if seconds >= limit), 1)
-    return format_duration(round(seconds / step) * step) if seconds >= 1 else "0s"
-
-
 def _age_s(timestamps: pd.Series, now: pd.Timestamp | None) -> pd.Series:
     if now is None or _missing(now):
         return pd.Series(np.nan, index=timestamps.index, dtype="float64")
@@ -366,12 +337,13 @@ def _severity(critical: bool) -> str:
     return "critical" if critical else "warning"
 
 
-def _short_query(query: Any) -> str:
+def _short_query(query: Any, limit: int = MAX_QUERY_CHARS_IN_EVIDENCE) -> str:
+    """The query on one line, cut at a word (never mid-word) past ``limit`` characters."""
     # texts arrive redacted by the loader ([postgres] query_text); "none" leaves no text at all
     text = " ".join(_text(query, "(query text not shown)").split())
-    if len(text) <= MAX_QUERY_CHARS_IN_EVIDENCE:
+    if len(text) <= limit:
         return text
-    return text[: MAX_QUERY_CHARS_IN_EVIDENCE - 1] + "…"
+    return (text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]) + " …"
 
 
 # --------------------------------------------------------------------------- slow queries
@@ -533,7 +505,7 @@ def slow_query_findings(
                 {"queryid": str(row.queryid)},
                 f"Statement {row.queryid} averages {row.mean_exec_time_ms:,.1f} ms over "
                 f"{int(row.calls):,} calls{share_text} ({basis.split(' (')[0]}): "
-                f"{_short_query(row.query)[:80]}",
+                f"{_short_query(row.query, 80)}",
                 float(row.mean_exec_time_ms),
                 limits["mean_ms"],
                 "ms",
@@ -1485,7 +1457,7 @@ def _session_findings(
                 _severity(row.age_s >= limits["critical_s"]),
                 {"pid": str(int(row.pid)), "application": application},
                 f"Session {int(row.pid)} ({application or 'no application_name'}, {who}) {what}: "
-                f"{_short_query(row.query)[:80]}",
+                f"{_short_query(row.query, 80)}",
                 float(row.age_s),
                 limits["warning_s"],
                 "s",
@@ -1678,6 +1650,28 @@ def activity_findings(
         database or "all",
     )
     return findings + ([saturation] if saturation is not None else [])
+
+
+def connection_limit(
+    settings: pd.DataFrame | None,
+    pg_max_connections: pd.DataFrame | None,
+    pg_activity_count: pd.DataFrame | None = None,
+) -> float:
+    """The one ``max_connections`` a report shows (server table, chart, finding): with
+    postgres_exporter's connection history, its own ``pg_settings_max_connections`` (what
+    those counts are measured against), else this server's setting.
+
+    >>> ts = [pd.Timestamp("2026-11-15", tz="UTC")]
+    >>> exporter = pd.DataFrame({"timestamp": ts, "value": [200.0]})
+    >>> counts = pd.DataFrame({"state": ["idle"], "timestamp": ts, "value": [5.0]})
+    >>> settings = pd.DataFrame({"max_connections": [30]})
+    >>> connection_limit(settings, exporter, counts), connection_limit(settings, exporter)
+    (200.0, 30.0)
+    """
+    exporter = _latest_value(pg_max_connections)
+    if pg_activity_count is not None and not pg_activity_count.empty and not _missing(exporter):
+        return exporter
+    return _max_connections(settings, pg_max_connections)[0]
 
 
 def _latest_value(frame: pd.DataFrame | None) -> float:
@@ -2025,6 +2019,7 @@ def server_summary(
     availability: pd.DataFrame | None = None,
     settings: pd.DataFrame | None = None,
     now: Any = None,
+    max_connections: float | None = None,
 ) -> pd.DataFrame:
     """The server in a few lines (``item``, ``value``): version, uptime, database and size,
     role and privileges, replica or not, extensions, statistics and pg_stat_statements reset
@@ -2072,7 +2067,11 @@ def server_summary(
         note = " (raise pg_stat_statements.max: entries were evicted)" if dealloc > 0 else ""
         items.append(("pg_stat_statements evictions", f"{dealloc:,.0f}{note}"))
     maximum = _num(_first(settings, "max_connections"))
-    if not _missing(maximum):
+    if not _missing(max_connections) and max_connections != maximum:
+        # the report's one value (connection_limit); this server's own setting beside it
+        setting = "" if _missing(maximum) else f"; this server's setting: {maximum:,.0f}"
+        items.append(("max_connections", f"{max_connections:,.0f} (postgres_exporter{setting})"))
+    elif not _missing(maximum):
         items.append(("max_connections", f"{maximum:,.0f}"))
     if availability is not None and not availability.empty:
         avail = conform(availability, AVAILABILITY_SCHEMA)
@@ -2169,8 +2168,13 @@ def database_report(
     findings += bloat_findings(frame("bloat"), resolved)
     slow_for_columns = statements_frame if "slow_queries" in got else None
     findings += missing_index_findings(tables, slow_for_columns, indexes, resolved)
-    findings += unused_index_findings(indexes, server, resolved, now)
-    findings += duplicate_index_findings(frame("duplicate_indexes"), indexes)
+    # an index both unused and duplicate is one finding with one DROP INDEX
+    findings += merge_overlapping(
+        [
+            *unused_index_findings(indexes, server, resolved, now),
+            *duplicate_index_findings(frame("duplicate_indexes"), indexes),
+        ]
+    )
     findings += vacuum_lag_findings(tables, settings, resolved, now)
     pg_count, pg_max = got.get("pg_activity_count"), got.get("pg_max_connections")
     if "activity" in got or pg_count is not None:
@@ -2181,11 +2185,12 @@ def database_report(
     findings += sequence_findings(frame("sequences"), resolved)
     findings += cache_hit_findings(frame("cache_hit"), resolved, database)
 
-    maximum, reserved = _max_connections(settings, pg_max)
+    _, reserved = _max_connections(settings, pg_max)
+    maximum = connection_limit(settings, pg_max, pg_count)
     activity = frame("activity")
     return {
         "thresholds": resolved,
-        "server": server_summary(server, got.get("availability"), settings, now),
+        "server": server_summary(server, got.get("availability"), settings, now, maximum),
         "visibility": frame("availability"),
         "statements_basis": basis,
         "statements": stats,

@@ -2,12 +2,17 @@
 
 Each finding has a stable ``check`` id (DESIGN.md), a ``severity`` (critical|warning|info), a
 ``subject`` (labels naming what it is about), a one-sentence ``summary``, the measured
-``value``, the ``threshold`` it was compared with, the ``unit``, and optional ``evidence``.
+``value``, the ``threshold`` it was compared with, the ``unit``, optional ``evidence``, and in
+its JSON form ``value_text`` (the value in human units, :func:`dwcp_diag.units.human_value`)
+and ``fix`` when there is one (the SQL, command or config change; ``evidence["fix_sql"]``).
+Within a severity, findings are ordered by :data:`IMPACT`: the check's urgency, then its own
+measure of impact (time to exhaustion, $/month, bytes, ...).
 
 >>> f = Finding("oom_killed", "critical", {"namespace": "production", "pod": "w-1"},
 ...             "w-1 was OOM-killed 3 times.", 3, 0, "count")
->>> Findings([f]).to_records()[0]["check"]
-'oom_killed'
+>>> record = Findings([f]).to_records()[0]
+>>> record["check"], record["value_text"]
+('oom_killed', '3')
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
 
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.units import human_value
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -131,6 +137,8 @@ class Finding:
     threshold: float | str | None = None
     unit: str = ""
     evidence: Mapping[str, Any] | None = field(default=None)
+    fix: str | None = None  # the SQL, command or config change; else evidence["fix_sql"]
+    value_text: str | None = None  # else human_value(value, unit)
 
     def __post_init__(self) -> None:
         if self.check not in CHECK_IDS:
@@ -149,10 +157,14 @@ class Finding:
             "value": _json_number(self.value),
             "threshold": _json_number(self.threshold),
             "unit": self.unit,
+            "value_text": self.value_text or human_value(_json_number(self.value), self.unit),
         }
         if self.evidence is not None:
             evidence = json.loads(json.dumps(self.evidence, default=_json_default))
             record["evidence"] = _finite(evidence)
+        fix = self.fix or (self.evidence or {}).get("fix_sql") or _derived_fix(record)
+        if fix:
+            record["fix"] = str(fix)
         return record
 
     @classmethod
@@ -166,7 +178,54 @@ class Finding:
             threshold=record.get("threshold"),
             unit=record.get("unit", ""),
             evidence=record.get("evidence"),
+            fix=record.get("fix"),
+            value_text=record.get("value_text"),
         )
+
+
+def _quantity(resource: str, amount: float) -> str:
+    """A Kubernetes quantity: CPU in millicores, memory in MiB, rounded up."""
+    if resource == "cpu":
+        return f"{math.ceil(amount * 1000)}m"
+    return f"{math.ceil(amount / 2**20)}Mi"
+
+
+def _derived_fix(record: Mapping[str, Any]) -> str | None:
+    """The command that resolves a finding, for checks whose subject and evidence say it
+    all (right-sizing a workload's request, releasing an unused volume); None otherwise.
+
+    >>> _derived_fix({"check": "overprovisioned_cpu", "subject": {"namespace": "shop",
+    ...     "workload": "api", "workload_kind": "Deployment", "container": "app"},
+    ...     "evidence": {"recommended": 0.3945}})
+    'kubectl -n shop set resources deployment/api -c app --requests=cpu=395m'
+    """
+    check, subject = record.get("check"), record.get("subject") or {}
+    evidence = record.get("evidence") or {}
+    resource = {"overprovisioned_cpu": "cpu", "overprovisioned_memory": "memory"}.get(
+        str(check), subject.get("resource")
+    )
+    amount = evidence.get("recommended" if check != "underprovisioned" else "usage")
+    workload = [subject.get(k) for k in ("namespace", "workload_kind", "workload", "container")]
+    if (
+        check in ("overprovisioned_cpu", "overprovisioned_memory", "underprovisioned")
+        and all(workload)
+        and resource in ("cpu", "memory")
+        and isinstance(amount, int | float)
+    ):
+        namespace, kind, name, container = workload
+        return (
+            f"kubectl -n {namespace} set resources {str(kind).lower()}/{name} -c {container} "
+            f"--requests={resource}={_quantity(str(resource), float(amount))}"
+        )
+    if check == "unused_pv" and subject.get("pv"):
+        claim, namespace = evidence.get("claim_name"), evidence.get("claim_namespace")
+        delete = (
+            f"kubectl -n {namespace} delete pvc {claim}"
+            if claim and namespace
+            else f"kubectl delete pv {subject['pv']}"
+        )
+        return f"# after making sure nothing needs its data (a snapshot first?)\n{delete}"
+    return None
 
 
 def source_unavailable(source: str, message: str) -> Finding:
@@ -238,8 +297,144 @@ class Findings(list):
         display(bundle, raw=True)
 
 
-def _sort_key(finding: Finding) -> tuple[int, str, str]:
-    return (SEVERITY_RANK[finding.severity], finding.check, _subject_text(finding.subject))
+# A measure is NaN when the finding lacks it: such findings sort after the others of the check.
+def _evidence(key: str) -> Callable[[Mapping[str, Any]], float]:
+    def measure(record: Mapping[str, Any]) -> float:
+        value = (record.get("evidence") or {}).get(key)
+        return float(value) if isinstance(value, int | float) else math.nan
+
+    return measure
+
+
+def _value(record: Mapping[str, Any]) -> float:
+    value = record.get("value")
+    return float(value) if isinstance(value, int | float) else math.nan
+
+
+def _none(record: Mapping[str, Any]) -> float:
+    return 0.0
+
+
+def _sooner(measure: Callable[[Mapping[str, Any]], float]) -> Callable[[Mapping[str, Any]], float]:
+    """Less time left is more urgent (0 = now, first)."""
+    return lambda record: -measure(record)
+
+
+# Within a severity: checks in this order (what breaks production soonest first), then each
+# check's findings by its measure, largest first. (check, how its findings are ranked, measure)
+IMPACT: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float]], ...] = (
+    ("report_failed", "the report is incomplete: always first", _none),
+    ("source_unavailable", "a source could not be read: always first", _none),
+    ("no_data", "an input came back empty: always first", _none),
+    ("stats_unavailable", "a statistic could not be read", _none),
+    ("availability_breach", "availability lost (100 % - availability)", lambda r: -_value(r)),
+    ("error_budget_burn", "burn rate", _value),
+    ("error_rate_breach", "5xx share of requests", _value),
+    ("latency_slo_breach", "time over the target", _evidence("over_target_s")),
+    ("connection_saturation", "share of the usable connections", _value),
+    ("xid_wraparound_risk", "share of the transaction-ID space used", _value),
+    ("sequence_exhaustion", "share of the sequence used", _value),
+    ("oom_killed", "OOM kills in the window", _value),
+    (
+        "memory_leak",
+        "time to the memory limit, soonest first",
+        _sooner(_evidence("hours_to_limit")),
+    ),
+    ("memory_near_limit", "working set / limit", _value),
+    ("frequent_restarts", "restarts in the window", _value),
+    ("capacity_exhaustion", "weeks to the limit, soonest first", _sooner(_value)),
+    ("headroom_low", "share of allocatable requested", _value),
+    (
+        "underprovisioned",
+        "$/month the missing request would cost",
+        _evidence("extra_usd_per_month"),
+    ),
+    ("consumer_lag_spike", "peak lag in messages", _value),
+    ("long_running_query", "age of the statement", _value),
+    ("idle_in_transaction", "age of the open transaction", _value),
+    ("vacuum_lag", "dead tuples", _value),
+    ("slow_query", "share of all execution time", _evidence("share_of_total_time")),
+    ("missing_index", "rows read by sequential scans", _evidence("seq_tup_read")),
+    ("deployment_in_window", "in time order", _none),
+    ("table_bloat", "bytes of bloat", _value),
+    ("index_bloat", "bytes of bloat", _value),
+    ("low_cache_hit_ratio", "misses (1 - hit ratio)", lambda r: -_value(r)),
+    ("duplicate_index", "bytes of the redundant index", _value),
+    ("unused_index", "bytes of the unused index", _evidence("size_bytes")),
+    ("no_memory_limit", "bytes of working set without a limit", _value),
+    ("overprovisioned_cpu", "$/month of idle request", _value),
+    ("overprovisioned_memory", "$/month of idle request", _value),
+    ("idle_workload", "$/month of the workload", _value),
+    ("unused_pv", "$/month of the volume", _value),
+    ("growth_anomaly", "size of the change", lambda r: abs(_value(r))),
+)
+"""Per check: its rank among checks of one severity, and how its own findings are ordered."""
+_URGENCY = {check: (rank, measure) for rank, (check, _, measure) in enumerate(IMPACT)}
+
+
+def impact_rank(check: str) -> int:
+    """A check's place among the checks of one severity (:data:`IMPACT` order)."""
+    return _URGENCY.get(check, (len(IMPACT), _value))[0]
+
+
+def impact_key(record: Mapping[str, Any]) -> tuple[int, int, float, str]:
+    """Sort key of a finding's JSON record: severity, check urgency, then impact (largest
+    first), then subject for a stable order. Checks not in :data:`IMPACT` follow, by value."""
+    rank, measure = _URGENCY.get(record.get("check", ""), (len(IMPACT), _value))
+    impact = measure(record)
+    return (
+        SEVERITY_RANK.get(record.get("severity", ""), len(SEVERITIES)),
+        rank,
+        math.inf if math.isnan(impact) else -impact,
+        _subject_text(record.get("subject") or {}),
+    )
+
+
+def _sort_key(finding: Finding) -> tuple[int, int, float, str]:
+    return impact_key(finding.to_dict())
+
+
+# Findings about one object that one fix resolves: (kept, merged into it). The kept finding's
+# summary gains the merged one's and its evidence lists it under "also".
+OVERLAPS = (("duplicate_index", "unused_index"),)
+
+
+def merge_overlapping(findings: Iterable[Finding]) -> list[Finding]:
+    """One finding per object and fix: an index both duplicate and unused is one
+    ``duplicate_index`` finding (one ``DROP INDEX``), the more severe of the two severities.
+
+    >>> dup = Finding("duplicate_index", "warning", {"index": "i"}, "i duplicates j.", 8192,
+    ...               unit="bytes", evidence={"fix_sql": "DROP INDEX i;"})
+    >>> unused = Finding("unused_index", "warning", {"index": "i"}, "i was never scanned.", 0)
+    >>> [(f.check, f.summary, f.evidence["also"]) for f in merge_overlapping([unused, dup])]
+    [('duplicate_index', 'i duplicates j. Also unused: i was never scanned.', ['unused_index'])]
+    """
+    findings = list(findings)
+    merged: set[int] = set()
+    for kept_check, merged_check in OVERLAPS:
+        keepers = {
+            _subject_text(f.subject): i for i, f in enumerate(findings) if f.check == kept_check
+        }
+        for i, finding in enumerate(findings):
+            target = keepers.get(_subject_text(finding.subject))
+            if finding.check != merged_check or target is None:
+                continue
+            kept = findings[target]
+            also = [*(kept.evidence or {}).get("also", []), merged_check]
+            findings[target] = Finding(
+                kept.check,
+                min(kept.severity, finding.severity, key=SEVERITY_RANK.__getitem__),
+                kept.subject,
+                f"{kept.summary} Also {merged_check.split('_')[0]}: {finding.summary}",
+                kept.value,
+                kept.threshold,
+                kept.unit,
+                {**(finding.evidence or {}), **(kept.evidence or {}), "also": also},
+                kept.fix,
+                kept.value_text,
+            )
+            merged.add(i)
+    return [f for i, f in enumerate(findings) if i not in merged]
 
 
 def _subject_text(subject: Mapping[str, str]) -> str:
@@ -247,28 +442,43 @@ def _subject_text(subject: Mapping[str, str]) -> str:
 
 
 def findings_table_html(records: list[dict[str, Any]]) -> str:
-    """The coloured findings table shown in notebooks and at the top of every report."""
+    """The coloured findings table shown in notebooks and at the top of every report: the
+    value in human units, and each finding's fix (SQL, command, config) folded beneath it.
+
+    >>> page = findings_table_html([Finding("unused_index", "warning", {"index": "i"},
+    ...     "i is unused.", 0, 50, "scans", {"fix_sql": "DROP INDEX i;"}).to_dict()])
+    >>> "<details" in page and "DROP INDEX i;" in page and "0 scans" in page
+    True
+    """
     if not records:
         return '<p class="dwcp-findings-none">No findings: every check passed.</p>'
     rows = []
     for r in records:
         colour = _COLOURS.get(r["severity"], "#555")
-        value = (
-            ""
-            if r.get("value") is None
-            else f"{r['value']:.4g}"
-            if isinstance(r["value"], float)
-            else html.escape(str(r["value"]))
+        value = r.get("value_text")
+        if value is None:
+            value = human_value(r.get("value"), r.get("unit"))
+        status = r.get("status")
+        badge = f'<br><span class="dwcp-status">{html.escape(status)}</span>' if status else ""
+        fix = r.get("fix") or (r.get("evidence") or {}).get("fix_sql")
+        fold = (
+            f'<details class="dwcp-fix"><summary>fix</summary><pre>{html.escape(str(fix))}</pre>'
+            "</details>"
+            if fix
+            else ""
         )
         rows.append(
             "<tr>"
-            f'<td style="color:#fff;background:{colour};font-weight:600">'
-            f"{html.escape(r['severity'])}</td>"
+            f'<td class="dwcp-severity" style="color:#fff;background:{colour};font-weight:600">'
+            f"{html.escape(r['severity'])}{badge}</td>"
             f"<td><code>{html.escape(r['check'])}</code></td>"
-            f"<td>{html.escape(_subject_text(r.get('subject', {})))}</td>"
-            f"<td>{html.escape(r.get('summary', ''))}</td>"
-            f"<td>{value} {html.escape(r.get('unit') or '')}</td>"
+            f'<td class="dwcp-subject">{html.escape(_subject_text(r.get("subject", {})))}</td>'
+            f"<td>{html.escape(r.get('summary', ''))}{fold}</td>"
+            f'<td class="dwcp-value">{html.escape(value)}</td>'
             "</tr>"
         )
-    head = "<tr><th>severity</th><th>check</th><th>subject</th><th>summary</th><th>value</th></tr>"
+    head = "".join(
+        f"<th>{name}</th>" for name in ("severity", "check", "subject", "summary and fix", "value")
+    )
+    head = f"<tr>{head}</tr>"
     return f'<table class="dwcp-findings">{head}{"".join(rows)}</table>'

@@ -14,9 +14,10 @@ trace (reports stay small; see :func:`downsample`).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from dwcp_diag.units import axis_format
 
 MAX_POINTS_PER_TRACE = 1500
 PALETTE = [
@@ -37,16 +38,21 @@ TARGET_COLOUR = "#c62828"
 def house_layout(
     fig: go.Figure, title: str | None = None, y_title: str | None = None, height: int = 380
 ) -> go.Figure:
-    """Apply the house style: white template, compact margins, UTC time axis, legend on top."""
+    """Apply the house style: white template, compact margins, UTC time axis; the legend at
+    the right of the plot (never over the title), axes that grow their margins so the last
+    tick label is not clipped, and tick labels in the unit of ``y_title``
+    (:func:`dwcp_diag.units.axis_format`: no exponents, bytes in SI)."""
     fig.update_layout(
         template="plotly_white",
         title={"text": title, "x": 0.01, "font": {"size": 15}} if title else None,
         height=height,
-        margin={"l": 60, "r": 20, "t": 50 if title else 20, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        margin={"l": 60, "r": 40, "t": 50 if title else 20, "b": 40},
+        legend={"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1.0, "yanchor": "top"},
         colorway=PALETTE,
         hovermode="x unified",
     )
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True, **axis_format(y_title))
     if y_title:
         fig.update_yaxes(title_text=y_title)
     return fig
@@ -55,11 +61,19 @@ def house_layout(
 def downsample(
     frame: pd.DataFrame, max_points: int = MAX_POINTS_PER_TRACE, time_column: str = "timestamp"
 ) -> pd.DataFrame:
-    """Keep at most ``max_points`` evenly spaced rows (a plotting aid, never for analysis)."""
+    """Every k-th row, at most ``max_points`` (a plotting aid, never for analysis). A fixed
+    stride keeps an evenly stepped series evenly stepped, which the report stores as a start
+    and a step instead of every timestamp (:func:`dwcp_diag.report.figures.compact_figure`).
+
+    >>> frame = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=10, freq="min"),
+    ...                       "value": range(10)})
+    >>> downsample(frame, max_points=4)["value"].tolist()
+    [0, 3, 6, 9]
+    """
     if len(frame) <= max_points:
         return frame
-    positions = np.linspace(0, len(frame) - 1, max_points).round().astype(int)
-    return frame.sort_values(time_column).iloc[np.unique(positions)]
+    stride = -(-len(frame) // max_points)
+    return frame.sort_values(time_column).iloc[::stride]
 
 
 def timeseries(

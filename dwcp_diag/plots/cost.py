@@ -1,6 +1,6 @@
-"""Cost report figures: cost per namespace/team (now vs recommended), slack, treemap.
+"""Cost report figures: cost per namespace/team (now vs recommended), slack, per workload.
 
-SVG traces only (``go.Bar``, ``go.Treemap``) in the house style of :mod:`dwcp_diag.plots`.
+SVG traces only (``go.Bar``) in the house style of :mod:`dwcp_diag.plots`.
 Inputs are the frames of :func:`dwcp_diag.analysis.cost.cost_report`; money is $/month.
 
 >>> import pandas as pd
@@ -115,33 +115,40 @@ def slack_figure(
     return fig.update_xaxes(title_text="$/month")
 
 
-def cost_treemap(
-    costs: pd.DataFrame, value: str = "cost_usd_per_month", title: str | None = None
+def cost_breakdown_figure(
+    costs: pd.DataFrame, value: str = "cost_usd_per_month", top: int = 20, title: str | None = None
 ) -> go.Figure:
-    """Treemap of ``value`` ($/month) by namespace, then workload. ``costs`` is the report's
-    ``workload_costs`` or ``container_costs``.
+    """Horizontal bars of ``value`` ($/month) for the ``top`` workloads, one colour per
+    namespace, largest at the top. ``costs`` is the report's ``workload_costs`` or
+    ``container_costs`` (summed per workload).
 
     >>> c = pd.DataFrame({"namespace": ["a", "a", "b"], "workload": ["x", "y", "z"],
     ...                   "cost_usd_per_month": [1.0, 2.0, 4.0]})
-    >>> tree = cost_treemap(c).data[0]
-    >>> list(tree.ids), list(tree.values)
-    (['a', 'b', 'a/x', 'a/y', 'b/z'], [3.0, 4.0, 1.0, 2.0, 4.0])
+    >>> [(t.name, list(t.y), list(t.x)) for t in cost_breakdown_figure(c).data]
+    [('a', ['a/x', 'a/y'], [1.0, 2.0]), ('b', ['b/z'], [4.0])]
     """
     frame = costs.assign(
         namespace=costs["namespace"].astype("str"), workload=costs["workload"].astype("str")
     )
     leaves = frame.groupby(["namespace", "workload"], as_index=False)[value].sum()
-    roots = leaves.groupby("namespace", as_index=False)[value].sum()
-    ids = [*roots["namespace"], *(leaves["namespace"] + "/" + leaves["workload"])]
+    leaves = leaves.nlargest(top, value).sort_values(value)
+    leaves["name"] = leaves["namespace"] + "/" + leaves["workload"]
     fig = go.Figure(
-        go.Treemap(
-            ids=ids,
-            labels=[*roots["namespace"], *leaves["workload"]],
-            parents=[*[""] * len(roots), *leaves["namespace"]],
-            values=[*roots[value], *leaves[value]],
-            branchvalues="total",
-            texttemplate="%{label}<br>$%{value:,.0f}",
-            hovertemplate="%{id}<br>$%{value:,.2f}/month<extra></extra>",
-        )
+        [
+            go.Bar(
+                x=rows[value].tolist(),
+                y=rows["name"].tolist(),
+                orientation="h",
+                name=namespace,
+                hovertemplate="%{y}<br>$%{x:,.2f}/month<extra></extra>",
+            )
+            for namespace, rows in leaves.groupby("namespace", sort=True)
+        ]
     )
-    return _money_layout(fig, title or "Monthly cost by namespace and workload", height=480)
+    _money_layout(
+        fig,
+        title or "Monthly cost by workload (colour: namespace)",
+        height=max(300, 26 * len(leaves) + 120),
+    )
+    fig.update_yaxes(categoryorder="array", categoryarray=leaves["name"].tolist())
+    return fig.update_xaxes(title_text="$/month")

@@ -1,17 +1,15 @@
-"""Figures of the database notebook: space treemap, bloat, connections over time, slow queries.
+"""Figures of the database notebook: space per table, bloat, connections over time, slow queries.
 
 Builders take the frames of :func:`dwcp_diag.analysis.database.database_report` and return
 plotly figures in the house style of :mod:`dwcp_diag.plots`, SVG traces only (``go.Bar``,
-``go.Scatter``, ``go.Treemap``); :func:`database_figures` builds them all from one report.
+``go.Scatter``); :func:`database_figures` builds them all from one report.
 
 >>> import pandas as pd
 >>> from dwcp_diag.analysis.database import space_tree
 >>> tables = pd.DataFrame({"schemaname": ["public"], "relname": ["t"],
 ...                        "table_bytes": [3 * 2**20], "index_bytes": [2**20]})
->>> tree = space_treemap(space_tree(tables)).data[0]
->>> list(tree.ids), tree.values.tolist()  # doctest: +NORMALIZE_WHITESPACE
-(['database', 'public', 'public.t', 'public.t/data', 'public.t/indexes'],
- [4.0, 4.0, 4.0, 3.0, 1.0])
+>>> [(t.name, list(t.x)) for t in space_figure(space_tree(tables)).data]
+[('table data', [3.0]), ('indexes', [1.0])]
 """
 
 from __future__ import annotations
@@ -40,26 +38,44 @@ def _bar_height(rows: int) -> int:
     return max(300, 26 * rows + 120)
 
 
-def space_treemap(
-    tree: pd.DataFrame, title: str | None = "Space by schema, table and index"
+def space_figure(
+    tree: pd.DataFrame, top: int = 15, title: str | None = "Space: largest tables"
 ) -> go.Figure:
-    """Treemap of :func:`~dwcp_diag.analysis.database.space_tree` (sizes in MiB; the hover
-    gives the exact size). Every node's area is the sum of its children."""
-    sizes = [human_bytes(b) for b in tree["bytes"]]
-    fig = go.Figure(
-        go.Treemap(
-            ids=tree["id"],
-            labels=tree["label"],
-            parents=tree["parent"],
-            values=tree["bytes"] / MIB,
-            branchvalues="total",
-            customdata=np.column_stack([sizes, tree["kind"]]) if len(tree) else None,
-            texttemplate="%{label}<br>%{customdata[0]}",
-            hovertemplate="%{id}<br>%{customdata[1]}: %{customdata[0]}<extra></extra>",
+    """Horizontal stacked bars (MiB) of the ``top`` largest tables of
+    :func:`~dwcp_diag.analysis.database.space_tree`: table data (heap, TOAST, maps) and
+    indexes, largest at the top; the hover gives exact sizes.
+
+    >>> from dwcp_diag.analysis.database import space_tree
+    >>> tables = pd.DataFrame({"schemaname": ["public"] * 2, "relname": ["a", "b"],
+    ...                        "table_bytes": [3 * 2**20, 2**20], "index_bytes": [2**20, 0]})
+    >>> fig = space_figure(space_tree(tables))
+    >>> list(fig.data[0].y), [(t.name, list(t.x)) for t in fig.data]
+    (['public.b', 'public.a'], [('table data', [1.0, 3.0]), ('indexes', [0.0, 1.0])])
+    """
+    tables = tree[tree["kind"] == "table"].nlargest(top, "bytes").iloc[::-1]
+    leaves = tree[tree["parent"].isin(set(tables["id"]))]
+    is_index = leaves["kind"] == "index"
+    fig = go.Figure()
+    for part, rows, colour in (
+        ("table data", leaves[~is_index], PALETTE[0]),
+        ("indexes", leaves[is_index], PALETTE[1]),
+    ):
+        per_table = rows.groupby("parent")["bytes"].sum()
+        part_bytes = tables["id"].map(per_table).astype("float64").fillna(0.0)
+        fig.add_trace(
+            go.Bar(
+                x=(part_bytes / MIB).tolist(),
+                y=tables["id"].tolist(),
+                orientation="h",
+                name=part,
+                marker={"color": colour},
+                customdata=[human_bytes(b) for b in part_bytes],
+                hovertemplate=f"%{{y}}<br>{part}: %{{customdata}}<extra></extra>",
+            )
         )
-    )
-    house_layout(fig, title, height=520)
-    return fig.update_layout(hovermode="closest")
+    house_layout(fig, title, height=_bar_height(len(tables)))
+    fig.update_layout(hovermode="closest", barmode="stack")
+    return fig.update_xaxes(title_text="MiB")
 
 
 def bloat_figure(
@@ -279,7 +295,7 @@ def database_figures(report: dict[str, Any], top: int = 15) -> dict[str, go.Figu
      'space']
     """
     return {
-        "space": space_treemap(report["space_tree"]),
+        "space": space_figure(report["space_tree"], top),
         "bloat": bloat_figure(report["bloat"], top),
         "connections": connections_figure(
             report["connection_series"],

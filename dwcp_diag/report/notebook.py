@@ -1,48 +1,49 @@
-"""What runs inside a report's kernel: plotly set up for self-contained, offline HTML.
+"""What runs inside a report's kernel: figures as compact plotly JSON, the window published.
 
 >>> setup()
 >>> import plotly.io as pio; pio.renderers.default
-'dwcp_offline'
+'dwcp_json'
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-from plotly.io._base_renderers import NotebookRenderer
+from plotly.io._base_renderers import PlotlyRenderer
+
+from dwcp_diag.report.figures import PLOTLY_MIMETYPE, compact_figure
 
 if TYPE_CHECKING:
     from dwcp_diag.session import Session
     from dwcp_diag.timewindow import TimeWindow
 
-__all__ = ["OfflineNotebookRenderer", "open_session", "publish_window", "setup"]
-
-# plotly's notebook renderer always adds MathJax from a CDN to every figure; reports use no
-# LaTeX and must not make a single request when opened.
-_CDN_SCRIPT = re.compile(r'<script src="https?://[^"]*"></script>')
+__all__ = ["FigureJsonRenderer", "open_session", "publish_window", "setup"]
 
 
-class OfflineNotebookRenderer(NotebookRenderer):
-    """plotly.js inline once per notebook (like ``notebook``), with no CDN script at all."""
+class FigureJsonRenderer(PlotlyRenderer):
+    """plotly's JSON mimetype only, compacted: no plotly.js in the notebook (JupyterLab draws
+    the JSON itself; the HTML export embeds plotly.js once for the whole page)."""
 
     def to_mimebundle(self, fig_dict: dict) -> dict:
-        bundle = super().to_mimebundle(fig_dict)
-        bundle["text/html"] = _CDN_SCRIPT.sub("", bundle["text/html"])
-        return bundle
+        figure = compact_figure(super().to_mimebundle(fig_dict)[PLOTLY_MIMETYPE])
+        title = (figure.get("layout", {}).get("title") or {}).get("text") or "figure"
+        return {PLOTLY_MIMETYPE: figure, "text/plain": f"<plotly figure: {title}>"}
 
 
 def setup() -> None:
-    """Call at the top of every notebook.
-
-    Without an inline-plotly.js renderer a papermill kernel emits only plotly's JSON mimetype
-    and the charts come out blank in nbconvert's HTML.
+    """Call at the top of every notebook: figures display as compact plotly JSON, which
+    JupyterLab draws and the report renderer turns into HTML drawn by one embedded plotly.js;
+    every displayed DataFrame is a report table (:mod:`dwcp_diag.plots.tables`).
     """
     import plotly.io as pio
 
-    if "dwcp_offline" not in pio.renderers:
-        pio.renderers["dwcp_offline"] = OfflineNotebookRenderer(connected=False)
-    pio.renderers.default = "dwcp_offline"
+    from dwcp_diag.plots.tables import register_frame_display
+
+    register_frame_display()
+
+    if "dwcp_json" not in pio.renderers:
+        pio.renderers["dwcp_json"] = FigureJsonRenderer()
+    pio.renderers.default = "dwcp_json"
 
 
 def open_session(

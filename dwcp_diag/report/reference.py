@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dwcp_diag.analysis.findings import CHECK_DESCRIPTIONS, CHECKS_BY_NOTEBOOK
+from dwcp_diag.analysis.findings import CHECK_DESCRIPTIONS, CHECKS_BY_NOTEBOOK, IMPACT, impact_rank
 from dwcp_diag.report.render import available_notebooks, notebook_parameters, resolve_notebook
 
 # How each notebook is run besides `dwcp-diag render`: its window, the session's facade.
@@ -75,12 +75,22 @@ def reference_page(name: str) -> str:
             f"| `{parameter['name']}` | `{_cell(parameter['default'])}` | "
             f"{_cell(parameter['help'])} |"
         )
-    lines += ["", "## Findings", "", "| check | flags |", "|---|---|"]
+    lines += [
+        "",
+        "## Findings",
+        "",
+        "Most severe first; within a severity, checks in the order below (what breaks",
+        "production soonest first), each check's findings by its impact measure.",
+        "",
+        "| check | flags | ordered by |",
+        "|---|---|---|",
+    ]
     checks = [*CHECKS_BY_NOTEBOOK.get(name, ()), *CHECKS_BY_NOTEBOOK["all"]]
     if name == "incident":  # the latency checks, evaluated on the window, then its own
         checks = [*CHECKS_BY_NOTEBOOK["latency"], *checks]
-    for check in dict.fromkeys(checks):
-        lines.append(f"| `{check}` | {CHECK_DESCRIPTIONS[check]} |")
+    impact = {check: how for check, how, _ in IMPACT}
+    for check in sorted(dict.fromkeys(checks), key=lambda c: impact_rank(c)):
+        lines.append(f"| `{check}` | {CHECK_DESCRIPTIONS[check]} | {impact.get(check, 'value')} |")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,7 @@ Per notebook NAME, into the output directory, each written atomically (temp file
     NAME.ipynb          the executed notebook (parameters in clear text: never secrets)
     NAME.html           the report: header, findings table, outputs (code hidden by default)
     NAME.findings.json  the findings the notebook published (DESIGN.md contract)
+    NAME.meta.json      what the index shows: window covered, source, status (report_meta)
 
 A failing cell still yields the executed notebook and an HTML report showing the error; the
 result says which cell failed, and the other notebooks of the same run still render.
@@ -36,8 +37,10 @@ from dwcp_diag.analysis.findings import (
     WINDOW_MIMETYPE,
     Finding,
     findings_table_html,
+    impact_key,
 )
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.report.figures import embed_figures, plotly_script
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
 log = logging.getLogger("dwcp_diag.render")
@@ -246,7 +249,37 @@ def render(job: RenderJob) -> RenderResult:
     result.html = _write(out_dir / f"{name}.html", page.encode())
     findings_text = json.dumps(result.findings, indent=1, sort_keys=False)
     result.findings_json = _write(out_dir / f"{name}.findings.json", findings_text.encode())
+    meta = json.dumps(report_meta(executed, job, result), indent=1)
+    _write(out_dir / f"{name}.meta.json", meta.encode())
     return result
+
+
+def report_meta(
+    notebook: nbformat.NotebookNode, job: RenderJob, result: RenderResult
+) -> dict[str, Any]:
+    """What the index page shows of a report besides its findings: the window the data
+    covers (not the render time), the source, and ``status``: ``failed`` (a cell raised or a
+    ``report_failed`` finding), ``findings`` or ``ok``."""
+    window = next(
+        (
+            output["data"][WINDOW_MIMETYPE]
+            for cell in notebook.cells
+            for output in cell.get("outputs", [])
+            if WINDOW_MIMETYPE in output.get("data", {})
+        ),
+        None,
+    )
+    failed = not result.ok or any(f.get("check") == "report_failed" for f in result.findings)
+    return {
+        "name": result.name,
+        "status": "failed" if failed else "findings" if result.findings else "ok",
+        "error": result.error,
+        "window": window,
+        "source": job.header.get("source"),
+        "profile": job.header.get("profile"),
+        "rendered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "dwcp_diag": __version__,
+    }
 
 
 def _write(path: Path, data: bytes) -> str:
@@ -320,7 +353,7 @@ def collect_findings(notebook: nbformat.NotebookNode) -> list[dict[str, Any]]:
             data = output.get("data", {})
             if FINDINGS_MIMETYPE in data:
                 found.extend(data[FINDINGS_MIMETYPE])
-    found.sort(key=lambda f: (SEVERITY_RANK.get(f.get("severity"), 9), f.get("check", "")))
+    found.sort(key=impact_key)
     return found
 
 
@@ -341,6 +374,7 @@ def export_html(
     from nbconvert import HTMLExporter
 
     page = copy.deepcopy(notebook)
+    figures = embed_figures(page)
     page.cells.insert(0, nbformat.v4.new_markdown_cell(_header_html(name, job, result)))
     exporter = HTMLExporter(
         template_name="dwcp_report",
@@ -350,7 +384,9 @@ def export_html(
         exclude_output_prompt=True,
     )
     page.metadata["title"] = f"dwcp-diag {name}"
-    body, _ = exporter.from_notebook_node(page)
+    # plotly.js once in the page's head, only when a figure needs it
+    resources = {"dwcp_plotly_js": plotly_script() if figures else ""}
+    body, _ = exporter.from_notebook_node(page, resources=resources)
     return body
 
 
@@ -442,6 +478,10 @@ def exit_status(results: Sequence[RenderResult]) -> int:
     return EXIT_OK
 
 
+def _meta_path(findings_json: Path) -> Path:
+    return findings_json.with_name(findings_json.name.replace(".findings.json", ".meta.json"))
+
+
 def copy_reports(results: Sequence[RenderResult], root: Path, url: str) -> list[str]:
     """Copy each rendered report (and ``root/index.html``) below ``url``, mirroring ``root``.
 
@@ -453,6 +493,8 @@ def copy_reports(results: Sequence[RenderResult], root: Path, url: str) -> list[
 
     root = root.resolve()
     paths = [Path(p) for r in results for p in (r.ipynb, r.html, r.findings_json) if p]
+    metas = [_meta_path(Path(r.findings_json)) for r in results if r.findings_json]
+    paths += [m for m in metas if m.is_file()]
     if (root / "index.html").is_file():
         paths.append(root / "index.html")
     written = []
