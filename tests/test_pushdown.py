@@ -139,3 +139,48 @@ def test_pushdown_survives_a_bundle_recorded_without_it(tmp_path):
     s = Session(source="demo")
     memory = collect_memory(s, s.window("7d"))
     assert memory.report is not None and len(memory.findings)
+
+
+def test_split_windows_pool_exactly_but_for_quantiles(prometheus_server, monkeypatch):
+    import dwcp_diag.collect as collect
+
+    whole = collect_cost(
+        _session(prometheus_server.url), _session(prometheus_server.url).window("7d")
+    )
+    monkeypatch.setattr(collect, "SUBWINDOW_MAX_POINTS", 500)  # 7 days at 5 min: 5 sub-windows
+    s = _session(prometheus_server.url)
+    split = collect_cost(s, s.window("7d"))
+    assert sum("[149850s:300s]" in q for q in split.context["queries"].values()) > 0
+    a, b = whole.frames["stats"], split.frames["stats"]
+    merged = a.merge(b, on=["namespace", "pod", "container"], suffixes=("", "_split"))
+    assert len(merged) == len(a) == len(b)
+    for column in ("cpu_points", "cpu_mean_cores", "memory_max_bytes", "cpu_p0_cores",
+                   "cpu_p100_cores", "cpu_steps"):  # fmt: skip
+        assert merged[f"{column}_split"].to_numpy() == pytest.approx(merged[column].to_numpy())
+    error = (merged["cpu_p95_cores_split"] / merged["cpu_p95_cores"] - 1).abs()
+    assert error.median() < 0.02 and error.max() < 0.1
+    assert sorted(_by_key(split.findings)) == sorted(_by_key(whole.findings))
+
+
+def test_victoriametrics_answers_the_pushdown_queries(prometheus_server, victoriametrics_server):
+    reports = {}
+    for name, url in (("prom", prometheus_server.url), ("vm", victoriametrics_server.url)):
+        s = _session(url)
+        reports[name] = (collect_memory(s, s.window("7d")), collect_cost(s, s.window("7d")))
+    for area in (0, 1):
+        prom, vm = reports["prom"][area], reports["vm"][area]
+        assert vm.context["pushdown"] and vm.report is not None
+        keys = ["namespace", "pod", "container"]
+        merged = prom.frames["stats"].merge(vm.frames["stats"], on=keys, suffixes=("", "_vm"))
+        assert len(merged) == len(prom.frames["stats"]) == len(vm.frames["stats"])
+        assert merged["memory_max_bytes_vm"].to_numpy() == pytest.approx(
+            merged["memory_max_bytes"].to_numpy()
+        )
+        assert merged["memory_points_vm"].to_numpy() == pytest.approx(
+            merged["memory_points"].to_numpy(), abs=2
+        )
+        if area == 1:  # rates: VictoriaMetrics does not extrapolate (see test_victoriametrics)
+            assert merged["cpu_mean_cores_vm"].to_numpy() == pytest.approx(
+                merged["cpu_mean_cores"].to_numpy(), rel=0.02
+            )
+        assert {f.check for f in vm.findings} == {f.check for f in prom.findings}
