@@ -263,9 +263,12 @@ def collect_database(
 
 # ------------------------------------------------------------------- push-down (fleet scale)
 
-# One instant query covers at most this many evaluation times (a week at 5 minutes); longer
-# windows are split into sub-windows whose statistics are pooled (analysis.cost.pool_stats).
+# One instant query covers at most this many evaluation times (a week at 5 minutes), and at
+# most SAMPLES_PER_QUERY series x times (half Prometheus' default --query.max-samples, 50 M);
+# longer windows are split into sub-windows whose statistics are pooled
+# (analysis.cost.pool_stats: exact but for quantiles).
 SUBWINDOW_MAX_POINTS = 2_100
+SAMPLES_PER_QUERY = 25_000_000
 CPU_LEVELS = (0.0, 0.5, 0.9, 0.99, 1.0)  # with the recommendation's percentile: pooled p95s
 MEMORY_LEVELS = (0.0, 0.5, 1.0)  # with the near-limit quantile
 SCREEN_STEP_S = 1800.0  # the leak screen's slopes: a coarse step is enough for a trend
@@ -273,9 +276,11 @@ CHART_TOP = 15  # containers drawn in full by the memory charts (the rest are ne
 MIB_PER_BYTE = 1 / 2**20
 
 
-def _subwindows(plan: Any) -> list[tuple[pd.Timestamp, float]]:
-    """``(end, range_s)`` of each sub-window of at most :data:`SUBWINDOW_MAX_POINTS` points."""
-    return [(c.end, (c.end_ms - c.start_ms) / 1000) for c in plan.chunks(SUBWINDOW_MAX_POINTS)]
+def _subwindows(plan: Any, series: float = 0) -> list[tuple[pd.Timestamp, float]]:
+    """``(end, range_s)`` of each sub-window: at most :data:`SUBWINDOW_MAX_POINTS` points and
+    :data:`SAMPLES_PER_QUERY` samples for ``series`` series."""
+    points = min(SUBWINDOW_MAX_POINTS, max(12, int(SAMPLES_PER_QUERY // max(series, 1))))
+    return [(c.end, (c.end_ms - c.start_ms) / 1000) for c in plan.chunks(points)]
 
 
 @dataclass
@@ -323,6 +328,12 @@ class PushDown:
             out.attrs[EMPTY_REASON] = reason
         return out
 
+    def series(self, inner: str) -> float:
+        """About how many series ``inner`` has in the window (those alive at its end, x 1.5
+        for pods replaced during it): what sizes the sub-windows."""
+        frame = self.vector("series", f"count({inner})", self.plan.end, ())
+        return 1.5 * float(frame["series"].sum()) if frame is not None and len(frame) else 0.0
+
     def steps(self, inner: str, at: pd.Timestamp, range_s: float) -> float:
         frame = self.vector("steps", promql.series_steps(inner, range_s, self.plan.step_s), at, ())
         return float(frame["steps"].sum()) if frame is not None and len(frame) else 0.0
@@ -342,7 +353,8 @@ class PushDown:
 
         plan = plan or self.plan
         pieces, steps = [], {"cpu": 0.0, "memory": 0.0}
-        for at, range_s in _subwindows(plan):
+        series = self.series(promql.container_memory_working_set(m, namespaces))
+        for at, range_s in _subwindows(plan, series):
             queries: dict[str, str] = {}
             for resource, inner in (
                 ("cpu", promql.container_cpu_usage(m, namespaces)),
@@ -453,7 +465,7 @@ class PushDown:
         inner = promql.container_memory_working_set(m, namespaces)
         coarse = max(SCREEN_STEP_S, self.plan.step_s)
         pieces = []
-        for at, range_s in _subwindows(self.plan):
+        for at, range_s in _subwindows(self.plan, self.series(inner)):
             queries = {
                 "slope_mib_per_h": f"{promql.over_window('deriv', inner, range_s, coarse)}"
                 f" * {3600 * MIB_PER_BYTE!r}",
