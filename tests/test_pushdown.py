@@ -184,3 +184,31 @@ def test_victoriametrics_answers_the_pushdown_queries(prometheus_server, victori
                 merged["cpu_mean_cores"].to_numpy(), rel=0.02
             )
         assert {f.check for f in vm.findings} == {f.check for f in prom.findings}
+
+
+def test_rollup_merges_a_fleet_per_workload_and_below_the_floor_only_above_a_count():
+    from dwcp_diag.analysis.findings import Finding
+    from dwcp_diag.analysis.rollup import rollup
+
+    def slack(i: int, usd: float) -> Finding:
+        subject = {"namespace": f"ns-{i % 2}", "workload_kind": "Deployment",
+                   "workload": f"w{i}", "container": "app"}  # fmt: skip
+        return Finding("overprovisioned_cpu", "info", subject, "s", usd, 1.0, "$/month")
+
+    def no_limit(i: int) -> Finding:
+        pod = f"api-7d9f8c6b5d-{'bcdfg'[i % 5]}x2x{i % 10}"
+        subject = {"namespace": "prod", "pod": pod, "container": "app"}
+        return Finding("no_memory_limit", "warning", subject, f"pod {i}", float(i), None, "bytes")
+
+    few = [slack(i, 2.0) for i in range(5)]
+    assert rollup(few, above=30) == few  # a small cluster's report is unchanged
+    many = [slack(i, 2.0) for i in range(40)] + [slack(99, 50.0)]
+    rolled = rollup(many, above=30, floor_usd_per_month=5)
+    assert len(rolled) == 3  # the $50 one, and one summary per namespace below the floor
+    assert sum(f.evidence["count"] for f in rolled if f.evidence) == 40
+    assert sum(f.value for f in rolled) == pytest.approx(40 * 2.0 + 50.0)
+    pods = rollup([no_limit(i) for i in range(10)], above=5)
+    assert [f.subject for f in pods] == [
+        {"namespace": "prod", "workload": "api", "container": "app"}
+    ]
+    assert pods[0].evidence["count"] == 10 and pods[0].value == 9.0  # the worst in evidence

@@ -87,6 +87,7 @@ from dwcp_diag.analysis.memory import (
     resource_table,
     restart_summary,
 )
+from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
 from dwcp_diag.config import Prices, Profile
 
 POD = ["namespace", "pod"]
@@ -1125,13 +1126,16 @@ def cost_report(
     busy = per_workload.merge(idle[WORKLOAD_CONTAINER], how="left", indicator=True)
     busy = busy[busy["_merge"] == "left_only"].drop(columns="_merge")
     findings = Findings(
-        [
-            *_overprovisioned(busy, "cpu", cpu_settings),
-            *_overprovisioned(busy, "memory", memory_settings),
-            *_idle(idle, idle_share),
-            *_unused_pv(unused, pv_min),
-            *_underprovisioned(per_workload, tolerance),
-        ]
+        rollup(
+            [
+                *_overprovisioned(busy, "cpu", cpu_settings),
+                *_overprovisioned(busy, "memory", memory_settings),
+                *_idle(idle, idle_share),
+                *_unused_pv(unused, pv_min),
+                *_underprovisioned(per_workload, tolerance),
+            ],
+            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+        )
     )
     totals = costs[MONEY_COLUMNS].sum()
     summary = {

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
 from dwcp_diag.config import Profile
 from dwcp_diag.frames import TIMESTAMP_DTYPE
 
@@ -1015,12 +1016,15 @@ def memory_report(
     )
     missing = no_memory_limit(working_set, resources if has_resources else None, stats)
     findings = Findings(
-        [
-            *_leak_findings(leaks, critical["critical_hours_to_limit"]),
-            *_unanalysed_finding(skipped, max_series),
-            *_restart_findings(summary, restart_settings),
-            *_limit_findings(near, missing, near_settings),
-        ]
+        rollup(
+            [
+                *_leak_findings(leaks, critical["critical_hours_to_limit"]),
+                *_unanalysed_finding(skipped, max_series),
+                *_restart_findings(summary, restart_settings),
+                *_limit_findings(near, missing, near_settings),
+            ],
+            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+        )
     )
     every = stats if stats is not None else working_set
     return {
