@@ -269,7 +269,7 @@ def collect_database(
 # (analysis.cost.pool_stats: exact but for quantiles).
 SUBWINDOW_MAX_POINTS = 2_100
 SAMPLES_PER_QUERY = 25_000_000
-CPU_LEVELS = (0.0, 0.5, 0.9, 0.99, 1.0)  # with the recommendation's percentile: pooled p95s
+CPU_LEVELS = (0.0, 0.5, 0.8, 0.9, 0.93, 0.97, 0.99, 1.0)  # + the percentile: pooled p95s
 MEMORY_LEVELS = (0.0, 0.5, 1.0)  # with the near-limit quantile
 SCREEN_STEP_S = 1800.0  # the leak screen's slopes: a coarse step is enough for a trend
 CHART_TOP = 15  # containers drawn in full by the memory charts (the rest are never fetched)
