@@ -212,3 +212,7 @@ def test_rollup_merges_a_fleet_per_workload_and_below_the_floor_only_above_a_cou
         {"namespace": "prod", "workload": "api", "container": "app"}
     ]
     assert pods[0].evidence["count"] == 10 and pods[0].value == 9.0  # the worst in evidence
+    big = rollup([slack(i, 100.0 + i) for i in range(50)], above=30, keep=10)
+    assert len(big) == 10 + 2  # the 10 largest, then one summary per namespace
+    assert [f.value for f in big[:10]] == [149.0 - i for i in range(10)]
+    assert sum(f.value for f in big) == pytest.approx(sum(100.0 + i for i in range(50)))

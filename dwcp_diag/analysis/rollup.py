@@ -7,9 +7,11 @@ Applied by the memory and cost reports only when a check fires more than ``above
    DaemonSet (named from the pod: ``NAME-HASH-XXXXX``, ``NAME-XXXXX``, ``NAME-N``) become one,
    the worst (most severe, then largest value) as the summary, the count and the sum of
    ``$/month`` values in ``evidence``;
-2. below a floor: findings worth less than ``floor`` in their unit (``floor_usd_per_month``
-   for ``$/month``, default 5; ``floor_mib_per_h`` for leaks is not applied: a leak is never
-   small) become one summary per check and namespace, listing them in ``evidence``.
+2. below a floor: findings worth less than ``floor_usd_per_month`` (``$/month`` findings,
+   default 5) become one summary per check and namespace, listing them in ``evidence``;
+3. beyond the ``keep`` (default 10) most severe and largest of a check, the rest become one
+   summary per check and namespace as well: a check's findings are bounded by ``keep`` plus
+   the number of namespaces, whatever the fleet's size.
 
 >>> from dwcp_diag.analysis.findings import Finding
 >>> found = [Finding("no_memory_limit", "warning",
@@ -27,12 +29,12 @@ from typing import Any
 
 from dwcp_diag.analysis.findings import Finding
 
-ROLLUP_DEFAULTS = {"above": 30.0, "floor_usd_per_month": 5.0}
+ROLLUP_DEFAULTS = {"above": 30.0, "floor_usd_per_month": 5.0, "keep": 10.0}
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _POD_SUFFIX = re.compile(r"-[a-z0-9]{5}$")
 _REPLICASET_HASH = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5,10}$")
 _ORDINAL = re.compile(r"-\d+$")
-LISTED = 20  # subjects listed in a rolled-up finding's evidence
+LISTED = 10  # subjects listed in a rolled-up finding's evidence
 
 
 def workload_from_pod(pod: str) -> str:
@@ -48,11 +50,7 @@ def workload_from_pod(pod: str) -> str:
 
 
 def _worst(findings: Sequence[Finding]) -> Finding:
-    def rank(f: Finding) -> tuple:
-        value = f.value if isinstance(f.value, int | float) and f.value == f.value else 0.0
-        return (_SEVERITY_ORDER[f.severity], -float(value))
-
-    return min(findings, key=rank)
+    return min(findings, key=_rank)
 
 
 def _money(findings: Sequence[Finding]) -> float | None:
@@ -77,7 +75,10 @@ def _merged(findings: Sequence[Finding], subject: dict[str, str], summary: str) 
 
 
 def rollup(
-    findings: Sequence[Finding], above: float = 30, floor_usd_per_month: float = 5.0
+    findings: Sequence[Finding],
+    above: float = 30,
+    floor_usd_per_month: float = 5.0,
+    keep: float = 10,
 ) -> list[Finding]:
     """``findings`` with each check that fires more than ``above`` times rolled up (module
     docstring); checks that fire less often are returned as they are, in order."""
@@ -91,34 +92,48 @@ def rollup(
             continue
         small = [f for f in group if f.unit == "$/month" and isinstance(f.value, float)
                  and f.value < floor_usd_per_month]  # fmt: skip
-        large = [f for f in group if f not in small]
         workloads: dict[tuple, list[Finding]] = {}
-        for finding in large:
+        for finding in (f for f in group if f not in small):
             subject = dict(finding.subject)
             if "pod" in subject:
                 subject = {"namespace": subject.get("namespace", ""),
                            "workload": workload_from_pod(subject.pop("pod")),
                            **{k: v for k, v in subject.items() if k != "namespace"}}  # fmt: skip
             workloads.setdefault(tuple(subject.items()), []).append(finding)
+        merged = []
         for key, members in workloads.items():
             if len(members) == 1:
-                out.append(members[0])
+                merged.append(members[0])
                 continue
             subject = dict(key)
             summary = (
                 f"{len(members)} containers of {subject.get('workload', '?')} in "
                 f"{subject.get('namespace', '?')}; the worst: {_worst(members).summary}"
             )
-            out.append(_merged(members, subject, summary))
-        namespaces: dict[str, list[Finding]] = {}
-        for finding in small:
-            namespaces.setdefault(finding.subject.get("namespace", ""), []).append(finding)
-        for namespace, members in namespaces.items():
-            total = _money(members) or 0.0
-            summary = (
-                f"{len(members)} more {check} findings in {namespace} under "
-                f"${floor_usd_per_month:g}/month each, ${total:,.2f}/month together."
-            )
-            merged = _merged(members, {"namespace": namespace, "scope": "below floor"}, summary)
-            out.append(merged)
+            merged.append(_merged(members, subject, summary))
+        merged.sort(key=_rank)
+        out.extend(merged[: int(keep)])
+        out.extend(_per_namespace(check, small, f"under ${floor_usd_per_month:g}/month each"))
+        out.extend(_per_namespace(check, merged[int(keep) :], f"beyond the {int(keep)} largest"))
+    return out
+
+
+def _rank(finding: Finding) -> tuple:
+    value = finding.value
+    number = float(value) if isinstance(value, int | float) and value == value else 0.0
+    return (_SEVERITY_ORDER[finding.severity], -number)
+
+
+def _per_namespace(check: str, findings: Sequence[Finding], why: str) -> list[Finding]:
+    """One summary finding per namespace of ``findings`` (all of one ``check``)."""
+    namespaces: dict[str, list[Finding]] = {}
+    for finding in findings:
+        namespaces.setdefault(finding.subject.get("namespace", ""), []).append(finding)
+    out = []
+    for namespace, members in namespaces.items():
+        total = _money(members)
+        worth = f", ${total:,.2f}/month together" if total is not None else ""
+        summary = f"{len(members)} more {check} findings in {namespace} ({why}{worth})."
+        subject = {"namespace": namespace, "scope": "rolled up"}
+        out.append(_merged(sorted(members, key=_rank), subject, summary))
     return out
