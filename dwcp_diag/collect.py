@@ -653,7 +653,9 @@ def _memory_pushdown(
     down = PushDown(s, sections, plan)
     quantile = s.profile.threshold("memory_near_limit", "quantile", 0.99)
     frames: dict[str, Any] = {
-        "stats": down.usage(m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces)
+        "stats": down.usage(m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces),
+        "working_set": None,  # the series fetched in full; None when Prometheus is unavailable
+        "screen": None,
     }
     frames["requests"] = down.latest(
         promql.container_resources(m, "requests", None, namespaces), [*KEYS, "resource"]
@@ -675,6 +677,7 @@ def _memory_pushdown(
         )
         leak = check_settings(s.profile, "memory_leak", LEAK_DEFAULTS)
         frames["screen"] = down.leak_screen(m, namespaces, changed)
+    if frames.get("screen") is not None and "prometheus" not in sections.unavailable:
         fetch, skipped = leak_candidates(
             frames["screen"],
             leak["min_growth_mib_per_h"],
@@ -700,8 +703,9 @@ def _memory_pushdown(
                 }
             )
         frames["working_set"] = working_set
+    if frames.get("working_set") is not None and "prometheus" not in sections.unavailable:
         report = memory_report(
-            working_set,
+            frames["working_set"],
             frames["restarts"],
             frames["reasons"],
             requests=resources,
@@ -778,7 +782,7 @@ def _cost_pushdown(
         "cost", {"cpu_history": stats} if stats is not None else {}, required=["cpu_history"]
     )
     report = week = None
-    if stats is not None and not stats.empty:
+    if stats is not None and not stats.empty and "prometheus" not in sections.unavailable:
         report = cost_report(
             None,
             None,
