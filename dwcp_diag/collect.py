@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pandas as pd
 
-from dwcp_diag.errors import DwcpDiagError, SourceUnavailable
+from dwcp_diag.errors import DwcpDiagError, ReplayMissing, SourceUnavailable
 from dwcp_diag.queries import promql
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import DurationLike, TimeWindow, format_duration, parse_duration
@@ -261,6 +261,234 @@ def collect_database(
     return AreaReport("database", window, frames, report, sections, {"thresholds": chosen})
 
 
+# ------------------------------------------------------------------- push-down (fleet scale)
+
+# One instant query covers at most this many evaluation times (a week at 5 minutes), and at
+# most SAMPLES_PER_QUERY series x times (half Prometheus' default --query.max-samples, 50 M);
+# longer windows are split into sub-windows whose statistics are pooled
+# (analysis.cost.pool_stats: exact but for quantiles).
+SUBWINDOW_MAX_POINTS = 2_100
+SAMPLES_PER_QUERY = 25_000_000
+CPU_LEVELS = (0.0, 0.5, 0.8, 0.9, 0.93, 0.97, 0.99, 1.0)  # + the percentile: pooled p95s
+MEMORY_LEVELS = (0.0, 0.5, 1.0)  # with the near-limit quantile
+SCREEN_STEP_S = 1800.0  # the leak screen's slopes: a coarse step is enough for a trend
+CHART_TOP = 15  # containers drawn in full by the memory charts (the rest are never fetched)
+MIB_PER_BYTE = 1 / 2**20
+
+
+def _subwindows(plan: Any, series: float = 0) -> list[tuple[pd.Timestamp, float]]:
+    """``(end, range_s)`` of each sub-window: at most :data:`SUBWINDOW_MAX_POINTS` points and
+    :data:`SAMPLES_PER_QUERY` samples for ``series`` series."""
+    points = min(SUBWINDOW_MAX_POINTS, max(12, int(SAMPLES_PER_QUERY // max(series, 1))))
+    return [(c.end, (c.end_ms - c.start_ms) / 1000) for c in plan.chunks(points)]
+
+
+@dataclass
+class PushDown:
+    """Per-container statistics computed by Prometheus over a window, one instant query per
+    statistic and sub-window: O(containers) numbers instead of every raw sample.
+
+    ``plan`` is the window's range plan (the step the client-side path would use), so each
+    statistic covers exactly the samples a range query would return.
+    """
+
+    s: Session
+    sections: Sections
+    plan: Any
+    queries: dict[str, str] = field(default_factory=dict)
+
+    def vector(self, name: str, query: str, at: pd.Timestamp, labels=KEYS) -> pd.DataFrame | None:
+        """One instant query: ``labels`` and ``name`` (its value), or None if unreachable."""
+        from dwcp_diag.analysis.memory import plain_labels
+
+        self.queries.setdefault(name, query)
+        frame = self.sections.load(
+            "prometheus", lambda: self.s.prom.instant(query, at=at, labels=list(labels))
+        )
+        if frame is None:
+            return None
+        reason = frame.attrs.get(EMPTY_REASON)
+        frame = plain_labels(frame, list(labels))
+        out = frame[list(labels)].assign(**{name: frame["value"].to_numpy(float)})
+        out.attrs[EMPTY_REASON] = reason
+        return out
+
+    def table(self, queries: Mapping[str, str], at: pd.Timestamp, labels=KEYS):
+        """Several instant queries joined on ``labels`` (outer), or None if unreachable."""
+        out, reason = None, None
+        for name, query in queries.items():
+            frame = self.vector(name, query, at, labels)
+            if frame is None:
+                return None
+            reason = reason or frame.attrs.get(EMPTY_REASON)
+            if not frame.empty:
+                frame = frame.groupby(list(labels), as_index=False)[name].max()
+            out = frame if out is None else out.merge(frame, on=list(labels), how="outer")
+        if out is not None and out.empty:
+            out.attrs[EMPTY_REASON] = reason
+        return out
+
+    def series(self, inner: str) -> float:
+        """About how many series ``inner`` has in the window (those alive at its end, x 1.5
+        for pods replaced during it): what sizes the sub-windows."""
+        frame = self.vector("series", f"count({inner})", self.plan.end, ())
+        return 1.5 * float(frame["series"].sum()) if frame is not None and len(frame) else 0.0
+
+    def steps(self, inner: str, at: pd.Timestamp, range_s: float) -> float:
+        frame = self.vector("steps", promql.series_steps(inner, range_s, self.plan.step_s), at, ())
+        return float(frame["steps"].sum()) if frame is not None and len(frame) else 0.0
+
+    def usage(
+        self,
+        m: Any,
+        levels: Mapping[str, Sequence[float]],
+        namespaces: Any = None,
+        plan: Any = None,
+    ) -> pd.DataFrame | None:
+        """Per container: points, mean, and the quantile ``levels`` (0 = min, 1 = max) of
+        the CPU rate (``levels["cpu"]``, if given) and the working set (``"memory"``), with
+        ``cpu_steps``/``memory_steps`` (evaluation times with data); sub-windows pooled
+        (exact but for quantiles: see :func:`~dwcp_diag.analysis.cost.pool_stats`)."""
+        from dwcp_diag.analysis.cost import pool_stats, quantile_column
+
+        plan = plan or self.plan
+        pieces, steps = [], {"cpu": 0.0, "memory": 0.0}
+        series = self.series(promql.container_memory_working_set(m, namespaces))
+        for at, range_s in _subwindows(plan, series):
+            queries: dict[str, str] = {}
+            for resource, inner in (
+                ("cpu", promql.container_cpu_usage(m, namespaces)),
+                ("memory", promql.container_memory_working_set(m, namespaces)),
+            ):
+                if resource not in levels:
+                    continue
+                functions = {f"{resource}_points": ("count_over_time", "sum")}
+                functions[f"_{resource}_sum"] = ("sum_over_time", "sum")
+                for level in levels[resource]:
+                    functions[quantile_column(resource, level)] = {
+                        0.0: ("min_over_time", "min"),
+                        1.0: ("max_over_time", "max"),
+                    }.get(level, (promql.window_quantile(level), "max"))
+                for name, (function, combine) in functions.items():
+                    queries[name] = promql.over_window(
+                        function, inner, range_s, plan.step_s, KEYS, combine
+                    )
+                steps[resource] += self.steps(inner, at, range_s)
+            piece = self.table(queries, at)
+            if piece is None:
+                return None
+            for resource in levels:
+                unit = "cores" if resource == "cpu" else "bytes"
+                points = piece[f"{resource}_points"]
+                piece[f"{resource}_mean_{unit}"] = piece.pop(f"_{resource}_sum") / points
+            pieces.append(piece)
+        reason = next((p.attrs.get(EMPTY_REASON) for p in pieces if p.empty), None)
+        stats = pd.concat(pieces, ignore_index=True)
+        if len(pieces) > 1:
+            stats = pool_stats(stats, KEYS).drop(columns="pods")
+        if quantile_column("memory", 1.0) in stats.columns:
+            stats["memory_max_bytes"] = stats[quantile_column("memory", 1.0)]
+        for resource in levels:
+            stats[f"{resource}_steps"] = steps[resource]
+            stats[f"{resource}_points"] = stats[f"{resource}_points"].fillna(0.0)
+        if stats.empty:
+            stats.attrs[EMPTY_REASON] = reason
+        return stats
+
+    def latest(self, query: str, labels: Sequence[str], plan: Any = None) -> pd.DataFrame | None:
+        """Each series' last value in the window (``last_over_time``), with its labels:
+        a frame :func:`~dwcp_diag.analysis.memory.container_resources` reads as it reads
+        the series themselves."""
+        plan = plan or self.plan
+        range_s = (plan.end_ms - plan.start_ms) / 1000
+        text = f"last_over_time(({query}){promql.subquery_range(range_s, plan.step_s)})"
+        self.queries.setdefault(f"latest {query}", text)
+        return self.sections.load(
+            "prometheus", lambda: self.s.prom.instant(text, at=plan.end, labels=list(labels))
+        )
+
+    def restarts(self, m: Any, namespaces: Any = None) -> tuple[Any, Any, pd.DataFrame | None]:
+        """``(restarts, reasons, changed)``: the restart counters and termination reasons in
+        full for the containers that restarted in the window (only those have events), one
+        sample for every other container (so it counts as known, with no restart), and the
+        per-container number of changes."""
+        range_s = (self.plan.end_ms - self.plan.start_ms) / 1000
+        counter = promql.container_restarts(m, namespaces=namespaces)
+        changed = self.vector(
+            "restarts",
+            promql.over_window("changes", counter, range_s, self.plan.step_s, KEYS, "max"),
+            self.plan.end,
+        )
+        if changed is None:
+            return None, None, None
+        moved = changed[changed["restarts"] > 0]
+        quiet = changed[changed["restarts"] <= 0]
+        known = quiet[KEYS].assign(timestamp=self.plan.end, value=0.0)
+        series = self.fetch(counter, moved, KEYS)
+        why = self.fetch(
+            promql.last_terminated_reason(m, namespaces=namespaces), moved, [*KEYS, "reason"]
+        )
+        restarts = known if series is None else pd.concat([series, known], ignore_index=True)
+        return restarts, why, changed
+
+    def fetch(self, selector: str, keys: pd.DataFrame, labels: Sequence[str]) -> Any:
+        """The full-resolution range series of ``selector`` for the containers in ``keys``."""
+        from dwcp_diag.analysis.memory import plain_labels
+
+        if keys.empty:
+            return None
+        pods = promql.label_matcher("pod", sorted(set(keys["pod"].astype(str))))
+        narrowed = (
+            selector.replace("{", "{" + pods + ",", 1)
+            if "{" in selector
+            else f"{selector}{{{pods}}}"
+        )
+        frame = self.sections.load(
+            "prometheus",
+            lambda: self.s.prom.range(
+                narrowed,
+                start=self.plan.start,
+                end=self.plan.end,
+                step=self.plan.step_s,
+                labels=list(labels),
+            ),
+        )
+        if frame is None:
+            return None
+        frame = plain_labels(frame, list(labels))
+        wanted = keys[KEYS].astype(str).drop_duplicates()
+        return frame.merge(wanted, on=KEYS, how="inner")
+
+    def leak_screen(self, m: Any, namespaces: Any, changed: pd.DataFrame) -> pd.DataFrame | None:
+        """Stage one of leak detection (:func:`~dwcp_diag.analysis.memory.leak_candidates`):
+        slopes at a coarse step, day-over-day growth, the largest fall, restarts."""
+        inner = promql.container_memory_working_set(m, namespaces)
+        coarse = max(SCREEN_STEP_S, self.plan.step_s)
+        pieces = []
+        for at, range_s in _subwindows(self.plan, self.series(inner)):
+            queries = {
+                "slope_mib_per_h": f"{promql.over_window('deriv', inner, range_s, coarse)}"
+                f" * {3600 * MIB_PER_BYTE!r}",
+                "day_over_day_mib_per_h": f"{promql.day_over_day_growth(inner, range_s, coarse)}"
+                f" * {MIB_PER_BYTE!r}",
+                "drop_ratio": promql.sample_drop_ratio(inner, range_s, self.plan.step_s),
+            }
+            piece = self.table(queries, at)
+            if piece is None:
+                return None
+            pieces.append(piece)
+        screen = (
+            pd.concat(pieces, ignore_index=True)
+            .groupby(KEYS, as_index=False)
+            .agg(
+                slope_mib_per_h=("slope_mib_per_h", "max"),
+                day_over_day_mib_per_h=("day_over_day_mib_per_h", "max"),
+                drop_ratio=("drop_ratio", "min"),
+            )
+        )
+        return screen.merge(changed, on=KEYS, how="left").fillna({"restarts": 0.0})
+
+
 # ----------------------------------------------------------------------------------- memory
 
 
@@ -280,6 +508,11 @@ def collect_memory(
     from dwcp_diag.analysis.memory import container_resources, memory_report
 
     sections = sections or Sections()
+    if s.profile.prometheus.pushdown:
+        try:
+            return _memory_pushdown(s, window, namespaces, step, sections)
+        except ReplayMissing:  # a bundle recorded before push-down: replay what it holds
+            sections = Sections()
     m = s.profile.metrics
     prom = _range_loader(s, sections, window.start, window.end, step)
     frames = {
@@ -337,6 +570,11 @@ def collect_cost(
     prices = dataclasses.replace(
         s.profile.prices, **{k: float(v) for k, v in chosen.items() if v is not None}
     )
+    if s.profile.prometheus.pushdown:
+        try:
+            return _cost_pushdown(s, window, group_by, prices, step, sections)
+        except ReplayMissing:  # a bundle recorded before push-down: replay what it holds
+            sections = Sections()
     since = min(window.start, window.end - 2 * WEEK)  # week over week needs two full weeks
     prom = _range_loader(s, sections, since, window.end, step)
     frames = {
@@ -379,6 +617,192 @@ def collect_cost(
             cpu, memory, report["resources"], report["workloads"], prices, group_by
         )
     context = {"prices": prices, "group_by": group_by, "since": since, "week_over_week": week}
+    return AreaReport("cost", window, frames, report, sections, context)
+
+
+def _pushdown_volumes(s: Session, sections: Sections, window: TimeWindow, frames: dict) -> None:
+    """Persistent volumes from the Kubernetes API, else kube-state-metrics (as collect_cost)."""
+    m = s.profile.metrics
+    frames["volumes"] = sections.load("kubernetes", s.k8s.persistent_volumes)
+    frames["pv_capacity"] = None
+    if frames["volumes"] is None:
+        prom = _range_loader(s, sections, window.start, window.end, None)
+        frames["volumes"] = prom(promql.pv_phase(m), ["persistentvolume", "phase"])
+        frames["pv_capacity"] = prom(m.pv_capacity, ["persistentvolume"])
+
+
+def _memory_pushdown(
+    s: Session,
+    window: TimeWindow,
+    namespaces: str | Sequence[str] | None,
+    step: DurationLike,
+    sections: Sections,
+) -> AreaReport:
+    """:func:`collect_memory` at fleet scale: statistics per container from Prometheus, leak
+    candidates screened there, full series only for candidates and charted containers."""
+    from dwcp_diag.analysis.memory import (
+        LEAK_DEFAULTS,
+        check_settings,
+        container_resources,
+        leak_candidates,
+        memory_report,
+    )
+
+    m, settings = s.profile.metrics, s.profile.prometheus
+    plan = s.prom.plan(start=window.start, end=window.end, step=step)
+    down = PushDown(s, sections, plan)
+    quantile = s.profile.threshold("memory_near_limit", "quantile", 0.99)
+    frames: dict[str, Any] = {
+        "stats": down.usage(m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces),
+        "working_set": None,  # the series fetched in full; None when Prometheus is unavailable
+        "screen": None,
+    }
+    frames["requests"] = down.latest(
+        promql.container_resources(m, "requests", None, namespaces), [*KEYS, "resource"]
+    )
+    frames["limits"] = down.latest(
+        promql.container_resources(m, "limits", None, namespaces), [*KEYS, "resource"]
+    )
+    frames["restarts"], frames["reasons"], changed = down.restarts(m, namespaces)
+    frames["inventory"] = _in_namespaces(sections.load("kubernetes", s.k8s.containers), namespaces)
+    report, stats = None, frames["stats"]
+    sections.explain_empty(
+        "memory", {"working_set": stats} if stats is not None else {}, required=["working_set"]
+    )
+    if stats is not None and changed is not None and not stats.empty:
+        inventory = frames["inventory"]
+        resources = container_resources(
+            frames["requests"] if frames["requests"] is not None else inventory,
+            frames["limits"] if frames["limits"] is not None else inventory,
+        )
+        leak = check_settings(s.profile, "memory_leak", LEAK_DEFAULTS)
+        frames["screen"] = down.leak_screen(m, namespaces, changed)
+    if frames.get("screen") is not None and "prometheus" not in sections.unavailable:
+        fetch, skipped = leak_candidates(
+            frames["screen"],
+            leak["min_growth_mib_per_h"],
+            leak["drop_fraction"],
+            settings.max_series_fetched,
+        )
+        near = stats.merge(resources, on=KEYS, how="left")
+        share = near["memory_max_bytes"] / near["memory_limit_bytes"]
+        charted = pd.concat(
+            [
+                near.nlargest(CHART_TOP, f"memory_p{quantile * 100:g}_bytes")[KEYS],
+                near.assign(share=share).nlargest(CHART_TOP, "share")[KEYS],
+                fetch[KEYS],
+            ]
+        ).drop_duplicates()
+        working_set = down.fetch(promql.container_memory_working_set(m, namespaces), charted, KEYS)
+        if working_set is None:
+            working_set = pd.DataFrame(
+                {
+                    **{k: pd.Series(dtype="str") for k in KEYS},
+                    "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                    "value": pd.Series(dtype="float64"),
+                }
+            )
+        frames["working_set"] = working_set
+    if frames.get("working_set") is not None and "prometheus" not in sections.unavailable:
+        report = memory_report(
+            frames["working_set"],
+            frames["restarts"],
+            frames["reasons"],
+            requests=resources,
+            inventory=inventory,
+            profile=s.profile,
+            stats=stats,
+            screen=frames["screen"],
+            skipped=skipped,
+            max_series=settings.max_series_fetched,
+        )
+    context = {"step": step, "pushdown": True, "queries": down.queries}
+    return AreaReport("memory", window, frames, report, sections, context)
+
+
+def _cost_pushdown(
+    s: Session,
+    window: TimeWindow,
+    group_by: str,
+    prices: Any,
+    step: DurationLike,
+    sections: Sections,
+) -> AreaReport:
+    """:func:`collect_cost` at fleet scale: usage statistics per container from Prometheus
+    (CPU quantiles pooled per workload: see :func:`~dwcp_diag.analysis.cost.pool_stats`)."""
+    from dwcp_diag.analysis.cost import (
+        CPU_DEFAULTS,
+        WEEK,
+        container_usage_from_stats,
+        cost_report,
+        week_change,
+        week_columns,
+    )
+    from dwcp_diag.analysis.memory import check_settings, container_resources
+
+    m = s.profile.metrics
+    plan = s.prom.plan(start=window.start, end=window.end, step=step)
+    end = plan.end
+    since = s.prom.plan(start=min(window.start, end - 2 * WEEK), end=end, step=step)
+    down = PushDown(s, sections, plan)
+    percentile = check_settings(s.profile, "overprovisioned_cpu", CPU_DEFAULTS)["cpu_percentile"]
+    frames: dict[str, Any] = {
+        "stats": down.usage(m, {"cpu": (*CPU_LEVELS, percentile / 100), "memory": (1.0,)}),
+        "owners": down.latest(
+            promql.pod_owner(m), ["namespace", "pod", "owner_kind", "owner_name"], since
+        ),
+        "requests": down.latest(
+            promql.container_resources(m, "requests", None), [*KEYS, "resource"], since
+        ),
+        "limits": down.latest(
+            promql.container_resources(m, "limits", None), [*KEYS, "resource"], since
+        ),
+        "inventory": sections.load("kubernetes", s.k8s.containers),
+        "nodes": sections.load("kubernetes", s.k8s.nodes),
+    }
+    frames["restarts"], frames["reasons"], _ = down.restarts(m)
+    _pushdown_volumes(s, sections, window, frames)
+    weeks = None
+    week_points = round(WEEK.total_seconds() / plan.step_s)
+    halves = [
+        s.prom.plan(
+            start=end - k * WEEK + pd.Timedelta(seconds=plan.step_s),
+            end=end - (k - 1) * WEEK,
+            step=step,
+        )
+        for k in (2, 1)
+    ]
+    usage = [down.usage(m, {"cpu": (), "memory": ()}, plan=half) for half in halves]
+    if all(u is not None for u in usage):
+        seen = max(usage[0]["cpu_steps"].max(), usage[0]["memory_steps"].max(), 0.0)
+        if seen >= week_points - 3600 / plan.step_s:  # two weeks of data, within an hour
+            weeks = tuple(container_usage_from_stats(u) for u in usage)
+    stats = frames["stats"]
+    sections.explain_empty(
+        "cost", {"cpu_history": stats} if stats is not None else {}, required=["cpu_history"]
+    )
+    report = week = None
+    if stats is not None and not stats.empty and "prometheus" not in sections.unavailable:
+        report = cost_report(
+            None,
+            None,
+            frames["owners"],
+            container_resources(frames["requests"], frames["limits"]),
+            inventory=frames["inventory"],
+            volumes=frames["volumes"],
+            pv_capacity=frames["pv_capacity"],
+            allocatable=frames["nodes"],
+            restarts=frames["restarts"],
+            reasons=frames["reasons"],
+            profile=dataclasses.replace(s.profile, prices=prices),
+            stats=stats,
+            weeks=weeks,
+        )
+        week = pd.DataFrame(columns=week_columns(group_by))
+        if weeks is not None:
+            week = week_change(*weeks, report["resources"], report["workloads"], prices, group_by)
+    context = {"prices": prices, "group_by": group_by, "since": since.start, "week_over_week": week}
+    context |= {"pushdown": True, "queries": down.queries}
     return AreaReport("cost", window, frames, report, sections, context)
 
 

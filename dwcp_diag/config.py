@@ -57,6 +57,11 @@ class PrometheusSettings:
     ``max_series`` bounds the listing calls (``series()``, ``label_values()``): an answer with
     more series (or values) than this is refused with an error advising to aggregate or
     narrow the selector, before it is decoded; ``0`` means no limit.
+
+    ``pushdown`` (default true): the memory and cost reports ask Prometheus for one number
+    per container and statistic (``max_over_time``, ``quantile_over_time``, ...) instead of
+    every raw series; ``max_series_fetched`` bounds the series they still fetch in full
+    (leak candidates; the rest are summarised in a finding).
     """
 
     url: str | None = None
@@ -70,6 +75,8 @@ class PrometheusSettings:
     max_workers: int = 4
     retries: int = 3
     max_series: int = 100_000
+    pushdown: bool = True
+    max_series_fetched: int = 200
 
     @property
     def display_url(self) -> str | None:

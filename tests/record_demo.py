@@ -11,12 +11,16 @@ thresholds (60 s) so the demo database report shows them, as the runbook's Probl
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
-from dwcp_diag.session import DEMO_BUNDLE
+from dwcp_diag.collect import collect_cost, collect_memory
+from dwcp_diag.config import load_profile
+from dwcp_diag.demo import DEMO_END
+from dwcp_diag.session import DEMO_BUNDLE, Session
 from tests.fixtures.kubeapi import simulator_objects
 from tests.fixtures.live import live_environment, render_everything
 from tests.fixtures.postgres import PostgresServer, load_scenario
@@ -24,6 +28,19 @@ from tests.fixtures.prometheus import PrometheusServer, build_tsdb_blocks
 from tests.kubeapi_server import KubeApiStandIn
 
 HOLD_S = 65.0
+
+
+def record_client_side(env: dict[str, str], bundle: Path) -> None:
+    """The raw series the memory and cost reports read without push-down, into ``bundle``:
+    push-down's instant queries answer the recorded week only, while range queries answer any
+    shorter window inside it (``s.findings.memory(window="24h")`` on the demo falls back to
+    them)."""
+    profile = load_profile(environ=env)
+    settings = dataclasses.replace(profile.prometheus, pushdown=False)
+    profile = dataclasses.replace(profile, prometheus=settings)
+    s = Session(profile, source="live", record=bundle, now=DEMO_END, writer="client-side")
+    collect_memory(s, s.window("7d"))
+    collect_cost(s, s.window("7d"))
 
 
 def record(bundle: Path = DEMO_BUNDLE) -> int:
@@ -42,6 +59,9 @@ def record(bundle: Path = DEMO_BUNDLE) -> int:
                 env, tmp / "reports", fresh, pg_dsn=scenario.dsn, hold_s=HOLD_S
             )
             failed = [r.error for r in results.values() if not r.ok]
+            if not code and not failed:
+                print("recording the memory and cost reports' raw series too ...")
+                record_client_side(env, fresh)
             if code or failed:
                 print("recording failed; the shipped bundle is unchanged:", *failed, sep="\n  ")
                 return 1

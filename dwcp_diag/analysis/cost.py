@@ -87,6 +87,7 @@ from dwcp_diag.analysis.memory import (
     resource_table,
     restart_summary,
 )
+from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
 from dwcp_diag.config import Prices, Profile
 
 POD = ["namespace", "pod"]
@@ -322,6 +323,176 @@ def workload_usage(
         "memory_points",
     ]
     return out[columns].reset_index()
+
+
+# Push-down: per-container statistics computed by Prometheus, pooled here ---------------
+
+STAT_SUM_COLUMNS = ("cpu_points", "memory_points")
+STAT_MAX_COLUMNS = ("memory_max_bytes", "cpu_p100_cores", "memory_p100_bytes")
+STAT_MIN_COLUMNS = ("cpu_p0_cores", "memory_p0_bytes")
+
+
+def quantile_column(resource: str, level: float) -> str:
+    """The statistics frame's column of one quantile level of ``cpu`` or ``memory``.
+
+    >>> quantile_column("cpu", 0.95), quantile_column("memory", 0.999)
+    ('cpu_p95_cores', 'memory_p99.9_bytes')
+    """
+    unit = {"cpu": "cores", "memory": "bytes"}[resource]
+    return f"{resource}_p{round(level * 100, 6):g}_{unit}"
+
+
+def quantile_levels(stats: pd.DataFrame, resource: str) -> list[float]:
+    """The quantile levels ``stats`` holds for ``resource``, ascending.
+
+    >>> quantile_levels(pd.DataFrame(columns=["cpu_p0_cores", "cpu_p95_cores"]), "cpu")
+    [0.0, 0.95]
+    """
+    pattern = re.compile(rf"^{resource}_p([0-9.]+)_(cores|bytes)$")
+    return sorted(float(m[1]) / 100 for c in stats.columns if (m := pattern.match(c)))
+
+
+def mixture_quantile(values: np.ndarray, levels: np.ndarray, weights: np.ndarray, q: float):
+    """The ``q`` quantile of several pieces of one population, each known by a few quantiles.
+
+    ``values[i, k]`` is piece ``i``'s ``levels[k]`` quantile, ``weights[i]`` its sample count.
+    Each piece's distribution is taken as linear between its known quantiles; the pooled
+    distribution is their weighted mixture. Exact for one piece and a ``q`` among ``levels``;
+    otherwise an approximation (measured against the pooled samples in
+    ``benchmarks/scale.py`` and ``tests/test_pushdown.py``).
+
+    >>> round(mixture_quantile(np.array([[0.0, 1.0], [0.0, 1.0]]), np.array([0.0, 1.0]),
+    ...                        np.array([1.0, 1.0]), 0.95), 6)
+    0.95
+    """
+    keep = np.isfinite(values).all(axis=1) & (weights > 0)
+    values, weights = values[keep], weights[keep]
+    if len(values) == 0:
+        return np.nan
+    if len(values) == 1:
+        return float(np.interp(q, levels, values[0]))
+    points = np.unique(values)
+    cdf = (
+        sum(
+            w * np.interp(points, v, levels, left=0.0, right=1.0)
+            for v, w in zip(values, weights, strict=True)
+        )
+        / weights.sum()
+    )
+    cdf = np.maximum.accumulate(cdf)
+    first = int(np.searchsorted(cdf, q, side="left"))
+    if first <= 0:
+        return float(points[0])
+    if first >= len(points):
+        return float(points[-1])
+    lo, hi = cdf[first - 1], cdf[first]
+    share = 0.0 if hi <= lo else (q - lo) / (hi - lo)
+    return float(points[first - 1] + share * (points[first] - points[first - 1]))
+
+
+def pool_stats(stats: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Statistics of pieces (pods, or sub-windows of one series) pooled per ``keys``.
+
+    Exact for counts, means (weighted by points), maxima and minima; quantile levels by
+    :func:`mixture_quantile` (exact where a group has one piece). Adds ``pods``.
+
+    >>> pieces = pd.DataFrame({"w": "a", "pod": ["p", "q"], "cpu_points": [10, 30],
+    ...                        "cpu_mean_cores": [1.0, 2.0], "cpu_p100_cores": [3.0, 2.5]})
+    >>> pool_stats(pieces, ["w"])[["cpu_mean_cores", "cpu_p100_cores", "pods"]].values
+    array([[1.75, 3.  , 2.  ]])
+    """
+    frame = stats.copy()
+    for resource in ("cpu", "memory"):
+        mean = f"{resource}_mean_{'cores' if resource == 'cpu' else 'bytes'}"
+        if mean in frame.columns:
+            frame[f"_{mean}"] = frame[mean] * frame[f"{resource}_points"]
+    grouped = frame.groupby(keys, sort=False)
+    out = pd.DataFrame(index=grouped.size().index)
+    out["pods"] = grouped["pod"].nunique() if "pod" in frame.columns else grouped.size()
+    for column in frame.columns:
+        if column in keys or column == "pod" or column.startswith("_"):
+            continue
+        if column in STAT_SUM_COLUMNS:
+            out[column] = grouped[column].sum()
+        elif column in STAT_MIN_COLUMNS:
+            out[column] = grouped[column].min()
+        elif column in STAT_MAX_COLUMNS:
+            out[column] = grouped[column].max()
+        elif column.endswith(("_mean_cores", "_mean_bytes")):
+            points = grouped[f"{column.split('_')[0]}_points"].sum()
+            out[column] = grouped[f"_{column}"].sum(min_count=1) / points.where(points > 0)
+    for resource in ("cpu", "memory"):
+        levels = quantile_levels(frame, resource)
+        if not levels or f"{resource}_points" not in frame.columns:
+            continue
+        columns = [quantile_column(resource, level) for level in levels]
+        pooled = grouped[columns].first().to_numpy(float, copy=True)  # right for one piece
+        for position, (_, group) in enumerate(grouped):
+            if len(group) > 1:
+                values = group[columns].to_numpy(float)
+                weights = group[f"{resource}_points"].to_numpy(float)
+                pooled[position] = [
+                    mixture_quantile(values, np.array(levels), weights, level) for level in levels
+                ]
+        out[columns] = pooled
+        for column, how in ((columns[0], "min"), (columns[-1], "max")):  # exact at the ends
+            if column in (*STAT_MIN_COLUMNS, *STAT_MAX_COLUMNS):
+                out[column] = grouped[column].agg(how)
+    return out.reset_index()
+
+
+def container_usage_from_stats(stats: pd.DataFrame) -> pd.DataFrame:
+    """:func:`container_usage` from per-container statistics (push-down), pieces pooled.
+
+    ``stats`` has ``cpu_points``, ``cpu_mean_cores``, ``memory_points``, ``memory_mean_bytes``,
+    ``memory_max_bytes`` and the window's evaluation times with data, ``cpu_steps`` and
+    ``memory_steps``.
+
+    >>> stats = pd.DataFrame({"namespace": "n", "pod": ["a", "b"], "container": "c",
+    ...                       "cpu_points": [4, 2], "cpu_mean_cores": 0.5, "cpu_steps": 4})
+    >>> container_usage_from_stats(stats)["presence"].tolist()
+    [1.0, 0.5]
+    """
+    steps = {
+        r: stats[f"{r}_steps"].max() if f"{r}_steps" in stats else 0 for r in ("cpu", "memory")
+    }
+    pooled = pool_stats(stats.drop(columns=["cpu_steps", "memory_steps"], errors="ignore"), KEYS)
+    columns = ["cpu_mean_cores", "cpu_points", "memory_mean_bytes", "memory_max_bytes"]
+    out = pooled.reindex(columns=[*KEYS, *columns, "memory_points"])
+    for resource in ("cpu", "memory"):
+        points = f"{resource}_points"
+        out[points] = out[points].fillna(0).astype("int64")
+        out[f"_{points}"] = out[points] / max(steps[resource] or 0, 1)
+    out["presence"] = out[["_cpu_points", "_memory_points"]].max(axis=1)
+    return out.drop(columns=["_cpu_points", "_memory_points"]).reset_index(drop=True)
+
+
+def workload_usage_from_stats(
+    stats: pd.DataFrame,
+    owners: pd.DataFrame | None = None,
+    cpu_percentile: float = CPU_DEFAULTS["cpu_percentile"],
+) -> pd.DataFrame:
+    """:func:`workload_usage` from per-container statistics (push-down): the pods' samples
+    pooled per workload container (the percentile by :func:`mixture_quantile`).
+
+    >>> stats = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "cpu_points": [100],
+    ...                       "cpu_mean_cores": [0.5], "cpu_p95_cores": [0.9],
+    ...                       "memory_points": [100], "memory_mean_bytes": [1.0],
+    ...                       "memory_max_bytes": [2.0]})
+    >>> workload_usage_from_stats(stats)[["cpu_percentile_cores", "pods"]].values.tolist()
+    [[0.9, 1.0]]
+    """
+    frame = _with_workloads(plain_labels(stats, KEYS), pod_workloads(owners))
+    frame = frame.drop(columns=["team", "cpu_steps", "memory_steps"], errors="ignore")
+    pooled = pool_stats(frame, WORKLOAD_CONTAINER)
+    pooled["cpu_percentile_cores"] = pooled.get(quantile_column("cpu", cpu_percentile / 100.0))
+    columns = ["pods", "cpu_percentile_cores", "cpu_mean_cores", "cpu_points"]
+    columns += ["memory_max_bytes", "memory_mean_bytes", "memory_points"]
+    out = pooled.reindex(columns=[*WORKLOAD_CONTAINER, *columns])
+    for points in ("cpu_points", "memory_points"):
+        out[points] = out[points].fillna(0).astype("int64")
+    out["pods"] = out["pods"].astype("int64")
+    return out.sort_values(WORKLOAD_CONTAINER).reset_index(drop=True)
 
 
 def workload_oom(
@@ -681,32 +852,59 @@ def week_over_week(
     >>> wow[["previous_usd_per_month", "current_usd_per_month", "change_pct"]].round(2).values
     array([[ 23.08,  46.15, 100.  ]])
     """
-    columns = [
+    cpu, memory = _samples(cpu_rate), _samples(working_set)
+    stamps = pd.concat([cpu["timestamp"], memory["timestamp"]])
+    if stamps.empty or stamps.min() > stamps.max() - 2 * WEEK + pd.Timedelta(hours=1):
+        return pd.DataFrame(columns=week_columns(by))
+    cut, begin = stamps.max() - WEEK, stamps.max() - 2 * WEEK
+
+    def week_usage(lo: pd.Timestamp, hi: pd.Timestamp) -> pd.DataFrame:
+        def part(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[(frame["timestamp"] > lo) & (frame["timestamp"] <= hi)]
+
+        return container_usage(part(cpu), part(memory))
+
+    previous, current = week_usage(begin, cut), week_usage(cut, stamps.max())
+    return week_change(previous, current, resources, workloads, prices, by)
+
+
+def week_columns(by: str) -> list[str]:
+    """The columns of :func:`week_over_week` by ``by``."""
+    return [
         by,
         "previous_usd_per_month",
         "current_usd_per_month",
         "change_usd_per_month",
         "change_pct",
     ]
-    cpu, memory = _samples(cpu_rate), _samples(working_set)
-    stamps = pd.concat([cpu["timestamp"], memory["timestamp"]])
-    if stamps.empty or stamps.min() > stamps.max() - 2 * WEEK + pd.Timedelta(hours=1):
-        return pd.DataFrame(columns=columns)
-    cut, begin = stamps.max() - WEEK, stamps.max() - 2 * WEEK
 
-    def week_cost(lo: pd.Timestamp, hi: pd.Timestamp) -> pd.Series:
-        def part(frame: pd.DataFrame) -> pd.DataFrame:
-            return frame[(frame["timestamp"] > lo) & (frame["timestamp"] <= hi)]
 
-        costs = container_costs(
-            container_usage(part(cpu), part(memory)), resources, workloads, prices=prices
-        )
+def week_change(
+    previous: pd.DataFrame,
+    current: pd.DataFrame,
+    resources: pd.DataFrame,
+    workloads: pd.DataFrame,
+    prices: Prices | None = None,
+    by: str = "namespace",
+) -> pd.DataFrame:
+    """Monthly cost per ``by`` of two weeks' :func:`container_usage` (or
+    :func:`container_usage_from_stats`): what :func:`week_over_week` reports.
+
+    >>> use = pd.DataFrame({"namespace": ["n"], "pod": ["p"], "container": ["c"],
+    ...                     "cpu_mean_cores": [1.0], "memory_mean_bytes": [0.0], "presence": 1.0})
+    >>> week_change(use, use.assign(cpu_mean_cores=2.0), use[KEYS], pod_workloads(None))[
+    ...     "change_pct"].tolist()
+    [100.0]
+    """
+
+    def week_cost(usage: pd.DataFrame) -> pd.Series:
+        costs = container_costs(usage, resources, workloads, prices=prices)
         return cost_by(costs, by).set_index(by)["cost_usd_per_month"]
 
     out = pd.concat(
         {
-            "previous_usd_per_month": week_cost(begin, cut),
-            "current_usd_per_month": week_cost(cut, stamps.max()),
+            "previous_usd_per_month": week_cost(previous),
+            "current_usd_per_month": week_cost(current),
         },
         axis=1,
     ).fillna(0.0)
@@ -717,7 +915,9 @@ def week_over_week(
         / out["previous_usd_per_month"].where(out["previous_usd_per_month"] > 0)
     )
     out = out.rename_axis(by).reset_index()
-    return out[columns].sort_values("change_usd_per_month", ascending=False, ignore_index=True)
+    return out[week_columns(by)].sort_values(
+        "change_usd_per_month", ascending=False, ignore_index=True
+    )
 
 
 # --------------------------------------------------------------------------- findings
@@ -863,8 +1063,14 @@ def cost_report(
     restarts: pd.DataFrame | None = None,
     reasons: pd.DataFrame | None = None,
     profile: Profile | None = None,
+    stats: pd.DataFrame | None = None,
+    weeks: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Everything the cost notebook shows, in one call: frames, ``summary`` and ``findings``.
+
+    Push-down (fleet scale): ``stats`` holds per-container statistics computed by Prometheus
+    (see :func:`container_usage_from_stats`) in place of ``cpu_rate`` and ``working_set``
+    (then None), ``weeks`` the previous and current week's :func:`container_usage_from_stats`.
 
     ``inventory`` (Kubernetes ``containers`` frame) stands in for ``owners``, ``requests`` and
     ``limits`` when they are not given, and gives teams, nodes and OOM state. Keys:
@@ -881,7 +1087,6 @@ def cost_report(
         "tolerance_share"
     ]
     prices = profile.prices if profile is not None else Prices()
-    cpu_rate, working_set = _samples(cpu_rate), _samples(working_set)  # once, not in every step
     owners = owners if owners is not None else inventory
     resources = container_resources(
         requests if requests is not None else inventory,
@@ -890,8 +1095,19 @@ def cost_report(
     workloads = pod_workloads(owners)
     if inventory is not None and owners is not inventory:  # kube_pod_owner has no team label
         workloads = teams_from_inventory(workloads, inventory)
-    per_container = container_usage(cpu_rate, working_set)
-    usage = workload_usage(cpu_rate, working_set, owners, cpu_settings["cpu_percentile"])
+    if stats is not None:
+        per_container = container_usage_from_stats(stats)
+        usage = workload_usage_from_stats(stats, owners, cpu_settings["cpu_percentile"])
+        by_week = (
+            week_change(*weeks, resources, workloads, prices)
+            if weeks is not None
+            else pd.DataFrame(columns=week_columns("namespace"))
+        )
+    else:
+        cpu_rate, working_set = _samples(cpu_rate), _samples(working_set)  # once, not per step
+        per_container = container_usage(cpu_rate, working_set)
+        usage = workload_usage(cpu_rate, working_set, owners, cpu_settings["cpu_percentile"])
+        by_week = week_over_week(cpu_rate, working_set, resources, workloads, prices)
     oom = workload_oom(restart_summary(restarts, reasons, inventory), resources, workloads)
     recommendations = recommend(usage, oom, profile)
     costs = container_costs(per_container, resources, workloads, recommendations, prices)
@@ -910,13 +1126,16 @@ def cost_report(
     busy = per_workload.merge(idle[WORKLOAD_CONTAINER], how="left", indicator=True)
     busy = busy[busy["_merge"] == "left_only"].drop(columns="_merge")
     findings = Findings(
-        [
-            *_overprovisioned(busy, "cpu", cpu_settings),
-            *_overprovisioned(busy, "memory", memory_settings),
-            *_idle(idle, idle_share),
-            *_unused_pv(unused, pv_min),
-            *_underprovisioned(per_workload, tolerance),
-        ]
+        rollup(
+            [
+                *_overprovisioned(busy, "cpu", cpu_settings),
+                *_overprovisioned(busy, "memory", memory_settings),
+                *_idle(idle, idle_share),
+                *_unused_pv(unused, pv_min),
+                *_underprovisioned(per_workload, tolerance),
+            ],
+            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+        )
     )
     totals = costs[MONEY_COLUMNS].sum()
     summary = {
@@ -939,7 +1158,7 @@ def cost_report(
         "idle": idle,
         "unused_volumes": unused,
         "nodes": nodes,
-        "week_over_week": week_over_week(cpu_rate, working_set, resources, workloads, prices),
+        "week_over_week": by_week,
         "summary": summary,
         "findings": findings,
     }

@@ -55,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
 from dwcp_diag.config import Profile
 from dwcp_diag.frames import TIMESTAMP_DTYPE
 
@@ -521,6 +522,88 @@ def detect_leaks(
     return out.sort_values(["is_leak", "growth_mib_per_h"], ascending=False).reset_index(drop=True)
 
 
+SCREEN_COLUMNS = [*KEYS, "slope_mib_per_h", "day_over_day_mib_per_h", "drop_ratio", "restarts"]
+
+
+def leak_candidates(
+    screen: pd.DataFrame,
+    min_growth_mib_per_h: float = LEAK_DEFAULTS["min_growth_mib_per_h"],
+    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
+    max_series: int = 200,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Stage one of leak detection at fleet scale: which containers to fetch in full.
+
+    ``screen`` has, per container (computed by Prometheus at a coarse step): the window's
+    least-squares ``slope_mib_per_h``, the median ``day_over_day_mib_per_h`` (a daily cycle
+    cancels out), the smallest ``drop_ratio`` between consecutive samples and ``restarts``
+    in the window. A candidate grows by half the leak threshold on either measure, restarted
+    or fell by ``drop_fraction`` (both cut segments: a sawtooth of leak and OOM kill). Any
+    other container has one uncut segment that does not grow: :func:`detect_leaks` would
+    not flag it. Returns ``(fetch, skipped)``: at most ``max_series`` candidates, growing
+    ones first, then by restarts; the rest are summarised, not analysed.
+
+    >>> screen = pd.DataFrame({"namespace": "n", "pod": ["a", "b", "c"], "container": "c",
+    ...                        "slope_mib_per_h": [5.0, 0.0, 0.1], "day_over_day_mib_per_h":
+    ...                        [4.0, 0.1, 0.0], "drop_ratio": [1.0, 0.95, 0.2], "restarts": 0})
+    >>> fetch, skipped = leak_candidates(screen, max_series=1)
+    >>> fetch["pod"].tolist(), skipped["pod"].tolist()
+    (['a'], ['c'])
+    """
+    frame = plain_labels(screen, KEYS).reindex(columns=SCREEN_COLUMNS)
+    growth = frame[["slope_mib_per_h", "day_over_day_mib_per_h"]].max(axis=1).fillna(0.0)
+    cut = (frame["restarts"].fillna(0) > 0) | (frame["drop_ratio"] < 1.0 - drop_fraction)
+    chosen = frame[(growth >= min_growth_mib_per_h / 2) | cut].assign(
+        _growing=growth >= min_growth_mib_per_h, _growth=growth
+    )
+    chosen = chosen.sort_values(
+        ["_growing", "restarts", "_growth", *KEYS],
+        ascending=[False, False, False, True, True, True],
+    ).drop(columns=["_growing", "_growth"])
+    limit = max(int(max_series), 0)
+    return chosen.iloc[:limit].reset_index(drop=True), chosen.iloc[limit:].reset_index(drop=True)
+
+
+def screened_out(leaks: pd.DataFrame, screen: pd.DataFrame) -> pd.DataFrame:
+    """:func:`detect_leaks` rows completed with the screened containers not fetched in full
+    (``is_leak`` false, ``growth_mib_per_h`` the screen's, no segments)."""
+    seen = plain_labels(leaks, KEYS).set_index(KEYS).index
+    rest = plain_labels(screen, KEYS).set_index(KEYS)
+    rest = rest[~rest.index.isin(seen)].reset_index()
+    extra = pd.DataFrame(
+        {
+            **{k: rest[k] for k in KEYS},
+            "is_leak": False,
+            "growth_mib_per_h": rest["slope_mib_per_h"].astype("float64"),
+            "segments": 0,
+            "growing_segments": 0,
+        }
+    ).reindex(columns=LEAK_COLUMNS)
+    if extra.empty:
+        return leaks
+    return pd.concat([leaks, extra.astype(leaks.dtypes.to_dict())], ignore_index=True)
+
+
+def _unanalysed_finding(skipped: pd.DataFrame | None, max_series: int) -> list[Finding]:
+    if skipped is None or skipped.empty:
+        return []
+    namespaces = skipped["namespace"].astype("str").unique()
+    listed = skipped[KEYS].head(50).to_dict("records")
+    return [
+        Finding(
+            "memory_leak",
+            "info",
+            {"namespace": namespaces[0] if len(namespaces) == 1 else "(several)"},
+            f"{len(skipped)} more containers grew, restarted or fell in the coarse screen but "
+            f"were not analysed at full resolution (max_series_fetched = {max_series}): raise "
+            "it or narrow the namespaces to analyse them.",
+            float(len(skipped)),
+            float(max_series),
+            "count",
+            {"containers": listed},
+        )
+    ]
+
+
 # --------------------------------------------------------------------------- restarts and OOM
 
 
@@ -682,8 +765,12 @@ def memory_near_limit(
     limits: pd.DataFrame | None,
     share: float = 0.85,
     quantile: float = 0.99,
+    stats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per container with a memory limit: the working set's ``quantile`` as a share of it.
+
+    ``stats`` (push-down: per-container statistics computed by Prometheus, with the
+    ``memory_pNN_bytes`` column of ``quantile``) replaces the samples when given.
 
     ``near`` is true when that share is at least ``share`` (runbook Problem 4: > 85 %).
 
@@ -694,8 +781,12 @@ def memory_near_limit(
     >>> memory_near_limit(ws, lim)[["near", "share_of_limit"]].to_dict("records")
     [{'near': True, 'share_of_limit': 0.9495}]
     """
-    frame = plain_labels(working_set, KEYS)
-    usage = frame.groupby(KEYS)["value"].quantile(quantile).rename("working_set_bytes")
+    if stats is not None:
+        column = f"memory_p{round(quantile * 100, 6):g}_bytes"
+        usage = plain_labels(stats, KEYS).set_index(KEYS)[column].rename("working_set_bytes")
+    else:
+        frame = plain_labels(working_set, KEYS)
+        usage = frame.groupby(KEYS)["value"].quantile(quantile).rename("working_set_bytes")
     limit = _limits_of(limits).set_index(KEYS)["memory_limit_bytes"].dropna()
     out = usage.to_frame().join(limit, how="inner").reset_index()
     out["share_of_limit"] = out["working_set_bytes"] / out["memory_limit_bytes"]
@@ -703,8 +794,12 @@ def memory_near_limit(
     return out.sort_values("share_of_limit", ascending=False).reset_index(drop=True)
 
 
-def no_memory_limit(working_set: pd.DataFrame, limits: pd.DataFrame | None) -> pd.DataFrame:
+def no_memory_limit(
+    working_set: pd.DataFrame, limits: pd.DataFrame | None, stats: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """Containers seen in the working set or the limits table without a memory limit.
+
+    ``stats`` (push-down, with ``memory_max_bytes``) replaces the samples when given.
 
     Returns nothing when ``limits`` is None or empty (no limit data is no evidence).
     ``limits``: a limits series, an inventory frame or :func:`container_resources` output.
@@ -719,7 +814,11 @@ def no_memory_limit(working_set: pd.DataFrame, limits: pd.DataFrame | None) -> p
     table = _limits_of(limits)
     if table.empty:
         return pd.DataFrame(columns=columns)
-    peak = plain_labels(working_set, KEYS).groupby(KEYS)["value"].max().rename("memory_max_bytes")
+    if stats is not None:
+        peak = plain_labels(stats, KEYS).set_index(KEYS)["memory_max_bytes"]
+    else:
+        peak = plain_labels(working_set, KEYS).groupby(KEYS)["value"].max()
+    peak = peak.rename("memory_max_bytes")
     table = table.set_index(KEYS)
     out = table.join(peak, how="outer")
     out = out[out["memory_limit_bytes"].isna()].reset_index()
@@ -861,8 +960,18 @@ def memory_report(
     limits: pd.DataFrame | None = None,
     inventory: pd.DataFrame | None = None,
     profile: Profile | None = None,
+    stats: pd.DataFrame | None = None,
+    screen: pd.DataFrame | None = None,
+    skipped: pd.DataFrame | None = None,
+    max_series: int = 200,
 ) -> dict[str, Any]:
     """Everything the memory notebook shows, in one call: frames and ``findings``.
+
+    Push-down (fleet scale): ``stats`` holds per-container statistics computed by Prometheus
+    (``memory_max_bytes`` and the near-limit quantile), ``working_set`` then only the
+    series fetched in full (leak candidates, charted containers), ``screen`` every
+    container's leak screen (:func:`leak_candidates`) and ``skipped`` the candidates left
+    out by ``max_series``.
 
     Keys: ``resources`` (:func:`container_resources`), ``segments`` and ``leaks``
     (:func:`leak_segments`, :func:`detect_leaks`), ``restarts`` (:func:`restart_summary`),
@@ -899,19 +1008,27 @@ def memory_report(
         working_set, restarts, leak["drop_fraction"], leak["min_segment_h"], leak["min_span_h"]
     )
     leaks = detect_leaks(working_set, restarts, resources, **leak, segments=segments)
+    if screen is not None:
+        leaks = screened_out(leaks, screen)
     summary = restart_summary(restarts, reasons, inventory)
     near = memory_near_limit(
-        working_set, resources, near_settings["share"], near_settings["quantile"]
+        working_set, resources, near_settings["share"], near_settings["quantile"], stats
     )
-    missing = no_memory_limit(working_set, resources if has_resources else None)
+    missing = no_memory_limit(working_set, resources if has_resources else None, stats)
     findings = Findings(
-        [
-            *_leak_findings(leaks, critical["critical_hours_to_limit"]),
-            *_restart_findings(summary, restart_settings),
-            *_limit_findings(near, missing, near_settings),
-        ]
+        rollup(
+            [
+                *_leak_findings(leaks, critical["critical_hours_to_limit"]),
+                *_unanalysed_finding(skipped, max_series),
+                *_restart_findings(summary, restart_settings),
+                *_limit_findings(near, missing, near_settings),
+            ],
+            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+        )
     )
+    every = stats if stats is not None else working_set
     return {
+        "containers": plain_labels(every, KEYS)[KEYS].drop_duplicates().shape[0],
         "resources": resources,
         "segments": segments,
         "leaks": leaks,

@@ -1604,3 +1604,151 @@ def _capacity_truth(cluster: Cluster) -> dict[str, Any]:
             "bytes_at_end": DB_SIZE_BYTES_AT_END,
         },
     }
+
+
+# ---------------------------------------------------------------------------- fleet at scale
+
+FLEET_REPLICAS = 4  # pods per Deployment in :func:`fleet_series`
+FLEET_NAMESPACES = 20
+_HASH_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # a ReplicaSet's pod-template-hash alphabet
+
+
+def fleet_series(
+    containers: int,
+    days: float = 7,
+    seed: int = DEMO_SEED,
+    end: pd.Timestamp | str = DEMO_END,
+    scrape_interval_s: int = 300,
+) -> tuple[np.ndarray, Iterator[Series], dict[str, Any]]:
+    """A plain fleet of ``containers`` single-container pods over ``days``: only the series
+    the memory and cost reports read, for scale benchmarks (``benchmarks/scale.py``).
+
+    Deployments of 4 replicas in 20 namespaces; working sets with a daily cycle and noise;
+    1 % of the containers leak (3-8 MiB/h), 0.5 % are OOM-killed in a loop, 2 % restart with
+    an error, 5 % have no memory limit. Returns the time grid, the series (grouped by
+    family, generated lazily: nothing holds the whole fleet) and the planted truth.
+
+    >>> grid, series, truth = fleet_series(8, days=1)
+    >>> len(grid), sorted({s.family for s in series})[:2], truth["containers"]
+    (289, ['container_cpu_usage_seconds', 'container_memory_working_set_bytes'], 8)
+    """
+    if containers < 1 or days <= 0 or scrape_interval_s <= 0:
+        raise ValueError("containers, days and scrape_interval_s must be positive")
+    end_s = _unix_s(end)
+    grid_s = np.arange(end_s - int(days * DAY_S), end_s + 1, scrape_interval_s, dtype=np.int64)
+    rng = stable_rng(seed, "fleet", containers)
+    index = np.arange(containers)
+    kind = rng.random(containers)
+    plan = {
+        "base_bytes": np.round(rng.uniform(96, 1024, containers)) * MIB,
+        "cpu_cores": rng.uniform(0.02, 0.8, containers),
+        "cpu_request": rng.choice([0.1, 0.25, 0.5, 1.0, 2.0], containers),
+        "leak": kind < 0.01,
+        "oom_loop": (kind >= 0.01) & (kind < 0.015),
+        "errors": (kind >= 0.015) & (kind < 0.035),
+        "no_limit": (kind >= 0.035) & (kind < 0.085),
+        "growth_mib_per_h": rng.uniform(3, 8, containers),
+    }
+    names = []
+    for i in index.tolist():
+        workload = f"svc-{i // FLEET_REPLICAS:05d}"
+        rs_hash = "".join(stable_rng(seed, "rs", workload).choice(list(_HASH_ALPHABET), 9))
+        pod_suffix = "".join(stable_rng(seed, "pod", i).choice(list(_HASH_ALPHABET), 5))
+        names.append(
+            {
+                "namespace": f"team-{(i // FLEET_REPLICAS) % FLEET_NAMESPACES:02d}",
+                "pod": f"{workload}-{rs_hash}-{pod_suffix}",
+                "container": "app",
+                "replicaset": f"{workload}-{rs_hash}",
+            }
+        )
+    hours = (grid_s - grid_s[0]) / 3600.0
+    wave = 0.5 + 0.5 * np.sin(2 * np.pi * ((grid_s % DAY_S) / DAY_S - 0.3))
+
+    def memory_and_restarts(i: int) -> tuple[np.ndarray, np.ndarray, str | None]:
+        noise = stable_rng(seed, "ws", i).normal(0.0, 0.02, len(grid_s))
+        base = plan["base_bytes"][i]
+        restarts = np.zeros(len(grid_s))
+        if plan["oom_loop"][i]:
+            period_h = 20.0
+            since = hours % period_h
+            restarts = np.floor(hours / period_h)
+            ws = base + plan["growth_mib_per_h"][i] * 4 * MIB * since
+            return np.round(ws * (1 + noise)), restarts, "OOMKilled"
+        ws = base * (1 + 0.1 * wave + noise)
+        if plan["leak"][i]:
+            ws = ws + plan["growth_mib_per_h"][i] * MIB * hours
+        reason = None
+        if plan["errors"][i]:
+            restarts = np.floor(hours / (days * 24 / 3 + 1))
+            reason = "Error"
+        return np.round(ws), restarts, reason
+
+    def limit_bytes(i: int) -> float:
+        if plan["oom_loop"][i]:
+            return float(plan["base_bytes"][i] + plan["growth_mib_per_h"][i] * 4 * MIB * 20)
+        return float(plan["base_bytes"][i] * 3)
+
+    def constant(value: float) -> np.ndarray:
+        return np.full(len(grid_s), float(value))
+
+    def generate() -> Iterator[Series]:
+        keys = [{k: n[k] for k in ("namespace", "pod", "container")} for n in names]
+        for i in index.tolist():
+            ws, _, _ = memory_and_restarts(i)
+            yield Series(
+                "container_memory_working_set_bytes", "gauge",
+                "container_memory_working_set_bytes", keys[i], 0, ws,
+            )  # fmt: skip
+        for i in index.tolist():
+            noise = stable_rng(seed, "cpu", i).gamma(4.0, 0.25, len(grid_s))
+            rate = plan["cpu_cores"][i] * (0.6 + 0.8 * wave) * noise
+            counter = np.round(np.cumsum(rate * scrape_interval_s), 3)
+            yield Series(
+                "container_cpu_usage_seconds", "counter", "container_cpu_usage_seconds_total",
+                keys[i], 0, counter,
+            )  # fmt: skip
+        for kind_name, metric in (
+            ("requests", "kube_pod_container_resource_requests"),
+            ("limits", "kube_pod_container_resource_limits"),
+        ):
+            for i in index.tolist():
+                cpu = plan["cpu_request"][i] * (2 if kind_name == "limits" else 1)
+                memory = plan["base_bytes"][i] * 1.5 if kind_name == "requests" else limit_bytes(i)
+                for resource, unit, value in (("cpu", "core", cpu), ("memory", "byte", memory)):
+                    if kind_name == "limits" and resource == "memory" and plan["no_limit"][i]:
+                        continue
+                    labels = {**keys[i], "resource": resource, "unit": unit}
+                    yield Series(metric, "gauge", metric, labels, 0, constant(round(value, 3)))
+        for i in index.tolist():
+            _, restarts, _ = memory_and_restarts(i)
+            yield Series(
+                "kube_pod_container_status_restarts", "counter",
+                "kube_pod_container_status_restarts_total", keys[i], 0, restarts,
+            )  # fmt: skip
+        for i in index.tolist():
+            _, restarts, reason = memory_and_restarts(i)
+            if reason is not None:
+                labels = {**keys[i], "reason": reason}
+                yield Series(
+                    "kube_pod_container_status_last_terminated_reason", "gauge",
+                    "kube_pod_container_status_last_terminated_reason", labels, 0,
+                    (restarts > 0).astype(float),
+                )  # fmt: skip
+        for i in index.tolist():
+            labels = {
+                "namespace": names[i]["namespace"],
+                "pod": names[i]["pod"],
+                "owner_kind": "ReplicaSet",
+                "owner_name": names[i]["replicaset"],
+                "owner_is_controller": "true",
+            }
+            yield Series("kube_pod_owner", "gauge", "kube_pod_owner", labels, 0, constant(1.0))
+
+    truth = {
+        "containers": containers,
+        "leaking": [names[i]["pod"] for i in index[plan["leak"]].tolist()],
+        "oom_loop": [names[i]["pod"] for i in index[plan["oom_loop"]].tolist()],
+        "no_limit": int(plan["no_limit"].sum()),
+    }
+    return grid_s, generate(), truth

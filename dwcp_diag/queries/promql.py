@@ -383,6 +383,93 @@ def pod_owner(
     return series_selector(m.pod_owner, selector=_namespaced(selector, namespaces))
 
 
+def subquery_range(range_s: float, step_s: float) -> str:
+    """``[RANGE:STEP]`` for the evaluation times ``T - range_s .. T`` at multiples of the step.
+
+    The range is padded by half a step, so the first time is included whether the server's
+    ranges are closed on the left (Prometheus 2) or open (Prometheus 3): an instant statistic
+    over the subquery sees exactly the samples a range query over the window returns.
+
+    >>> subquery_range(7 * 86400, 300)
+    '[604950s:300s]'
+    """
+    if range_s < 0 or step_s <= 0:
+        raise ValueError(f"subquery range {range_s!r}s and step {step_s!r}s must be positive")
+    return f"[{_seconds(range_s + step_s / 2)}:{_seconds(step_s)}]"
+
+
+def _seconds(value_s: float) -> str:
+    milliseconds = round(value_s * 1000)
+    return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
+
+
+def over_window(
+    function: str,
+    inner: str,
+    range_s: float,
+    step_s: float,
+    by: Sequence[str] = ("namespace", "pod", "container"),
+    combine: str = "max",
+) -> str:
+    """A per-series statistic of ``inner`` over a window, as one instant vector (push-down).
+
+    ``function`` is a PromQL ``*_over_time`` function (``quantile_over_time(0.95`` style for
+    a quantile: pass ``"quantile_over_time(0.95,"``); several series of one container
+    (a restarted cAdvisor, two scrapers) are combined with ``combine`` by ``by``.
+
+    >>> print(over_window("max_over_time", "working_set_bytes", 86400, 300))
+    max by (namespace, pod, container) (max_over_time(working_set_bytes[86550s:300s]))
+    >>> over_window("quantile_over_time(0.95,", "rate(x[5m])", 3600, 300, combine="max")
+    'max by (namespace, pod, container) (quantile_over_time(0.95, rate(x[5m])[3750s:300s]))'
+    """
+    call = f"{function} " if function.endswith(",") else f"{function}("
+    return f"{combine}{_by(by)}({call}{inner}{subquery_range(range_s, step_s)}))"
+
+
+def window_quantile(q: float) -> str:
+    """``quantile_over_time(q,``: the ``function`` argument of :func:`over_window`.
+
+    >>> window_quantile(0.95)
+    'quantile_over_time(0.95,'
+    """
+    if not 0 <= q <= 1:
+        raise ValueError(f"quantile {q!r} must be between 0 and 1")
+    return f"quantile_over_time({q:g},"
+
+
+def series_steps(inner: str, range_s: float, step_s: float) -> str:
+    """How many evaluation times of the window had at least one series of ``inner``.
+
+    >>> series_steps("up", 600, 300)
+    'count_over_time((count(up))[750s:300s])'
+    """
+    return f"count_over_time((count({inner})){subquery_range(range_s, step_s)})"
+
+
+def sample_drop_ratio(inner: str, range_s: float, step_s: float) -> str:
+    """The smallest ratio of a sample to the one a step before it: a fall (a restart's trace).
+
+    >>> sample_drop_ratio("ws", 600, 300)
+    'min by (namespace, pod, container) (min_over_time((ws / ws offset 300s)[750s:300s]))'
+    """
+    ratio = f"({inner} / {inner} offset {_seconds(step_s)})"
+    return over_window("min_over_time", ratio, range_s, step_s, combine="min")
+
+
+def day_over_day_growth(
+    inner: str, range_s: float, step_s: float, by: Sequence[str] = ("namespace", "pod", "container")
+) -> str:
+    """The median change of ``inner`` against the same time a day before, per hour: a daily
+    cycle cancels out (NaN for windows of a day or less).
+
+    >>> print(day_over_day_growth("ws", 2 * 86400, 1800, by=("pod",)))
+    max by (pod) (quantile_over_time(0.5, (ws - ws offset 1d)[87300s:1800s])) / 24
+    """
+    inner_change = f"({inner} - {inner} offset 1d)"
+    median = over_window(window_quantile(0.5), inner_change, max(range_s - 86400, 0), step_s, by)
+    return f"{median} / 24"
+
+
 # Every template, callable with MetricNames alone: the suites that run them all use this.
 TEMPLATES: dict[str, Callable[[MetricNames], str]] = {
     "request_rate_by_path": request_rate_by_path,

@@ -291,6 +291,8 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    from dwcp_diag.report.progress import progress_options
+
     with tempfile.TemporaryDirectory(prefix="dwcp-render-") as tmp:
         output = Path(tmp) / path.name
         try:
@@ -299,7 +301,7 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
                 str(output),
                 parameters=job.parameters,
                 kernel_name=_kernel_name(),
-                progress_bar=job.progress,
+                progress_bar=progress_options(path.stem, updating=job.progress),
                 execution_timeout=job.cell_timeout_s,
                 cwd=str(path.parent),
             )
