@@ -36,6 +36,7 @@ from dwcp_diag.analysis.findings import (
     findings_table_html,
 )
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.report import compare
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
 log = logging.getLogger("dwcp_diag.render")
@@ -142,6 +143,7 @@ class RenderJob:
     show_code: bool = False
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S
     progress: bool = False
+    compare_dir: str | None = None  # an earlier output folder: status/resolved (report.compare)
 
 
 @dataclass
@@ -178,6 +180,7 @@ def render(job: RenderJob) -> RenderResult:
     if executed is None:
         return result
     result.findings = collect_findings(executed)
+    job = compare.after_execute(job, result, executed, out_dir)  # status, resolved, trend data
     result.window = covered_window(executed)
     started = time.perf_counter()
     page = export_html(executed, name, job, result)
