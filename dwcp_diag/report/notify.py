@@ -309,7 +309,7 @@ def send_email(settings: EmailSettings, message: Message) -> None:
     mail.set_content(message.text())
     mail.add_alternative(message.html(), subtype="html")
     for path in worst_reports(message, settings.attach_max_bytes):
-        mail.add_attachment(path.read_bytes(), maintype="text", subtype="html", filename=path.name)
+        mail.add_attachment(path.read_text(encoding="utf-8"), subtype="html", filename=path.name)
     with smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout_s) as smtp:
         smtp.ehlo()
         if settings.starttls:
