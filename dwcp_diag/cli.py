@@ -284,7 +284,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     jobs = build_jobs(args, args.notebooks, times, parameters, Path(args.out))
     notify = _notify_settings() if getattr(args, "notify", False) else None
     if getattr(args, "compare", None):
-        jobs = compare.attach_history(jobs, [compare.check_folder(args.compare)])
+        jobs = compare.attach_history(jobs, compare.history_until(args.compare))
     status = _run(jobs, args.jobs, Path(args.out), getattr(args, "copy_to", None))
     if notify is not None:
         out = Path(args.out)

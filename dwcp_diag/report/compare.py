@@ -211,3 +211,19 @@ def check_folder(path: str | Path) -> Path:
             f"--compare {path}: not a folder of rendered reports (no *.findings.json)"
         )
     return folder
+
+
+def history_until(path: str | Path) -> list[Path]:
+    """``render --compare DIR``: DIR, preceded by its suite's earlier periods when DIR is one
+    (``reports/weekly/2026-W46``), for the trends; oldest first.
+
+    >>> import tempfile; root = Path(tempfile.mkdtemp())
+    >>> for p in ("2026-W45", "2026-W46"):
+    ...     (root / p).mkdir(); (root / p / "a.findings.json").touch()
+    >>> [p.name for p in history_until(root / "2026-W46")]
+    ['2026-W45', '2026-W46']
+    """
+    folder = check_folder(path)
+    if not PERIOD_LABEL.match(folder.name):
+        return [folder]
+    return [*earlier_periods(folder.parent, folder.name, HISTORY_PERIODS - 1), folder]

@@ -178,7 +178,7 @@ def crossing_history(
             if not isinstance(finding, Mapping) or finding.get("check") != "capacity_exhaustion":
                 continue
             evidence = finding.get("evidence") or {}
-            crossing = evidence.get("crossing") or evidence.get("crossing_earliest")
+            crossing = evidence.get("crossing")  # the central forecast's, not the band's
             if not crossing:
                 continue
             subject = dict(finding.get("subject") or {})
