@@ -2,8 +2,9 @@
 
     dwcp-diag render NOTEBOOK... [--source live|demo|snapshot:DIR] [--window 7d | --start T --end T]
                      [-p key=value] [--out DIR] [--record DIR] [--show-code]
+                     [--compare EARLIER_DIR] [--notify]
     dwcp-diag demo   [--out reports]
-    dwcp-diag due    [--out reports] [--suite NAME]  (compares with, notifies: [notify])
+    dwcp-diag due    [--out reports] [--suite NAME]  (vs the previous period; notifies per [notify])
     dwcp-diag postmortem INCIDENT --start T --end T [--out DIR]
     dwcp-diag check  [--profile NAME]
 
