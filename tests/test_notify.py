@@ -16,7 +16,7 @@ import pytest
 
 from dwcp_diag.cli import main
 from dwcp_diag.errors import ConfigError
-from dwcp_diag.report.notify import Message, parse_notify, worst_reports
+from dwcp_diag.report.notify import Message, build_message, parse_notify, worst_reports
 from tests.fixtures.loopback_http import loopback_http_server
 from tests.fixtures.smtp import smtp_server
 
@@ -258,3 +258,28 @@ def test_attachments_stop_at_the_size_limit(tmp_path):
     assert [p.name for p in worst_reports(message, 4000)] == ["cost.html"]
     assert [p.name for p in worst_reports(message, 5000)] == ["cost.html", "memory.html"]
     assert worst_reports(message, 100) == []
+
+
+def test_changes_pushes_new_findings_and_persisting_criticals_only(tmp_path):
+    def f(check, severity, status, pod):
+        return {"check": check, "severity": severity, "subject": {"pod": pod}, "summary": "s",
+                "status": status}  # fmt: skip
+
+    findings = [
+        f("oom_killed", "critical", "persisting", "a"),
+        f("memory_leak", "critical", "new", "b"),
+        f("no_memory_limit", "warning", "persisting", "c"),
+        f("memory_near_limit", "warning", "new", "d"),
+    ]
+    (tmp_path / "memory.findings.json").write_text(json.dumps(findings))
+    (tmp_path / "cost.findings.json").write_text(json.dumps([f("unused_pv", "info", "new", "e")]))
+    message = build_message("weekly", "2026-W47", tmp_path)
+    assert message.counts == {"critical": 2, "warning": 2, "info": 1}
+    assert [(p["report"], p["subject"]["pod"]) for p in message.pushed] == [
+        ("memory", "a"),
+        ("memory", "b"),
+        ("memory", "d"),
+        ("cost", "e"),
+    ]
+    everything = build_message("weekly", "2026-W47", tmp_path, push="all")
+    assert len(everything.pushed) == 5
