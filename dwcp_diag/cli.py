@@ -2,8 +2,9 @@
 
     dwcp-diag render NOTEBOOK... [--source live|demo|snapshot:DIR] [--window 7d | --start T --end T]
                      [-p key=value] [--out DIR] [--record DIR] [--show-code]
+                     [--compare EARLIER_DIR] [--notify]
     dwcp-diag demo   [--out reports]
-    dwcp-diag due    [--out reports] [--suite NAME]
+    dwcp-diag due    [--out reports] [--suite NAME]  (vs the previous period; notifies per [notify])
     dwcp-diag postmortem INCIDENT --start T --end T [--out DIR]
     dwcp-diag check  [--profile NAME]
 
@@ -31,6 +32,8 @@ import pandas as pd
 from dwcp_diag import __version__
 from dwcp_diag.config import Profile, load_profile
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.report import compare
+from dwcp_diag.report import notify as notifying
 from dwcp_diag.report import render as rendering
 from dwcp_diag.timewindow import TimeWindow
 
@@ -150,6 +153,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"notebook names ({', '.join(rendering.available_notebooks())}) or .ipynb paths",
     )
     _add_render_options(render, default_out="reports/adhoc")
+    render.add_argument(
+        "--compare",
+        metavar="DIR",
+        help="an earlier output folder: mark findings new/persisting, list the resolved ones",
+    )
+    render.add_argument(
+        "--notify", action="store_true", help="send the [notify] message once rendered"
+    )
     render.set_defaults(func=cmd_render)
 
     demo = sub.add_parser(
@@ -311,7 +322,14 @@ def cmd_render(args: argparse.Namespace) -> int:
     parameters = parse_parameters(args.parameter)
     times = resolve_window(args)
     jobs = build_jobs(args, args.notebooks, times, parameters, Path(args.out))
-    return _run(jobs, args.jobs, _output_dir(args.out), getattr(args, "copy_to", None))
+    notify = _notify_settings() if getattr(args, "notify", False) else None
+    if getattr(args, "compare", None):
+        jobs = compare.attach_history(jobs, compare.history_until(args.compare))
+    status = _run(jobs, args.jobs, _output_dir(args.out), getattr(args, "copy_to", None))
+    if notify is not None:
+        out = Path(args.out)
+        notifying.notify_period(notify, out, "adhoc", out.resolve().name, out)
+    return status
 
 
 def _output_dir(path: str | os.PathLike[str]) -> Path:
@@ -322,6 +340,13 @@ def _output_dir(path: str | os.PathLike[str]) -> Path:
     except (FileExistsError, NotADirectoryError):
         raise DwcpDiagError(f"--out {out}: a file is in the way; give a directory") from None
     return out
+
+
+def _notify_settings() -> notifying.NotifySettings:
+    settings = notifying.load_notify()
+    if settings is None or not settings.channels():
+        raise DwcpDiagError("--notify: the config file has no [notify.webhook] or [notify.email]")
+    return settings
 
 
 def build_jobs(
@@ -411,6 +436,9 @@ def cmd_due(args: argparse.Namespace) -> int:
             print("dwcp-diag due: another run holds the lock; nothing done", file=sys.stderr)
             return rendering.EXIT_OK
         state = ScheduleState(root)
+        notify = notifying.load_notify()
+        if notify is not None:
+            notifying.retry_pending(notify, root)
         all_results: list[rendering.RenderResult] = []
         for suite in (suites[name] for name in (args.suite or sorted(suites))):
             for period in due_periods(suite, now, state.resume_after(suite.name)):
@@ -418,11 +446,14 @@ def cmd_due(args: argparse.Namespace) -> int:
                 times = {"start": period.start.isoformat(), "end": period.end.isoformat()}
                 out_dir = root / suite.name / period.label
                 jobs = build_jobs(args, suite.notebooks, times, {}, out_dir)
-                results = rendering.render_all(jobs, args.jobs)
+                earlier = compare.earlier_periods(root / suite.name, period.label)
+                results = rendering.render_all(compare.attach_history(jobs, earlier), args.jobs)
                 all_results += results
                 reason = retry_reason(results)
                 if reason is None:
                     state.mark_done(suite.name, period)
+                    if notify is not None and suite.name in (notify.suites or (suite.name,)):
+                        notifying.notify_period(notify, root, suite.name, period.label, out_dir)
                     continue
                 attempts, retried = state.record_failure(suite, period, reason)
                 outcome = "retried next run" if retried else "given up, marked done"

@@ -292,7 +292,7 @@ def load_profile(
     else:
         file_path = find_config_file(path, environ)
     document = read_config_file(file_path) if file_path else {}
-    unknown = set(document) - {"default_profile", "defaults", "profiles", "suites"}
+    unknown = set(document) - {"default_profile", "defaults", "profiles", "suites", "notify"}
     if unknown:
         raise ConfigError(
             f"config file {file_path}: unknown top-level key(s) {sorted(unknown)}; "

@@ -68,7 +68,7 @@ CHECKS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
         "unused_pv",
         "underprovisioned",
     ),
-    "capacity": ("capacity_exhaustion", "headroom_low", "growth_anomaly"),
+    "capacity": ("capacity_exhaustion", "headroom_low", "growth_anomaly", "forecast_drift"),
     "incident": ("deployment_in_window", "consumer_lag_spike"),
     "all": ("source_unavailable", "no_data", "report_failed"),
 }
@@ -105,6 +105,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "capacity_exhaustion": "a resource forecast to reach its limit within the horizon",
     "headroom_low": "CPU or memory requests at 80 % of the nodes' allocatable or more",
     "growth_anomaly": "a week-over-week change well beyond the series' normal variation",
+    "forecast_drift": "an exhaustion forecast's date moving closer period after period",
     "deployment_in_window": "a rollout or scaling inside (or just before) the incident window",
     "consumer_lag_spike": "Kafka consumer lag over the runbook's threshold (KI-001)",
     "source_unavailable": "a source could not be reached; the rest of the report still renders",

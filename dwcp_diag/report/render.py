@@ -40,6 +40,7 @@ from dwcp_diag.analysis.findings import (
     impact_key,
 )
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.report import compare
 from dwcp_diag.report.figures import embed_figures, plotly_script
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
@@ -154,6 +155,7 @@ class RenderJob:
     show_code: bool = False
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S
     progress: bool = False
+    compare_dir: str | None = None  # an earlier output folder: status/resolved (report.compare)
 
 
 @dataclass
@@ -238,6 +240,7 @@ def render(job: RenderJob) -> RenderResult:
     if executed is None:  # nothing ran: the report still says so, in its findings and HTML
         executed = nbformat.read(str(path), as_version=4)
     result.findings = collect_findings(executed)
+    job = compare.after_execute(job, result, executed, out_dir)  # status, resolved, trend data
     result.window = covered_window(executed)
     if result.failure is not None:  # what was published before the failure is partial
         partial = [{**f, "partial": True} for f in result.findings]
