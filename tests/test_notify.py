@@ -85,7 +85,7 @@ def no_secret_below(root: Path, *texts: str) -> None:
 
 
 def due(root: Path, now: str) -> int:
-    return main(["due", "--out", str(root), "--jobs", "1", "--now", now])
+    return main(["due", "--source", "demo", "--out", str(root), "--jobs", "1", "--now", now])
 
 
 def test_webhook_gets_slack_json_then_only_what_changed(tmp_path, monkeypatch, receiver, caplog):
