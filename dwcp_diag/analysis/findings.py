@@ -63,7 +63,7 @@ CHECKS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
         "underprovisioned",
     ),
     "capacity": ("capacity_exhaustion", "headroom_low", "growth_anomaly"),
-    "incident": ("deployment_in_window", "consumer_lag_spike"),
+    "incident": ("deployment_in_window", "scaling_in_window", "consumer_lag_spike"),
     "all": ("source_unavailable", "no_data", "report_failed"),
 }
 CHECK_IDS = frozenset(c for checks in CHECKS_BY_NOTEBOOK.values() for c in checks)
@@ -100,6 +100,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "headroom_low": "CPU or memory requests at 80 % of the nodes' allocatable or more",
     "growth_anomaly": "a week-over-week change well beyond the series' normal variation",
     "deployment_in_window": "a rollout or scaling inside (or just before) the incident window",
+    "scaling_in_window": "a scale event (replicas changed) inside or just before the window",
     "consumer_lag_spike": "Kafka consumer lag over the runbook's threshold (KI-001)",
     "source_unavailable": "a source could not be reached; the rest of the report still renders",
     "no_data": "data a report needs came back empty (an unknown metric name, a selector or "
