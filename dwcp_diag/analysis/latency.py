@@ -1081,6 +1081,9 @@ def error_rate_findings(
                 f"{ratio * 100:.3g} % over the whole window)."
             )
         overall = subject == {"scope": "all endpoints"}
+        if overall and burst:  # who failed during the burst, not over the diluting window
+            during = counts["timestamp"].isin(per_step.index[inside])
+            top = top_error_endpoints(counts[during], endpoint) or top
         found.append(
             Finding(
                 check,
