@@ -530,6 +530,8 @@ def change_findings(changes: pd.DataFrame, window: TimeWindow, lead_s: float = 1
             summary = f"{name} scaled{sizes} {when}"
         evidence = {k: v for k, v in row.items() if k not in ("namespace", "workload", "time")}
         evidence = {k: (None if v is pd.NA else v) for k, v in evidence.items()}
+        if row["kind"] == "rollout" and "replicaset" not in evidence:
+            evidence["replicaset"] = evidence.get("object")  # the new ReplicaSet's name
         found.append(
             Finding(
                 _CHANGE_CHECKS[row["kind"]],
