@@ -447,6 +447,13 @@ def _empty_with_reason(reason: str) -> pd.DataFrame:
     return frame
 
 
+def _deployments(spec_replicas: pd.DataFrame) -> list[str]:
+    """Every Deployment ``kube_deployment_spec_replicas`` knows (changed or not)."""
+    if spec_replicas.empty or "deployment" not in spec_replicas.columns:
+        return []
+    return sorted(spec_replicas["deployment"].dropna().astype("str").unique())
+
+
 def _in_window_frame(frame: pd.DataFrame | None, window: TimeWindow) -> pd.DataFrame | None:
     if frame is None or frame.empty:
         return frame
@@ -540,6 +547,7 @@ def collect_incident(
         },
         changes=frames["change_points"],
         service=service,
+        workloads=_deployments(frames["spec_replicas"]),
         slo=s.profile.slo,
         ki001_slack_s=slack_s,
         margin_s=margin_td.total_seconds(),

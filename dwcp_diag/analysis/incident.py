@@ -666,6 +666,7 @@ def consumer_lag_spike(
     rollout_slack_s: float = 600.0,
     lookback_s: float = 3600.0,
     consumer_workloads: Mapping[str, str] | None = None,
+    workloads: Iterable[str] = (),
     critical_duration_s: float = 1800.0,
     step_s: float | None = None,
 ) -> Findings:
@@ -682,8 +683,10 @@ def consumer_lag_spike(
     ``changes``: a :func:`change_points` frame (``rollouts``, the older form, is turned into
     one). The consuming workload is ``consumer_workloads[group]``, else the changed workloads
     whose name matches the group's (``dwcp-workers`` -> ``dwcp-worker``, see
-    :func:`names_match`); when no change matches, any workload's change is considered and the
-    summary says the consumer is not known.
+    :func:`names_match`). ``workloads`` (every workload's name, e.g. the Deployments of
+    ``kube_deployment_spec_replicas``) tells a consumer that did not change from one that is
+    not known: only when neither a change nor ``workloads`` matches the group is any
+    workload's change considered, and the summary says the consumer is not known.
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
     >>> ts = pd.date_range("2026-11-12T14:00Z", periods=60, freq="1min")
@@ -717,7 +720,11 @@ def consumer_lag_spike(
                 index=candidates.index,
                 dtype=bool,
             )
-            known_consumer = bool(touches.any()) or consumer is not None
+            known_consumer = (
+                bool(touches.any())
+                or consumer is not None
+                or any(_is_consumer(w, group, None) for w in workloads)
+            )
             mine_changes = candidates[touches] if known_consumer else candidates
         else:
             known_consumer = consumer is not None
@@ -1070,6 +1077,7 @@ def incident_report(
     rollouts: pd.DataFrame | None = None,
     changes: pd.DataFrame | None = None,
     service: str | None = None,
+    workloads: Iterable[str] = (),
     findings: Iterable[Finding] = (),
     keep_undated: bool = False,
     slo: SLOTargets | None = None,
@@ -1090,8 +1098,9 @@ def incident_report(
     ``rollouts`` (see :func:`rollout_changes`) and the ``restarts``/``oom_killed`` counters.
     Rollouts and scale events become ``deployment_in_window``/``scaling_in_window``;
     ``consumer_lag_spike`` names the change to the consumer before it (KI-001 within
-    ``ki001_slack_s``); latency and error breaches list the nearest preceding changes, those
-    to ``service`` (the workload serving the requests, when known) first.
+    ``ki001_slack_s``; ``workloads``: the cluster's workload names, see
+    :func:`consumer_lag_spike`); latency and error breaches list the nearest preceding
+    changes, those to ``service`` (the workload serving the requests, when known) first.
     The timeline holds every change point and every finding.
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
@@ -1121,7 +1130,12 @@ def incident_report(
     ]
     if lag is not None and not lag.empty:
         found += consumer_lag_spike(
-            lag, window, lag_threshold, changes=changes, rollout_slack_s=ki001_slack_s
+            lag,
+            window,
+            lag_threshold,
+            changes=changes,
+            rollout_slack_s=ki001_slack_s,
+            workloads=list(workloads),
         )
     if slo is not None and requests is not None and "path" in requests.columns:
         with_path = buckets is not None and "path" in buckets.columns
