@@ -313,6 +313,15 @@ def test_incident_report_end_to_end():
     assert report["zscores"].iloc[0]["metric"] == "error_ratio"
     checks = {f.check for f in report["findings"]}
     assert {"deployment_in_window", "consumer_lag_spike", "error_rate_breach"} <= checks
+    # 8 days of requests evaluate every burn-rate pair: nothing to say; an hour of them does
+    # not: one note in the text for the skipped pairs, no info finding
+    assert report["notes"] == []
+    assert not [f for f in report["findings"] if f.severity == "info"]
+    short = incident_report(WINDOW, requests=requests[requests["timestamp"] > WINDOW.start],
+                            slo=SLOTargets())  # fmt: skip
+    assert not [f for f in short["findings"] if f.check == "error_budget_burn"
+                and f.severity == "info"]  # fmt: skip
+    assert len(short["notes"]) == 1 and "6h/30m" in short["notes"][0]
     timeline = report["timeline"]
     assert "`restart` · production/api-1: 1 restart(s)" in timeline
     stamps = [line[4:23] for line in timeline.splitlines() if line.startswith("- **")]

@@ -49,6 +49,7 @@ import pandas as pd
 from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.analysis.latency import (
     breach_intervals,
+    burn_rate_alerts,
     error_ratio,
     format_utc,
     in_window,
@@ -58,6 +59,7 @@ from dwcp_diag.analysis.latency import (
     quantile_from_buckets,
     request_counts,
     series_groups,
+    skipped_pairs_text,
 )
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.timewindow import TimeWindow, format_duration, parse_time
@@ -1028,6 +1030,7 @@ class IncidentReport(TypedDict):
     zscores: pd.DataFrame
     changes: pd.DataFrame
     findings: Findings
+    notes: list[str]
     timeline: str
 
 
@@ -1101,7 +1104,8 @@ def incident_report(
     ``ki001_slack_s``; ``workloads``: the cluster's workload names, see
     :func:`consumer_lag_spike`); latency and error breaches list the nearest preceding
     changes, those to ``service`` (the workload serving the requests, when known) first.
-    The timeline holds every change point and every finding.
+    The timeline holds every change point and every finding; ``notes`` says what could not
+    be evaluated for the window (burn-rate pairs longer than the data), once, as text.
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
     >>> report = incident_report(w)
@@ -1124,6 +1128,7 @@ def incident_report(
         known = rollout_changes(rollouts) if rollouts is not None else empty_changes()
         changes = pd.concat([c for c in (known, counted) if len(c)] or [empty_changes()])
         changes = changes.sort_values("time", ignore_index=True)
+    notes: list[str] = []  # what could not be evaluated: said once in the text, no finding
     found = [
         *change_findings(changes, window),
         *findings_in_window(findings, window, keep_undated),
@@ -1145,6 +1150,7 @@ def incident_report(
         )
         breaches = latency_findings(p95, requests, slo, window)
         found += [with_preceding_changes(f, changes, service) for f in breaches]
+        notes.append(skipped_pairs_text(burn_rate_alerts(requests, slo, window=window)))
     series = [frame.assign(metric=name) for name, frame in panels.items()]
     zscores = (
         robust_zscores(pd.concat(series, ignore_index=True), window, baseline_days)
@@ -1165,5 +1171,6 @@ def incident_report(
         zscores=zscores,
         changes=changes,
         findings=Findings(found),
+        notes=[n for n in notes if n],
         timeline=incident_timeline(*events, window=window),
     )
