@@ -4,7 +4,8 @@ stand-in, each change kind planted before its own consumer-lag spike.
 Five consumer groups, one Deployment each, one hour of incident window (T = NOW - 2h):
 
 - ``billing``: scaled only (a ScalingReplicaSet event, no new ReplicaSet) at T+10m, lag at T+15m
-- ``audit``: rolled out (a new ReplicaSet and its scaling steps) at T+20m, lag at T+24m
+- ``audit``: rolled out by ``kubectl rollout restart`` (a new ReplicaSet whose pod template
+  carries ``restartedAt``, and its scaling steps) at T+20m, lag at T+24m
 - ``mailer``: a container restart (Prometheus counter) at T+30m, lag at T+33m
 - ``indexer``: its node went NotReady (the node controller's Pod event) at T+40m, lag at T+44m
 - ``report``: lag at T+50m; its own last change (a scale) is 2h10m earlier, and other workloads
@@ -107,6 +108,8 @@ def cluster_objects() -> dict:
         k8s.replicaset(NS, old, "audit-consumer", revision=6, replicas=0, created=60 * 48),
         k8s.replicaset(NS, new, "audit-consumer", revision=7, replicas=2, created=before_now(20)),
     ]
+    restarted = {"kubectl.kubernetes.io/restartedAt": k8s.ts(before_now(20))}
+    replicasets[-1]["spec"]["template"]["metadata"] = {"annotations": restarted}
     return k8s.objects(events=events, replicasets=replicasets)
 
 
@@ -181,6 +184,7 @@ def test_rollout_and_scale_findings(points):
     assert (cron.evidence["replicas_before"], cron.evidence["replicas_after"]) == (1, 2)
     audit = next(f for f in found if f.check == "deployment_in_window")
     assert audit.evidence["replicaset"] == "audit-consumer-7c6b5d4f3"
+    assert "(kubectl rollout restart)" in audit.evidence["description"]
 
 
 @pytest.mark.parametrize(
