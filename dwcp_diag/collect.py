@@ -423,13 +423,6 @@ SPEC_REPLICAS = "kube_deployment_spec_replicas"
 _PANEL_FRAMES = ("requests", "buckets", "restarts", "oom_killed", "memory", "db_connections", "lag")
 
 
-def _namespace_matcher(namespaces: str | Sequence[str] | None) -> str:
-    if namespaces is None:
-        return ""
-    wanted = [namespaces] if isinstance(namespaces, str) else list(namespaces)
-    return '{namespace=~"' + "|".join(promql.escape_regex(n) for n in wanted) + '"}'
-
-
 def _optional(sections: Sections, source: str, fetch: Callable[[], pd.DataFrame]) -> pd.DataFrame:
     """``fetch()``, or an empty frame saying why when the call cannot be answered here (a
     replayed bundle without it): an extra source must not fail the report."""
@@ -454,12 +447,6 @@ def _deployments(spec_replicas: pd.DataFrame) -> list[str]:
     return sorted(spec_replicas["deployment"].dropna().astype("str").unique())
 
 
-def _in_window_frame(frame: pd.DataFrame | None, window: TimeWindow) -> pd.DataFrame | None:
-    if frame is None or frame.empty:
-        return frame
-    return frame[(frame["timestamp"] >= window.start) & (frame["timestamp"] <= window.end)]
-
-
 def collect_incident(
     s: Session,
     window: TimeWindow,
@@ -481,6 +468,7 @@ def collect_incident(
     ``[thresholds.consumer_lag_spike] change_slack_s`` (600).
     """
     from dwcp_diag.analysis.incident import change_points, incident_report
+    from dwcp_diag.analysis.latency import in_window
 
     sections = sections or Sections()
     m = s.profile.metrics
@@ -517,7 +505,9 @@ def collect_incident(
         rollouts = frames["changes"][frames["changes"]["change"] == "rollout"]
         rollouts = rollouts.rename(columns={"time": "timestamp", "owner_name": "deployment"})
     frames["rollouts"] = rollouts
-    spec_query = f"max by (namespace, deployment) ({SPEC_REPLICAS}{_namespace_matcher(namespaces)})"
+    selector = None if namespaces is None else {"namespace": namespaces}
+    spec = promql.series_selector(SPEC_REPLICAS, selector=selector)
+    spec_query = f"max by (namespace, deployment) ({spec})"
     queries["spec_replicas"] = spec_query
     frames["spec_replicas"] = _optional(
         sections,
@@ -530,11 +520,15 @@ def collect_incident(
             labels=["namespace", "deployment"],
         ),
     )
+
+    def _shown(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return None if frame is None or frame.empty else in_window(frame, shown, closed="both")
+
     frames["change_points"] = change_points(
         rollouts=frames["changes"],
         events=frames["events"],
-        restarts=_in_window_frame(frames["restarts"], shown),
-        oom_killed=_in_window_frame(frames["oom_killed"], shown),
+        restarts=_shown(frames["restarts"]),
+        oom_killed=_shown(frames["oom_killed"]),
         spec_replicas=frames["spec_replicas"],
     )
     slack_s = s.profile.threshold("consumer_lag_spike", "change_slack_s", 600.0)
