@@ -22,10 +22,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import dwcp_diag
 from dwcp_diag.analysis.incident import change_findings, change_points, consumer_lag_spike
+from dwcp_diag.collect import collect_incident
 from dwcp_diag.config import PrometheusSettings
 from dwcp_diag.sources.kubernetes import KubernetesLoader
 from dwcp_diag.sources.prometheus import PrometheusLoader
+from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import TimeWindow
 from tests import kubeapi_objects as k8s
 from tests.fixtures.kubeapi import settings_for
@@ -208,3 +211,14 @@ def test_a_spike_with_no_change_of_its_own_is_not_attributed(prometheus, points)
     assert spike.evidence["known_issue"] is None
     assert spike.evidence["preceding_change"] is None
     assert "not the known KI-001 pattern" in spike.summary
+
+
+def test_a_change_source_the_demo_did_not_record_is_an_empty_frame_with_its_reason():
+    s = dwcp_diag.session(source="demo")
+    incident = collect_incident(s, s.window(start="2026-11-12T14:00Z", end="2026-11-12T14:45Z"))
+    spec = incident.frames["spec_replicas"]
+    assert spec.empty and "has no recording" in spec.attrs[EMPTY_REASON]
+    assert not [f for f in incident.findings if f.check == "source_unavailable"]
+    points = incident.report["changes"]
+    assert points[points["kind"] == "rollout"]["workload"].tolist() == ["dwcp-api"]
+    assert {f.check for f in incident.findings} >= {"deployment_in_window", "consumer_lag_spike"}
