@@ -843,19 +843,56 @@ def collect_capacity(
 # --------------------------------------------------------------------------------- incident
 
 
+SPEC_REPLICAS = "kube_deployment_spec_replicas"
+_PANEL_FRAMES = ("requests", "buckets", "restarts", "oom_killed", "memory", "db_connections", "lag")
+
+
+def _optional(sections: Sections, source: str, fetch: Callable[[], pd.DataFrame]) -> pd.DataFrame:
+    """``fetch()``, or an empty frame saying why when the call cannot be answered here (a
+    replayed bundle without it): an extra source must not fail the report."""
+    try:
+        frame = sections.load(source, fetch)
+    except DwcpDiagError as exc:  # not recorded, or a query error: this source only
+        print(f"{source}: {exc}")
+        return _empty_with_reason(str(exc))
+    return frame if frame is not None else _empty_with_reason(f"{source} unavailable")
+
+
+def _empty_with_reason(reason: str) -> pd.DataFrame:
+    frame = pd.DataFrame()
+    frame.attrs[EMPTY_REASON] = reason
+    return frame
+
+
+def _deployments(spec_replicas: pd.DataFrame) -> list[str]:
+    """Every Deployment ``kube_deployment_spec_replicas`` knows (changed or not)."""
+    if spec_replicas.empty or "deployment" not in spec_replicas.columns:
+        return []
+    return sorted(spec_replicas["deployment"].dropna().astype("str").unique())
+
+
 def collect_incident(
     s: Session,
     window: TimeWindow,
     margin: DurationLike = "1h",
     namespaces: str | Sequence[str] | None = None,
     sections: Sections | None = None,
+    service: str | None = None,
 ) -> AreaReport:
     """One incident window: what changed against the 7 days before, rollouts, a timeline.
 
     Series are read from 7 days before the window (the baseline) to ``margin`` after it; the
-    charts show the window with ``margin`` either side.
+    charts show the window with ``margin`` either side. ``frames["change_points"]`` holds
+    every change in the shown span (:func:`~dwcp_diag.analysis.incident.change_points`):
+    rollouts, scale events (ScalingReplicaSet, HPA, else ``kube_deployment_spec_replicas``
+    steps), restarts, OOM kills, evictions, preemptions, NotReady and cordoned nodes. A
+    change source the session cannot answer (a replay that did not record it) is an empty
+    frame whose ``attrs["empty_reason"]`` says why. ``service``: the workload serving the
+    requests; breaches rank its changes first. The KI-001 slack is the profile's
+    ``[thresholds.consumer_lag_spike] change_slack_s`` (600).
     """
-    from dwcp_diag.analysis.incident import incident_report
+    from dwcp_diag.analysis.incident import change_points, incident_report
+    from dwcp_diag.analysis.latency import in_window
 
     sections = sections or Sections()
     m = s.profile.metrics
@@ -892,12 +929,47 @@ def collect_incident(
         rollouts = frames["changes"][frames["changes"]["change"] == "rollout"]
         rollouts = rollouts.rename(columns={"time": "timestamp", "owner_name": "deployment"})
     frames["rollouts"] = rollouts
+    selector = None if namespaces is None else {"namespace": namespaces}
+    spec = promql.series_selector(SPEC_REPLICAS, selector=selector)
+    spec_query = f"max by (namespace, deployment) ({spec})"
+    queries["spec_replicas"] = spec_query
+    frames["spec_replicas"] = _optional(
+        sections,
+        "prometheus",
+        lambda: s.prom.range(
+            spec_query,
+            start=shown.start,
+            end=shown.end,
+            step=step,
+            labels=["namespace", "deployment"],
+        ),
+    )
+
+    def _shown(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        return None if frame is None or frame.empty else in_window(frame, shown, closed="both")
+
+    frames["change_points"] = change_points(
+        rollouts=frames["changes"],
+        events=frames["events"],
+        restarts=_shown(frames["restarts"]),
+        oom_killed=_shown(frames["oom_killed"]),
+        spec_replicas=frames["spec_replicas"],
+    )
+    slack_s = s.profile.threshold("consumer_lag_spike", "change_slack_s", 600.0)
     report = incident_report(
         window,
-        **{name: frames[name] for name in queries if frames[name] is not None},
-        rollouts=rollouts,
+        **{
+            name: frames[name]
+            for name in queries
+            if name in _PANEL_FRAMES and frames[name] is not None
+        },
+        changes=frames["change_points"],
+        service=service,
+        workloads=_deployments(frames["spec_replicas"]),
         slo=s.profile.slo,
+        ki001_slack_s=slack_s,
         margin_s=margin_td.total_seconds(),
     )
     context = {"shown": shown, "step_s": step, "history_start": history, "queries": queries}
+    context["ki001_slack_s"] = slack_s
     return AreaReport("incident", window, frames, report, sections, context)

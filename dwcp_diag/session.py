@@ -241,7 +241,8 @@ class AreaFindings:
         namespaces: str | Sequence[str] | None = None,
     ) -> Findings:
         """What went wrong in an incident window: latency and error breaches inside it,
-        rollouts (``deployment_in_window``), consumer lag (``consumer_lag_spike``).
+        rollouts (``deployment_in_window``), scale events (``scaling_in_window``), consumer
+        lag (``consumer_lag_spike``, with the change that preceded it).
 
         >>> s.findings.incident("2026-11-12T14:00Z", "2026-11-12T14:45Z")  # doctest: +SKIP
         """

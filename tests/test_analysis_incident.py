@@ -10,6 +10,8 @@ import pytest
 
 from dwcp_diag.analysis.findings import Finding
 from dwcp_diag.analysis.incident import (
+    change_findings,
+    change_points,
     consumer_lag_spike,
     counter_events,
     deployment_findings,
@@ -18,7 +20,9 @@ from dwcp_diag.analysis.incident import (
     incident_report,
     incident_timeline,
     robust_zscores,
+    rollout_changes,
     rollouts_from_replicaset_created,
+    with_preceding_changes,
 )
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.frames import as_category
@@ -206,8 +210,20 @@ def lag_frame(spike: slice, peak: float = 25_000.0) -> pd.DataFrame:
     )
 
 
+def test_lag_spike_after_another_workloads_rollout_is_not_ki_001():
+    # dwcp-api rolled out 3 minutes before; the consumer (dwcp-worker) 28 minutes before
+    spike = consumer_lag_spike(lag_frame(slice(8, 20)), WINDOW, rollouts=rollouts())[0]
+    assert spike.evidence["known_issue"] is None
+    assert spike.evidence["preceding_change"]["workload"] == "dwcp-worker"
+    assert spike.evidence["preceding_change"]["delay_s"] == 28 * 60
+    assert "not the KI-001 pattern" in spike.summary
+
+
 def test_lag_spike_during_a_rollout_is_attributed_to_ki_001():
-    found = consumer_lag_spike(lag_frame(slice(8, 20)), WINDOW, rollouts=rollouts())
+    worker_now = rollouts().assign(
+        timestamp=pd.to_datetime(["2026-11-12T18:05Z", "2026-11-12T18:03Z", "2026-11-12T12:00Z"])
+    )
+    found = consumer_lag_spike(lag_frame(slice(8, 20)), WINDOW, rollouts=worker_now)
     assert len(found) == 1
     spike = found[0]
     assert (spike.check, spike.severity) == ("consumer_lag_spike", "warning")
@@ -297,6 +313,15 @@ def test_incident_report_end_to_end():
     assert report["zscores"].iloc[0]["metric"] == "error_ratio"
     checks = {f.check for f in report["findings"]}
     assert {"deployment_in_window", "consumer_lag_spike", "error_rate_breach"} <= checks
+    # 8 days of requests evaluate every burn-rate pair: nothing to say; an hour of them does
+    # not: one note in the text for the skipped pairs, no info finding
+    assert report["notes"] == []
+    assert not [f for f in report["findings"] if f.severity == "info"]
+    short = incident_report(WINDOW, requests=requests[requests["timestamp"] > WINDOW.start],
+                            slo=SLOTargets())  # fmt: skip
+    assert not [f for f in short["findings"] if f.check == "error_budget_burn"
+                and f.severity == "info"]  # fmt: skip
+    assert len(short["notes"]) == 1 and "6h/30m" in short["notes"][0]
     timeline = report["timeline"]
     assert "`restart` · production/api-1: 1 restart(s)" in timeline
     stamps = [line[4:23] for line in timeline.splitlines() if line.startswith("- **")]
@@ -308,3 +333,166 @@ def test_incident_report_end_to_end():
     assert {t.type for t in figure.data} == {"scatter"}
     assert any(s.type == "rect" for s in figure.layout.shapes)
     figure.to_json()
+
+
+# --------------------------------------------------------------------------- change points
+
+
+def k8s_changes() -> pd.DataFrame:
+    """The loader's rollouts(): a rollout with its own scaling steps, and a pure scale."""
+    rows = [
+        ("2026-11-12T17:50Z", "dwcp-api", "rollout", "dwcp-api-new", 4, "new ReplicaSet"),
+        ("2026-11-12T17:51Z", "dwcp-api", "scale_up", "dwcp-api-new", 4,
+         "Scaled up replica set dwcp-api-new from 0 to 4"),
+        ("2026-11-12T17:52Z", "dwcp-api", "scale_down", "dwcp-api-old", 0,
+         "Scaled down replica set dwcp-api-old from 4 to 0"),
+        ("2026-11-12T18:03Z", "dwcp-worker", "scale_up", "dwcp-worker-5d8", 6,
+         "Scaled up replica set dwcp-worker-5d8 from 3 to 6"),
+    ]  # fmt: skip
+    return pd.DataFrame(
+        [
+            {"time": pd.Timestamp(t), "namespace": "production", "owner_kind": "Deployment",
+             "owner_name": o, "change": c, "replicaset": rs, "replicas": n, "message": m}
+            for t, o, c, rs, n, m in rows
+        ]
+    )  # fmt: skip
+
+
+def k8s_events(*rows: tuple[str, str, str, str, str]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"namespace": "production", "object_kind": kind, "object_name": name,
+             "reason": reason, "message": message, "first_seen": pd.Timestamp(t),
+             "last_seen": pd.Timestamp(t)}
+            for t, kind, name, reason, message in rows
+        ]
+    )  # fmt: skip
+
+
+def test_change_points_gather_every_kind_and_keep_rollout_steps_out_of_scaling():
+    events = k8s_events(
+        ("2026-11-12T18:10Z", "HorizontalPodAutoscaler", "dwcp-web", "SuccessfulRescale",
+         "New size: 5; reason: cpu resource utilization above target"),
+        ("2026-11-12T18:20Z", "Pod", "dwcp-worker-5d8c9f7b6-abcde", "Evicted",
+         "The node was low on resource: memory."),
+        ("2026-11-12T18:25Z", "Node", "node-3", "NodeNotSchedulable", "Node node-3 status is "
+         "now: NodeNotSchedulable"),
+        ("2026-11-12T18:26Z", "Pod", "dwcp-api-5d8c9f7b6-xyz12", "BackOff", "Back-off"),
+    )  # fmt: skip
+    spec = pd.DataFrame(
+        {"namespace": "production", "deployment": ["dwcp-worker"] * 3 + ["dwcp-cron"] * 3,
+         "timestamp": list(pd.date_range("2026-11-12T18:00Z", periods=3, freq="5min")) * 2,
+         "value": [3.0, 6.0, 6.0, 1.0, 1.0, 2.0]}
+    )  # fmt: skip
+    points = change_points(rollouts=k8s_changes(), events=events, spec_replicas=spec)
+    kinds = points[["kind", "workload"]].values.tolist()
+    assert kinds == [
+        ["rollout", "dwcp-api"],
+        ["scale", "dwcp-worker"],  # the event; its spec_replicas twin is left out
+        ["scale", "dwcp-cron"],  # events expired: the metric's step
+        ["scale", "dwcp-web"],
+        ["eviction", "dwcp-worker"],
+        ["cordon", "node-3"],
+    ]
+    worker = points[points["workload"] == "dwcp-worker"].iloc[0]
+    assert (worker["replicas_before"], worker["replicas_after"]) == (3, 6)
+    cron = points[points["workload"] == "dwcp-cron"].iloc[0]
+    assert (cron["replicas_before"], cron["replicas_after"], cron["source"]) == (1, 2, "prometheus")
+    found = change_findings(points, WINDOW)
+    assert sorted((f.check, f.subject.get("deployment")) for f in found) == [
+        ("deployment_in_window", "dwcp-api"),
+        ("scaling_in_window", "dwcp-cron"),
+        ("scaling_in_window", "dwcp-web"),
+        ("scaling_in_window", "dwcp-worker"),
+    ]
+    scale = next(f for f in found if f.subject.get("deployment") == "dwcp-worker")
+    assert scale.summary.startswith("production/dwcp-worker scaled from 3 to 6 replicas at")
+    assert scale.evidence["replicas_before"] == 3 and scale.evidence["kind"] == "scale"
+
+
+def lag_spike_with(points: pd.DataFrame, spike: slice = slice(8, 20)):
+    lag = lag_frame(spike).assign(consumergroup="dwcp-workers")
+    return consumer_lag_spike(lag, WINDOW, changes=points)[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "points"),
+    [
+        ("scale-only", lambda: change_points(rollouts=k8s_changes())),
+        (
+            "restart",
+            lambda: change_points(
+                restarts=pd.DataFrame(
+                    {
+                        "namespace": "production",
+                        "pod": "dwcp-worker-5d8c9f7b6-abcde",
+                        "timestamp": pd.to_datetime(["2026-11-12T18:02Z", "2026-11-12T18:03Z"]),
+                        "value": [0.0, 1.0],
+                    }
+                )
+            ),
+        ),
+        (
+            "node NotReady",
+            lambda: change_points(
+                events=k8s_events(
+                    (
+                        "2026-11-12T18:04Z",
+                        "Pod",
+                        "dwcp-worker-5d8c9f7b6-abcde",
+                        "NodeNotReady",
+                        "Node is not ready",
+                    )
+                )
+            ),
+        ),
+        (
+            "rollout",
+            lambda: rollout_changes(
+                pd.DataFrame(
+                    {
+                        "namespace": ["production"],
+                        "deployment": ["dwcp-worker"],
+                        "timestamp": [pd.Timestamp("2026-11-12T18:01Z")],
+                    }
+                )
+            ),
+        ),
+    ],
+)
+def test_each_change_kind_to_the_consumer_before_a_lag_spike_is_ki_001(name, points):
+    spike = lag_spike_with(points())
+    assert spike.evidence["known_issue"] == "KI-001", name
+    change = spike.evidence["preceding_change"]
+    assert change["workload"] == "dwcp-worker"
+    assert 0 < change["delay_s"] <= 600
+    assert "KI-001 pattern" in spike.summary and "dwcp-worker" in spike.summary
+
+
+def test_a_lag_spike_with_no_change_near_it_is_not_attributed():
+    # dwcp-api rolled out 18 minutes before and the worker scaled 45 minutes after the start
+    points = change_points(rollouts=k8s_changes()).assign(
+        time=lambda f: f["time"].where(f["workload"] != "dwcp-worker", WINDOW.end)
+    )
+    spike = lag_spike_with(points)
+    assert spike.evidence["known_issue"] is None
+    assert spike.evidence["preceding_change"] is None
+    assert "No change to the consuming workload" in spike.summary
+
+
+def test_breaches_list_the_nearest_preceding_changes_service_first():
+    points = change_points(rollouts=k8s_changes())
+    breach = Finding(
+        "error_rate_breach", "warning", {"path": "/api"}, "5xx.",
+        evidence={"start": pd.Timestamp("2026-11-12T18:05Z"), "end": WINDOW.end},
+    )  # fmt: skip
+    ranked = with_preceding_changes(breach, points, service="dwcp-api")
+    changes = ranked.evidence["preceding_changes"]
+    assert [(c["workload"], c["touches_service"]) for c in changes] == [
+        ("dwcp-api", True),
+        ("dwcp-worker", False),
+    ]
+    assert changes[0]["delay_s"] == 15 * 60
+    assert "rollout of production/dwcp-api" in ranked.summary
+    quiet = with_preceding_changes(breach, points[points["time"] > breach.evidence["start"]])
+    assert quiet is breach  # nothing before it: left as it was

@@ -23,6 +23,7 @@ from dwcp_diag.analysis.latency import (
     quantile_from_buckets,
     quantiles_from_buckets,
     request_rate_top,
+    skipped_pairs_text,
     slo_ratio_under,
     slowest_endpoints,
 )
@@ -287,9 +288,41 @@ def test_pairs_longer_than_the_data_are_skipped_and_said_so():
         "6h/30m": "skipped",
         "3d/6h": "skipped",
     }
+    # said once in the notebook's text, never as a finding
     notes = [f for f in latency_findings(empty_p95(), frame, SLO, window) if f.severity == "info"]
-    assert sorted(f.subject["pair"] for f in notes) == ["3d/6h", "6h/30m"]
-    assert all("shorter than" in f.summary for f in notes)
+    assert notes == []
+    text = skipped_pairs_text(result)
+    assert text.count("shorter than") == 2 and "6h/30m" in text and "3d/6h" in text
+    assert "1h/5m" not in text
+    assert skipped_pairs_text(burn_rate_alerts(frame, SLO)) != ""
+
+
+def test_overall_breaches_name_the_endpoints_that_failed_most():
+    window = TimeWindow.parse(start=T0, end=T0 + pd.Timedelta("1h"))
+    times = minutes(T0 + pd.Timedelta("1min"), 60)
+    frame = request_frame(
+        times,
+        {
+            ("/a", "200"): 100.0, ("/a", "500"): 3.0,
+            ("/b", "200"): 100.0, ("/b", "500"): 1.0,
+            ("/c", "200"): 100.0, ("/c", "503"): 0.5,
+            ("/d", "200"): 100.0, ("/d", "500"): 0.25,
+            ("/e", "200"): 100.0,
+        },
+    )  # fmt: skip
+    found = latency_findings(empty_p95(), frame, SLO, window)
+    overall = [f for f in found if f.subject == {"scope": "all endpoints"}]
+    assert {f.check for f in overall} >= {"error_rate_breach", "availability_breach"}
+    for finding in overall:
+        top = finding.evidence["top_endpoints"]
+        assert [t["endpoint"] for t in top] == ["/a", "/b", "/c"]
+        assert top[0]["share_pct"] == pytest.approx(3.0 / 4.75 * 100)
+        assert "Most failed requests: /a (63 %), /b (21 %), /c (11 %)." in finding.summary
+    table = latency_report(
+        empty_p95().rename(columns={"path": "path"}).assign(le=[]), frame, SLO, window
+    )["endpoint_availability"].set_index("path")
+    assert table.loc["/e", "availability_pct"] == 100.0
+    assert table.loc["/a", "availability_pct"] == pytest.approx(100 - 3.0 / 103.0 * 100)
 
 
 def test_pairs_fire_only_where_the_data_covers_their_long_window():

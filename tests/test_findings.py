@@ -249,3 +249,11 @@ def test_right_sizing_and_unused_volume_findings_carry_the_command_that_fixes_th
     assert fixes[2].endswith("kubectl delete pv pv-archive")
     assert fixes[3].endswith("kubectl -n production delete pvc scratch")
     assert fixes[4] is None  # no command known to be right: none shown
+
+
+def test_every_check_has_an_impact_rank():
+    """A check added without one would sort after every other check of its severity."""
+    from dwcp_diag.analysis.findings import CHECK_IDS, IMPACT
+
+    ranked = {check for check, _, _ in IMPACT}
+    assert sorted(CHECK_IDS - ranked) == []

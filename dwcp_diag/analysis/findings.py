@@ -69,7 +69,7 @@ CHECKS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
         "underprovisioned",
     ),
     "capacity": ("capacity_exhaustion", "headroom_low", "growth_anomaly", "forecast_drift"),
-    "incident": ("deployment_in_window", "consumer_lag_spike"),
+    "incident": ("deployment_in_window", "scaling_in_window", "consumer_lag_spike"),
     "all": ("source_unavailable", "no_data", "report_failed"),
 }
 CHECK_IDS = frozenset(c for checks in CHECKS_BY_NOTEBOOK.values() for c in checks)
@@ -107,6 +107,7 @@ CHECK_DESCRIPTIONS: dict[str, str] = {
     "growth_anomaly": "a week-over-week change well beyond the series' normal variation",
     "forecast_drift": "an exhaustion forecast's date moving closer period after period",
     "deployment_in_window": "a rollout or scaling inside (or just before) the incident window",
+    "scaling_in_window": "a scale event (replicas changed) inside or just before the window",
     "consumer_lag_spike": "Kafka consumer lag over the runbook's threshold (KI-001)",
     "source_unavailable": "a source could not be reached; the rest of the report still renders",
     "no_data": "data a report needs came back empty (an unknown metric name, a selector or "
@@ -344,6 +345,7 @@ IMPACT: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float]], ...] = (
     ("memory_near_limit", "working set / limit", _value),
     ("frequent_restarts", "restarts in the window", _value),
     ("capacity_exhaustion", "weeks to the limit, soonest first", _sooner(_value)),
+    ("forecast_drift", "days the exhaustion date moved closer", _value),
     ("headroom_low", "share of allocatable requested", _value),
     (
         "underprovisioned",
@@ -357,6 +359,7 @@ IMPACT: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float]], ...] = (
     ("slow_query", "share of all execution time", _evidence("share_of_total_time")),
     ("missing_index", "rows read by sequential scans", _evidence("seq_tup_read")),
     ("deployment_in_window", "in time order", _none),
+    ("scaling_in_window", "in time order", _none),
     ("table_bloat", "bytes of bloat", _value),
     ("index_bloat", "bytes of bloat", _value),
     ("low_cache_hit_ratio", "misses (1 - hit ratio)", lambda r: -_value(r)),

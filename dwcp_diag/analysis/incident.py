@@ -37,6 +37,7 @@ at 2026-11-12 14:05 UTC, 5m into the window.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -48,6 +49,7 @@ import pandas as pd
 from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.analysis.latency import (
     breach_intervals,
+    burn_rate_alerts,
     error_ratio,
     format_utc,
     in_window,
@@ -57,6 +59,7 @@ from dwcp_diag.analysis.latency import (
     quantile_from_buckets,
     request_counts,
     series_groups,
+    skipped_pairs_text,
 )
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.timewindow import TimeWindow, format_duration, parse_time
@@ -248,6 +251,322 @@ def _relative(ts: pd.Timestamp, window: TimeWindow) -> str:
     return f"{format_duration((ts - window.start).total_seconds())} into the window"
 
 
+CHANGE_COLUMNS = [
+    "time",
+    "kind",
+    "namespace",
+    "workload_kind",
+    "workload",
+    "object",
+    "replicas_before",
+    "replicas_after",
+    "source",
+    "description",
+]
+"""One row per change point (see :func:`change_points`). ``kind`` is one of ``rollout``,
+``scale``, ``restart``, ``oom_kill``, ``eviction``, ``preemption``, ``node_not_ready``,
+``cordon``; ``object`` is the ReplicaSet, pod or node the change was seen on."""
+WORKLOAD_CHANGES = (
+    "rollout",
+    "scale",
+    "restart",
+    "oom_kill",
+    "eviction",
+    "preemption",
+    "node_not_ready",
+)
+"""Change kinds that touch one workload (a rebalance follows each for a Kafka consumer);
+a NotReady node touches the workloads of the pods the node controller marked."""
+_CHANGE_CHECKS = {"rollout": "deployment_in_window", "scale": "scaling_in_window"}
+# Event reasons that are change points; Pod-level NodeNotReady events come from the node
+# controller marking each pod of a node that stopped reporting.
+_EVENT_KINDS = {
+    "SuccessfulRescale": "scale",
+    "Evicted": "eviction",
+    "Preempted": "preemption",
+    "Preempting": "preemption",
+    "NodeNotReady": "node_not_ready",
+    "NodeNotSchedulable": "cordon",
+    "OOMKilling": "oom_kill",
+}
+_POD_SUFFIX = re.compile(r"-(?:[a-z0-9]{6,10}-[a-z0-9]{5}|[a-z0-9]{5}|\d+)$")
+_SCALE_FROM_TO = re.compile(r"from (\d+) to (\d+)")
+_NEW_SIZE = re.compile(r"New size: (\d+)")
+_ROLLOUT_SCALING_S = 900.0  # a rollout's own ScalingReplicaSet steps follow it within this
+
+
+def workload_of_pod(pod: str) -> str:
+    """The Deployment/StatefulSet a pod name belongs to (the name without its generated part).
+
+    >>> workload_of_pod("dwcp-worker-7dcvdjp5xt-xlc6f"), workload_of_pod("kafka-2")
+    ('dwcp-worker', 'kafka')
+    """
+    return _POD_SUFFIX.sub("", str(pod))
+
+
+def empty_changes() -> pd.DataFrame:
+    """A change-point frame with no rows (``CHANGE_COLUMNS``, typed)."""
+    frame = pd.DataFrame({c: pd.Series(dtype="str") for c in CHANGE_COLUMNS})
+    return frame.astype(
+        {"time": "datetime64[ns, UTC]", "replicas_before": "Int64", "replicas_after": "Int64"}
+    )
+
+
+def _changes_from_k8s(rollouts: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rollout and ScalingReplicaSet rows (``ROLLOUT_SCHEMA``); a rollout's own scaling steps
+    (within 15 minutes after its new ReplicaSet) are part of the rollout, not scale events."""
+    rows = []
+    started: dict[tuple[str, str], list[pd.Timestamp]] = {}
+    for r in rollouts.sort_values("time").to_dict("records"):
+        key = (str(r["namespace"]), str(r["owner_name"]))
+        time = parse_time(r["time"])
+        if r["change"] == "rollout":
+            started.setdefault(key, []).append(time)
+            kind, before, after = "rollout", None, r.get("replicas")
+        else:
+            lead = pd.Timedelta(seconds=_ROLLOUT_SCALING_S)
+            if any(t <= time <= t + lead for t in started.get(key, [])):
+                continue
+            match = _SCALE_FROM_TO.search(str(r.get("message")))
+            kind, after = "scale", r.get("replicas")
+            before = int(match.group(1)) if match else None
+        rows.append(
+            {
+                "time": time,
+                "kind": kind,
+                "namespace": key[0],
+                "workload_kind": str(r.get("owner_kind") or "Deployment"),
+                "workload": key[1],
+                "object": r.get("replicaset"),
+                "replicas_before": before,
+                "replicas_after": after,
+                "source": "kubernetes",
+                "description": str(r.get("message") or ""),
+            }
+        )
+    return rows
+
+
+def _changes_from_events(events: pd.DataFrame) -> list[dict[str, Any]]:
+    wanted = events[events["reason"].astype("str").isin(list(_EVENT_KINDS))]
+    rows = []
+    for e in wanted.to_dict("records"):
+        kind, object_kind = _EVENT_KINDS[str(e["reason"])], str(e["object_kind"])
+        name = str(e["object_name"])
+        workload = workload_of_pod(name) if object_kind == "Pod" else name
+        after = None
+        if kind == "scale":
+            size = _NEW_SIZE.search(str(e["message"]))
+            after = int(size.group(1)) if size else None
+        rows.append(
+            {
+                "time": parse_time(e["first_seen"]),
+                "kind": kind,
+                "namespace": None if object_kind == "Node" else e["namespace"],
+                "workload_kind": "Node" if object_kind == "Node" else "Deployment",
+                "workload": workload,
+                "object": name,
+                "replicas_before": None,
+                "replicas_after": after,
+                "source": "events",
+                "description": f"{e['reason']}: {e['message']}",
+            }
+        )
+    return rows
+
+
+def _changes_from_counter(counter: pd.DataFrame, kind: str, noun: str) -> list[dict[str, Any]]:
+    rising = counter_increments(counter)
+    rising = rising[rising["value"] > 0]
+    return [
+        {
+            "time": r["timestamp"],
+            "kind": kind,
+            "namespace": r.get("namespace"),
+            "workload_kind": "Deployment",
+            "workload": workload_of_pod(r["pod"]),
+            "object": r["pod"],
+            "replicas_before": None,
+            "replicas_after": None,
+            "source": "prometheus",
+            "description": f"{r['pod']}: {r['value']:g} {noun}(s)",
+        }
+        for r in rising.to_dict("records")
+    ]
+
+
+def _changes_from_spec_replicas(spec: pd.DataFrame) -> list[dict[str, Any]]:
+    """``kube_deployment_spec_replicas`` steps: the scale events Prometheus still remembers."""
+    rows = []
+    frame = spec.dropna(subset=["value"]).sort_values("timestamp")
+    for (namespace, deployment), mine in frame.groupby(["namespace", "deployment"], observed=True):
+        values = mine["value"].to_numpy()
+        for i in np.flatnonzero(values[1:] != values[:-1]) + 1:
+            before, after = int(values[i - 1]), int(values[i])
+            rows.append(
+                {
+                    "time": mine["timestamp"].iloc[i],
+                    "kind": "scale",
+                    "namespace": str(namespace),
+                    "workload_kind": "Deployment",
+                    "workload": str(deployment),
+                    "object": str(deployment),
+                    "replicas_before": before,
+                    "replicas_after": after,
+                    "source": "prometheus",
+                    "description": f"spec.replicas {before} -> {after}",
+                }
+            )
+    return rows
+
+
+def change_points(
+    *,
+    rollouts: pd.DataFrame | None = None,
+    events: pd.DataFrame | None = None,
+    restarts: pd.DataFrame | None = None,
+    oom_killed: pd.DataFrame | None = None,
+    spec_replicas: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Every change the sources saw, one row each (``CHANGE_COLUMNS``), oldest first.
+
+    ``rollouts``: the Kubernetes loader's ``rollouts()`` (new ReplicaSets and
+    ScalingReplicaSet events). ``events``: its ``events()``; ``SuccessfulRescale`` (HPA),
+    ``Evicted``, ``Preempted``/``Preempting``, ``NodeNotReady``, ``NodeNotSchedulable`` (cordon)
+    and ``OOMKilling`` are change points. ``restarts``/``oom_killed``: the Prometheus counters
+    by ``namespace, pod`` (each increase is one change). ``spec_replicas``: ``max by
+    (namespace, deployment) (kube_deployment_spec_replicas)``; its steps count only for
+    Deployments without a scale event (events expire after an hour by default, the metric
+    stays).
+
+    >>> spec = pd.DataFrame({"namespace": "prod", "deployment": "worker", "value": [2.0, 2, 4],
+    ...     "timestamp": pd.date_range("2026-11-12T14:00Z", periods=3, freq="1min")})
+    >>> change_points(spec_replicas=spec)[["kind", "workload", "replicas_before",
+    ...     "replicas_after"]].values.tolist()
+    [['scale', 'worker', 2, 4]]
+    """
+    rows: list[dict[str, Any]] = []
+    if rollouts is not None and not rollouts.empty:
+        rows += _changes_from_k8s(rollouts)
+    if events is not None and not events.empty:
+        rows += _changes_from_events(events)
+    scaled = {(r["namespace"], r["workload"]) for r in rows if r["kind"] == "scale"}
+    if spec_replicas is not None and not spec_replicas.empty:
+        rows += [
+            r
+            for r in _changes_from_spec_replicas(spec_replicas)
+            if (r["namespace"], r["workload"]) not in scaled
+        ]
+    for counter, kind, noun in (
+        (restarts, "restart", "restart"),
+        (oom_killed, "oom_kill", "OOM kill"),
+    ):
+        if counter is not None and not counter.empty and "pod" in counter.columns:
+            rows += _changes_from_counter(counter, kind, noun)
+    if not rows:
+        return empty_changes()
+    frame = pd.DataFrame(rows, columns=CHANGE_COLUMNS)
+    frame["time"] = pd.to_datetime(frame["time"], utc=True)
+    frame = frame.astype({"replicas_before": "Int64", "replicas_after": "Int64"})
+    return frame.sort_values(["time", "kind", "workload"], ignore_index=True)
+
+
+def _change_name(change: Mapping[str, Any]) -> str:
+    parts = [change.get("namespace"), change.get("workload")]
+    return "/".join(str(p) for p in parts if p is not None and pd.notna(p)) or "a workload"
+
+
+def _change_text(change: Mapping[str, Any]) -> str:
+    """``"scale of production/dwcp-worker (2 -> 4 replicas)"``."""
+    before, after = change.get("replicas_before"), change.get("replicas_after")
+    replicas = ""
+    if after is not None and pd.notna(after):
+        known = before is not None and pd.notna(before)
+        replicas = f" ({before} -> {after} replicas)" if known else f" (to {after} replicas)"
+    what = str(change["kind"]).replace("_", " ")
+    target = _change_name(change)
+    if change["kind"] in ("restart", "oom_kill", "eviction", "preemption", "node_not_ready"):
+        target = f"{target} ({change.get('object')})"
+    return f"{what} of {target}{replicas}"
+
+
+def change_findings(changes: pd.DataFrame, window: TimeWindow, lead_s: float = 1800.0) -> Findings:
+    """``deployment_in_window`` per rollout, ``scaling_in_window`` per scale event, in the
+    window or up to ``lead_s`` before it (a change shortly before is the usual cause).
+
+    ``changes``: a :func:`change_points` frame. Evidence: ``kind``, ``object``, ``time``,
+    ``replicas_before``/``replicas_after`` and the change's source.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> c = pd.DataFrame([{"time": pd.Timestamp("2026-11-12T14:10Z"), "kind": "scale",
+    ...     "namespace": "prod", "workload_kind": "Deployment", "workload": "worker",
+    ...     "object": "worker-5d8", "replicas_before": 2, "replicas_after": 4}])
+    >>> [f.summary for f in change_findings(c, w)]
+    ['prod/worker scaled from 2 to 4 replicas at 2026-11-12 14:10 UTC, 10m into the window.']
+    """
+    if changes.empty:
+        return Findings()
+    stamps = pd.to_datetime(changes["time"], utc=True)
+    lead = pd.Timedelta(seconds=lead_s)
+    chosen = changes[
+        changes["kind"].isin(list(_CHANGE_CHECKS))
+        & (stamps >= window.start - lead)
+        & (stamps <= window.end)
+    ]
+    found = []
+    for row in chosen.to_dict("records"):
+        ts = parse_time(row["time"])
+        subject = {"namespace": row.get("namespace")}
+        subject[str(row.get("workload_kind") or "workload").lower()] = row.get("workload")
+        subject = {k: str(v) for k, v in subject.items() if v is not None and pd.notna(v)}
+        name = _change_name(row)
+        when = f"at {format_utc(ts)}, {_relative(ts, window)}."
+        if row["kind"] == "rollout":
+            summary = f"{name} rolled out {when}"
+        else:
+            before, after = row.get("replicas_before"), row.get("replicas_after")
+            has_before = before is not None and pd.notna(before)
+            has_after = after is not None and pd.notna(after)
+            sizes = f" from {before}" if has_before else ""
+            sizes += f" to {after} replicas" if has_after else ""
+            summary = f"{name} scaled{sizes} {when}"
+        evidence = {k: v for k, v in row.items() if k not in ("namespace", "workload", "time")}
+        evidence = {k: (None if v is pd.NA else v) for k, v in evidence.items()}
+        if row["kind"] == "rollout" and "replicaset" not in evidence:
+            evidence["replicaset"] = evidence.get("object")  # the new ReplicaSet's name
+        found.append(
+            Finding(
+                _CHANGE_CHECKS[row["kind"]],
+                "warning",
+                subject,
+                summary,
+                unit="",
+                evidence={"time": ts, **evidence},
+            )
+        )
+    return Findings(found)
+
+
+def rollout_changes(rollouts: pd.DataFrame) -> pd.DataFrame:
+    """A change-point frame from a rollouts frame (``timestamp`` plus ``namespace``/
+    ``deployment`` or another workload column; other columns are kept)."""
+    if rollouts.empty:
+        return empty_changes()
+    workload = next((c for c in _SUBJECT_LABELS[1:] if c in rollouts.columns), None)
+    frame = rollouts.rename(columns={"timestamp": "time"})
+    frame = frame.assign(
+        time=pd.to_datetime(frame["time"], utc=True),
+        kind="rollout",
+        workload_kind=(workload or "workload").capitalize(),
+        workload=frame[workload] if workload else None,
+    )
+    if workload and workload != "workload":
+        frame = frame.drop(columns=workload)
+    if "namespace" not in frame.columns:
+        frame["namespace"] = None
+    return frame
+
+
 def deployment_findings(
     rollouts: pd.DataFrame, window: TimeWindow, lead_s: float = 1800.0
 ) -> Findings:
@@ -263,30 +582,80 @@ def deployment_findings(
     >>> [f.summary for f in deployment_findings(r, w)]
     ['production/api rolled out at 2026-11-12 13:50 UTC, 10m before the window.']
     """
-    if rollouts.empty:
-        return Findings()
-    subject_columns = [c for c in _SUBJECT_LABELS if c in rollouts.columns] or [
-        c for c in rollouts.columns if c != "timestamp"
-    ]
-    stamps = pd.to_datetime(rollouts["timestamp"], utc=True)
-    lead = pd.Timedelta(seconds=lead_s)
-    chosen = rollouts[(stamps >= window.start - lead) & (stamps <= window.end)]
-    found = []
-    for row in chosen.to_dict("records"):
-        ts = parse_time(row["timestamp"])
-        subject = _subject(row, subject_columns)
-        name = "/".join(subject.values()) or "a workload"
-        found.append(
-            Finding(
-                "deployment_in_window",
-                "warning",
-                subject,
-                f"{name} rolled out at {format_utc(ts)}, {_relative(ts, window)}.",
-                unit="",
-                evidence={"time": ts, **{k: v for k, v in row.items() if k not in subject}},
-            )
-        )
-    return Findings(found)
+    return change_findings(rollout_changes(rollouts), window, lead_s)
+
+
+def _tokens(name: str) -> list[str]:
+    return [t[:-1] if t.endswith("s") and len(t) > 3 else t for t in re.split(r"[-_.]", name)]
+
+
+def names_match(a: str, b: str) -> bool:
+    """True when one name ends with the other, by whole words, plurals ignored.
+
+    >>> names_match("dwcp-workers", "dwcp-worker"), names_match("workers", "dwcp-worker")
+    (True, True)
+    >>> names_match("dwcp-workers", "dwcp-api")
+    False
+    """
+    x, y = _tokens(str(a).lower()), _tokens(str(b).lower())
+    n = min(len(x), len(y))
+    return n > 0 and x[-n:] == y[-n:]
+
+
+def preceding_changes(
+    changes: pd.DataFrame,
+    at: pd.Timestamp,
+    *,
+    service: str | None = None,
+    kinds: Iterable[str] | None = None,
+    lookback_s: float = 3600.0,
+    n: int = 3,
+) -> pd.DataFrame:
+    """The ``n`` changes nearest before ``at`` (within ``lookback_s``), those that touched
+    ``service`` (a workload whose name matches, see :func:`names_match`) first, then by time
+    distance. Adds ``delay_s`` (``at`` minus the change) and ``touches_service``.
+
+    >>> c = pd.DataFrame([{"time": pd.Timestamp("2026-11-12T14:00Z"), "kind": "rollout",
+    ...     "workload": "dwcp-api"}, {"time": pd.Timestamp("2026-11-12T14:09Z"),
+    ...     "kind": "restart", "workload": "dwcp-web"}])
+    >>> near = preceding_changes(c, pd.Timestamp("2026-11-12T14:10Z"), service="dwcp-api")
+    >>> near[["workload", "delay_s", "touches_service"]].values.tolist()
+    [['dwcp-api', 600.0, True], ['dwcp-web', 60.0, False]]
+    """
+    at = parse_time(at)
+    if changes.empty:
+        return changes.assign(delay_s=pd.Series(dtype=float), touches_service=pd.Series(dtype=bool))
+    stamps = pd.to_datetime(changes["time"], utc=True)
+    delay = (at - stamps).dt.total_seconds()
+    keep = (delay >= 0) & (delay <= lookback_s)
+    if kinds is not None:
+        keep &= changes["kind"].isin(list(kinds))
+    near = changes[keep].assign(delay_s=delay[keep])
+    touches = near["workload"].map(lambda w: service is not None and names_match(w, service))
+    near = near.assign(touches_service=touches.astype(bool))
+    near = near.sort_values(["touches_service", "delay_s"], ascending=[False, True])
+    return near.head(n).reset_index(drop=True)
+
+
+def _change_record(change: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": change["kind"],
+        "workload": change.get("workload"),
+        "object": change.get("object"),
+        "time": parse_time(change["time"]).isoformat(),
+        "delay_s": float(change["delay_s"]),
+        **(
+            {"touches_service": bool(change["touches_service"])}
+            if "touches_service" in change
+            else {}
+        ),
+    }
+
+
+def _is_consumer(workload: Any, group: str, consumer: str | None) -> bool:
+    if workload is None or pd.isna(workload):
+        return False
+    return workload == consumer if consumer else names_match(workload, group)
 
 
 def consumer_lag_spike(
@@ -295,17 +664,31 @@ def consumer_lag_spike(
     threshold: float = KI001_LAG_THRESHOLD,
     *,
     rollouts: pd.DataFrame | None = None,
+    changes: pd.DataFrame | None = None,
     rollout_slack_s: float = 600.0,
+    lookback_s: float = 3600.0,
+    consumer_workloads: Mapping[str, str] | None = None,
+    workloads: Iterable[str] = (),
     critical_duration_s: float = 1800.0,
     step_s: float | None = None,
 ) -> Findings:
     """``consumer_lag_spike`` per consumer group/topic whose lag went over ``threshold``.
 
-    KI-001: lag spikes to 10k+ messages during rolling deployments (consumer rebalancing). A
-    spike that starts within ``rollout_slack_s`` of a rollout in ``rollouts`` is labelled as
-    KI-001 in the summary; one that lasts ``critical_duration_s`` is critical either way (a
-    rebalance settles in minutes). ``lag``: ``sum by (consumergroup, topic)
-    (kafka_consumergroup_lag)``.
+    KI-001: lag spikes to 10k+ messages during rolling deployments (consumer rebalancing): any
+    consumer joining or leaving the group rebalances it, so a rollout, a scale event or a
+    restart (OOM kill, eviction, a NotReady node's pods) of the consuming workload all count.
+    The summary names the change nearest before the spike (up to ``lookback_s``) and its delay;
+    one within ``rollout_slack_s`` of the spike's start (or during it) is labelled KI-001. A
+    spike that lasts ``critical_duration_s`` is critical either way (a rebalance settles in
+    minutes). ``lag``: ``sum by (consumergroup, topic) (kafka_consumergroup_lag)``.
+
+    ``changes``: a :func:`change_points` frame (``rollouts``, the older form, is turned into
+    one). The consuming workload is ``consumer_workloads[group]``, else the changed workloads
+    whose name matches the group's (``dwcp-workers`` -> ``dwcp-worker``, see
+    :func:`names_match`). ``workloads`` (every workload's name, e.g. the Deployments of
+    ``kube_deployment_spec_replicas``) tells a consumer that did not change from one that is
+    not known: only when neither a change nor ``workloads`` matches the group is any
+    workload's change considered, and the summary says the consumer is not known.
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
     >>> ts = pd.date_range("2026-11-12T14:00Z", periods=60, freq="1min")
@@ -320,25 +703,56 @@ def consumer_lag_spike(
     step = infer_step_s(lag) if step_s is None else step_s
     runs = breach_intervals(windowed, threshold, step)
     keys = label_columns(windowed)
-    times = (
-        pd.DatetimeIndex([])
-        if rollouts is None or rollouts.empty
-        else pd.DatetimeIndex(pd.to_datetime(rollouts["timestamp"], utc=True))
-    )
-    slack = pd.Timedelta(seconds=rollout_slack_s)
+    if changes is None:
+        changes = rollout_changes(rollouts) if rollouts is not None else empty_changes()
+    candidates = changes[changes["kind"].isin(WORKLOAD_CHANGES)] if len(changes) else changes
+    slack = rollout_slack_s
     found = []
     for key, mine in series_groups(runs, keys):
         subject = {k: str(v) for k, v in zip(keys, key, strict=True) if pd.notna(v)}
         worst = mine.loc[mine["peak"].idxmax()]
         longest = float(mine["duration_s"].max())
-        near = [t for t in times if ((mine["start"] - slack <= t) & (t <= mine["end"])).any()]
-        cause = (
-            f" It coincides with a rollout at {format_utc(near[0])}: KI-001 (consumer "
-            "rebalancing during rolling deployments)."
-            if near
-            else " No rollout nearby: not the known KI-001 pattern."
+        start = mine["start"].min()
+        group = subject.get("consumergroup", "")
+        consumer = (consumer_workloads or {}).get(group)
+        mine_changes = candidates
+        if len(candidates):
+            touches = pd.Series(
+                [_is_consumer(w, group, consumer) for w in candidates["workload"]],
+                index=candidates.index,
+                dtype=bool,
+            )
+            known_consumer = (
+                bool(touches.any())
+                or consumer is not None
+                or any(_is_consumer(w, group, None) for w in workloads)
+            )
+            mine_changes = candidates[touches] if known_consumer else candidates
+        else:
+            known_consumer = consumer is not None
+        # a change in the spike's first step (same scrape) still precedes it
+        near = preceding_changes(
+            mine_changes, start + pd.Timedelta(seconds=step), n=1, lookback_s=lookback_s + step
         )
+        change = near.iloc[0].to_dict() if len(near) else None
+        if change is not None:
+            change["delay_s"] = max(0.0, (start - parse_time(change["time"])).total_seconds())
+        ki001 = change is not None and change["delay_s"] <= slack
         name = "/".join(subject.values()) or "consumer lag"
+        if change is None:
+            cause = " No change to the consuming workload before it: not the known KI-001 pattern."
+        else:
+            who = "" if known_consumer else " (the consuming workload is not known)"
+            delay = format_duration(change["delay_s"]) if change["delay_s"] else "no delay"
+            cause = (
+                f" It followed a {_change_text(change)} at {format_utc(change['time'])}"
+                f"{who} ({delay} before it)"
+            )
+            cause += (
+                ": KI-001 pattern (consumer rebalancing)."
+                if ki001
+                else f", more than {format_duration(slack)} earlier: not the KI-001 pattern."
+            )
         found.append(
             Finding(
                 "consumer_lag_spike",
@@ -351,12 +765,15 @@ def consumer_lag_spike(
                 threshold=float(threshold),
                 unit="messages",
                 evidence={
-                    "time": mine["start"].min(),
-                    "start": mine["start"].min(),
+                    "time": start,
+                    "start": start,
                     "end": mine["end"].max(),
                     "peak_at": worst["peak_at"],
-                    "known_issue": "KI-001" if near else None,
-                    "rollouts": [t.isoformat() for t in near],
+                    "known_issue": "KI-001" if ki001 else None,
+                    "preceding_change": None if change is None else _change_record(change),
+                    "rollouts": [change["time"].isoformat()]
+                    if ki001 and change["kind"] == "rollout"
+                    else [],
                 },
             )
         )
@@ -548,13 +965,72 @@ def incident_timeline(
 # --------------------------------------------------------------------------- the notebook call
 
 
+_BREACH_CHECKS = (
+    "latency_slo_breach",
+    "error_rate_breach",
+    "availability_breach",
+    "error_budget_burn",
+)
+
+
+def with_preceding_changes(
+    finding: Finding, changes: pd.DataFrame, service: str | None = None, n: int = 3
+) -> Finding:
+    """A latency/error breach with the ``n`` changes nearest before its start added to its
+    summary and to ``evidence["preceding_changes"]`` (see :func:`preceding_changes`); other
+    findings, and breaches with no change in the hour before, come back as they were."""
+    span = finding_span(finding)
+    if finding.check not in _BREACH_CHECKS or span is None or changes.empty:
+        return finding
+    near = preceding_changes(changes, span[0], service=service, n=n)
+    if near.empty:
+        return finding
+    records = [_change_record(c) for c in near.to_dict("records")]
+    texts = [
+        f"{_change_text(c)} {format_duration(c['delay_s'])} before"
+        + (" (the service itself)" if c["touches_service"] else "")
+        for c in near.to_dict("records")
+    ]
+    return dataclasses.replace(
+        finding,
+        summary=f"{finding.summary} Preceding changes: {'; '.join(texts)}.",
+        evidence={**(finding.evidence or {}), "preceding_changes": records},
+    )
+
+
+def change_events(
+    changes: pd.DataFrame, window: TimeWindow, skip: Iterable[str] = ()
+) -> pd.DataFrame:
+    """Timeline events (``EVENT_COLUMNS``) for the change points in ``window``, except the
+    ``skip`` kinds (those already on the timeline as findings or counter events)."""
+    stamps = pd.to_datetime(changes["time"], utc=True) if len(changes) else changes["time"]
+    chosen = (
+        changes[
+            ~changes["kind"].isin(list(skip)) & (stamps >= window.start) & (stamps <= window.end)
+        ]
+        if len(changes)
+        else changes
+    )
+    return pd.DataFrame(
+        {
+            "timestamp": chosen["time"],
+            "kind": chosen["kind"],
+            "subject": chosen["object"],
+            "description": [_change_text(c) for c in chosen.to_dict("records")],
+        },
+        columns=EVENT_COLUMNS,
+    )
+
+
 class IncidentReport(TypedDict):
     """What the incident notebook shows; see :func:`incident_report`."""
 
     window: TimeWindow
     panels: dict[str, pd.DataFrame]
     zscores: pd.DataFrame
+    changes: pd.DataFrame
     findings: Findings
+    notes: list[str]
     timeline: str
 
 
@@ -602,11 +1078,15 @@ def incident_report(
     db_connections: pd.DataFrame | None = None,
     lag: pd.DataFrame | None = None,
     rollouts: pd.DataFrame | None = None,
+    changes: pd.DataFrame | None = None,
+    service: str | None = None,
+    workloads: Iterable[str] = (),
     findings: Iterable[Finding] = (),
     keep_undated: bool = False,
     slo: SLOTargets | None = None,
     baseline_days: int = 7,
     lag_threshold: float = KI001_LAG_THRESHOLD,
+    ki001_slack_s: float = 600.0,
     margin_s: float | None = None,
 ) -> IncidentReport:
     """Everything the incident notebook shows for ``window``, in one call.
@@ -617,7 +1097,15 @@ def incident_report(
     those inside the window are kept (and, with ``keep_undated``, those whose evidence has no
     time, see :func:`finding_span`). With ``slo``, the latency checks run for the window too
     (``requests`` must then carry a ``path`` label; p95 per path needs ``path`` in ``buckets``).
-    The timeline holds rollouts, restarts, OOM kills and every finding.
+    ``changes``: a :func:`change_points` frame; without it the change points are the
+    ``rollouts`` (see :func:`rollout_changes`) and the ``restarts``/``oom_killed`` counters.
+    Rollouts and scale events become ``deployment_in_window``/``scaling_in_window``;
+    ``consumer_lag_spike`` names the change to the consumer before it (KI-001 within
+    ``ki001_slack_s``; ``workloads``: the cluster's workload names, see
+    :func:`consumer_lag_spike`); latency and error breaches list the nearest preceding
+    changes, those to ``service`` (the workload serving the requests, when known) first.
+    The timeline holds every change point and every finding; ``notes`` says what could not
+    be evaluated for the window (burn-rate pairs longer than the data), once, as text.
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
     >>> report = incident_report(w)
@@ -635,27 +1123,44 @@ def incident_report(
     )
     margin = pd.Timedelta(seconds=margin_s or max(1800.0, window.duration_s / 2))
     shown = TimeWindow(window.start - margin, window.end + margin)
-    rollouts = rollouts if rollouts is not None else pd.DataFrame({"timestamp": []})
+    if changes is None:
+        counted = change_points(restarts=restarts, oom_killed=oom_killed)
+        known = rollout_changes(rollouts) if rollouts is not None else empty_changes()
+        changes = pd.concat([c for c in (known, counted) if len(c)] or [empty_changes()])
+        changes = changes.sort_values("time", ignore_index=True)
+    notes: list[str] = []  # what could not be evaluated: said once in the text, no finding
     found = [
-        *deployment_findings(rollouts, window),
+        *change_findings(changes, window),
         *findings_in_window(findings, window, keep_undated),
     ]
     if lag is not None and not lag.empty:
-        found += consumer_lag_spike(lag, window, lag_threshold, rollouts=rollouts)
+        found += consumer_lag_spike(
+            lag,
+            window,
+            lag_threshold,
+            changes=changes,
+            rollout_slack_s=ki001_slack_s,
+            workloads=list(workloads),
+        )
     if slo is not None and requests is not None and "path" in requests.columns:
         with_path = buckets is not None and "path" in buckets.columns
         p95 = quantile_from_buckets(
             buckets if with_path else pd.DataFrame(columns=["path", "le", "timestamp", "value"]),
             0.95,
         )
-        found += latency_findings(p95, requests, slo, window)
+        breaches = latency_findings(p95, requests, slo, window)
+        found += [with_preceding_changes(f, changes, service) for f in breaches]
+        notes.append(skipped_pairs_text(burn_rate_alerts(requests, slo, window=window)))
     series = [frame.assign(metric=name) for name, frame in panels.items()]
     zscores = (
         robust_zscores(pd.concat(series, ignore_index=True), window, baseline_days)
         if series
         else pd.DataFrame(columns=["metric", "series", "z", "rank"])
     )
-    events = [found]
+    events = [
+        found,
+        change_events(changes, shown, skip=("rollout", "scale", "restart", "oom_kill")),
+    ]
     if "restarts" in panels:
         events.append(counter_events(in_window(restarts, shown, "both"), "restart", "restart"))
     if "oom_killed" in panels:
@@ -664,6 +1169,8 @@ def incident_report(
         window=window,
         panels={k: in_window(v, shown, closed="both") for k, v in panels.items()},
         zscores=zscores,
+        changes=changes,
         findings=Findings(found),
+        notes=[n for n in notes if n],
         timeline=incident_timeline(*events, window=window),
     )

@@ -33,9 +33,9 @@ stands for the step ending at ``t``, so a window ``[start, end]`` takes samples 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -978,14 +978,63 @@ def _interval_records(runs: pd.DataFrame, scale: float = 1.0, unit: str = "peak"
     ]
 
 
+def endpoint_availability(counts: pd.DataFrame, endpoint: str = "path") -> pd.DataFrame:
+    """Per endpoint: requests, 5xx ``errors``, ``availability_pct`` and ``error_share_pct`` (its
+    part of all failed requests), most failed requests first; from :func:`request_counts` by
+    ``endpoint`` (counts per step).
+
+    >>> c = pd.DataFrame({"path": ["/a", "/b", "/c"], "requests": [1000.0, 500.0, 10.0],
+    ...                   "errors": [30.0, 10.0, 0.0]})
+    >>> endpoint_availability(c)[["path", "availability_pct", "error_share_pct"]].values.tolist()
+    [['/a', 97.0, 75.0], ['/b', 98.0, 25.0], ['/c', 100.0, 0.0]]
+    """
+    totals = counts.groupby(endpoint, observed=True)[["requests", "errors"]].sum()
+    totals = totals[totals["requests"] > 0]
+    all_errors = totals["errors"].sum()
+    out = totals.assign(
+        availability_pct=(1.0 - totals["errors"] / totals["requests"]) * 100.0,
+        error_share_pct=totals["errors"] / all_errors * 100.0 if all_errors > 0 else 0.0,
+    )
+    out = out.sort_values(["errors", "requests"], ascending=False).reset_index()
+    out[endpoint] = out[endpoint].astype("str")
+    return out
+
+
+def top_error_endpoints(
+    counts: pd.DataFrame, endpoint: str = "path", n: int = 3
+) -> list[dict[str, Any]]:
+    """The ``n`` endpoints with most failed requests: ``{endpoint, errors, share_pct}`` each."""
+    table = endpoint_availability(counts, endpoint)
+    table = table[table["errors"] > 0].head(n)
+    return [
+        {
+            "endpoint": r[endpoint],
+            "errors": float(r["errors"]),
+            "share_pct": float(r["error_share_pct"]),
+        }
+        for r in table.to_dict("records")
+    ]
+
+
+def _top_text(top: Sequence[Mapping[str, Any]] | None) -> str:
+    if not top:
+        return ""
+    parts = ", ".join(f"{t['endpoint']} ({t['share_pct']:.0f} %)" for t in top)
+    return f" Most failed requests: {parts}."
+
+
 def error_rate_findings(
     counts: pd.DataFrame,
     slo: SLOTargets,
     profile: Profile | None = None,
     endpoint: str = "path",
     step_s: float = DEFAULT_STEP_S,
+    top: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
     """``error_rate_breach`` per endpoint and overall, from windowed :func:`request_counts`.
+
+    The overall ("all endpoints") breach names ``top`` (:func:`top_error_endpoints`) in its
+    summary and evidence (``top_endpoints``).
 
     A scope breaches when its 5xx share over the whole window is over target, or when the
     share stayed over target for ``min_duration_s`` (a burst a long window dilutes; the
@@ -1031,12 +1080,16 @@ def error_rate_findings(
                 f"{burst_total:,.0f} requests failed then ({worst}; "
                 f"{ratio * 100:.3g} % over the whole window)."
             )
+        overall = subject == {"scope": "all endpoints"}
+        if overall and burst:  # who failed during the burst, not over the diluting window
+            during = counts["timestamp"].isin(per_step.index[inside])
+            top = top_error_endpoints(counts[during], endpoint) or top
         found.append(
             Finding(
                 check,
                 "critical" if value >= critical_factor * target else "warning",
                 subject,
-                summary,
+                summary + (_top_text(top) if overall else ""),
                 value=float(value * 100),
                 threshold=slo.error_rate_pct,
                 unit="%",
@@ -1049,6 +1102,7 @@ def error_rate_findings(
                     "window_pct": float(ratio * 100),
                     "peak_step_pct": float(step_ratio.max() * 100),
                     "over_target_s": float(bursts["duration_s"].sum()),
+                    **({"top_endpoints": list(top)} if overall and top else {}),
                 },
             )
         )
@@ -1056,9 +1110,13 @@ def error_rate_findings(
 
 
 def availability_findings(
-    budget: ErrorBudget, window: TimeWindow, profile: Profile | None = None
+    budget: ErrorBudget,
+    window: TimeWindow,
+    profile: Profile | None = None,
+    top: Sequence[Mapping[str, Any]] | None = None,
 ) -> list[Finding]:
-    """``availability_breach`` when availability over the window is under the SLO."""
+    """``availability_breach`` when availability over the window is under the SLO; names
+    ``top`` (:func:`top_error_endpoints`) in its summary and evidence."""
     check = "availability_breach"
     if budget.requests < _threshold(profile, check, "min_requests"):
         return []
@@ -1072,31 +1130,40 @@ def availability_findings(
             f"Availability was {budget.availability_pct:.3f} % over {window.label()} "
             f"(SLO {budget.availability_target_pct:g} %): {budget.spent_requests:,.0f} failed "
             f"requests spent {budget.spent_pct:.0f} % of the window's error budget "
-            f"({budget.period_spent_pct:.0f} % of the {budget.period_s / 86400:g}-day budget).",
+            f"({budget.period_spent_pct:.0f} % of the {budget.period_s / 86400:g}-day budget)."
+            + _top_text(top),
             value=budget.availability_pct,
             threshold=budget.availability_target_pct,
             unit="%",
-            evidence={"start": window.start, "end": window.end, **asdict(budget)},
+            evidence={
+                "start": window.start,
+                "end": window.end,
+                **asdict(budget),
+                **({"top_endpoints": list(top)} if top else {}),
+            },
         )
     ]
 
 
-def burn_rate_findings(evaluation: BurnRateEvaluation) -> list[Finding]:
-    """``error_budget_burn``: one per pair that fired, an info note per pair that was skipped."""
+def skipped_pairs_text(evaluation: BurnRateEvaluation) -> str:
+    """One sentence naming the burn-rate pairs the data could not evaluate ("" if none): the
+    notebook says it once in its text; a short window is no finding."""
+    skipped = evaluation.pairs[evaluation.pairs["status"] == "skipped"]
+    if skipped.empty:
+        return ""
+    parts = "; ".join(f"{p.pair} ({p.severity}): {p.reason}" for p in skipped.itertuples())
+    return f"Burn-rate pairs not evaluated for this window: {parts}."
+
+
+def burn_rate_findings(
+    evaluation: BurnRateEvaluation, top: Sequence[Mapping[str, Any]] | None = None
+) -> list[Finding]:
+    """``error_budget_burn``: one per pair that fired, naming ``top`` (the endpoints with most
+    failed requests, :func:`top_error_endpoints`). Skipped pairs are no finding (see
+    :func:`skipped_pairs_text`)."""
     found = []
     for pair in evaluation.pairs.itertuples(index=False):
         if pair.status == "skipped":
-            found.append(
-                Finding(
-                    "error_budget_burn",
-                    "info",
-                    {"pair": pair.pair},
-                    f"The {pair.pair} burn-rate pair ({pair.severity}) was not evaluated: "
-                    f"{pair.reason}.",
-                    threshold=pair.burn_rate_threshold,
-                    unit="x budget",
-                )
-            )
             continue
         mine = evaluation.alerts[evaluation.alerts["pair"] == pair.pair]
         if mine.empty:
@@ -1112,7 +1179,8 @@ def burn_rate_findings(evaluation: BurnRateEvaluation) -> list[Finding]:
                 f"> {pair.burn_rate_threshold:g}x) fired {len(mine)} time(s) for "
                 f"{format_duration(mine['duration_s'].sum())} in total, first at "
                 f"{format_utc(mine['start'].min())}; peak burn "
-                f"{peak['peak_burn_rate_long']:.1f}x at {format_utc(peak['peak_at'])}.",
+                f"{peak['peak_burn_rate_long']:.1f}x at {format_utc(peak['peak_at'])}."
+                + _top_text(top),
                 value=float(peak["peak_burn_rate_long"]),
                 threshold=pair.burn_rate_threshold,
                 unit="x budget",
@@ -1121,6 +1189,7 @@ def burn_rate_findings(evaluation: BurnRateEvaluation) -> list[Finding]:
                     "start": mine["start"].min(),
                     "end": mine["end"].max(),
                     "intervals": _interval_records(runs),
+                    **({"top_endpoints": list(top)} if top else {}),
                 },
             )
         )
@@ -1173,11 +1242,12 @@ def latency_findings(
         return Findings([no_traffic_finding(window)])
     served = counts.groupby(endpoint, observed=True)["requests"].sum() if len(requests) else None
     budget = error_budget(requests, slo, window, step_s=step)
+    top = top_error_endpoints(counts, endpoint)
     found = [
         *latency_slo_findings(windowed_p95, served, slo, profile, endpoint, step),
-        *error_rate_findings(counts, slo, profile, endpoint, step),
-        *availability_findings(budget, window, profile),
-        *burn_rate_findings(burn_rate_alerts(requests, slo, window=window, step_s=step)),
+        *error_rate_findings(counts, slo, profile, endpoint, step, top),
+        *availability_findings(budget, window, profile, top),
+        *burn_rate_findings(burn_rate_alerts(requests, slo, window=window, step_s=step), top),
     ]
     return Findings(found)
 
@@ -1196,6 +1266,7 @@ class LatencyReport(TypedDict):
     request_rate_top: pd.DataFrame
     error_ratio: pd.DataFrame
     error_ratio_overall: pd.DataFrame
+    endpoint_availability: pd.DataFrame
     availability_pct: float
     error_budget: ErrorBudget
     burn: BurnRateEvaluation
@@ -1247,6 +1318,9 @@ def latency_report(
         request_rate_top=request_rate_top(windowed_requests, n=top_n, by=endpoint),
         error_ratio=error_ratio(windowed_requests, by=endpoint),
         error_ratio_overall=error_ratio(windowed_requests, by=None),
+        endpoint_availability=endpoint_availability(
+            request_counts(windowed_requests, by=endpoint, step_s=step), endpoint
+        ),
         availability_pct=availability(requests, window, step) * 100.0,
         error_budget=error_budget(requests, slo, window, step),
         burn=burn_rate_alerts(requests, slo, window=window, step_s=step),

@@ -508,9 +508,19 @@ def revision(item: Mapping[str, Any]) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+_RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
 def rollout_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A new ReplicaSet; one made by ``kubectl rollout restart`` (its pod template carries a
+    ``restartedAt`` annotation) says so in its message."""
     namespace, name = ns_name(item)
     owner_kind, owner_name = controller(item) or ("ReplicaSet", name)
+    template = ((item.get("spec") or {}).get("template") or {}).get("metadata") or {}
+    restarted = (template.get("annotations") or {}).get(_RESTARTED_AT)
+    message = f"new ReplicaSet {name} (revision {revision(item)})"
+    if restarted:
+        message += f", pod template restartedAt {restarted} (kubectl rollout restart)"
     return {
         "time": pd.Timestamp((item.get("metadata") or {}).get("creationTimestamp")),
         "namespace": namespace,
@@ -520,7 +530,7 @@ def rollout_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "replicaset": name,
         "revision": revision(item),
         "replicas": (item.get("spec") or {}).get("replicas"),
-        "message": f"new ReplicaSet {name} (revision {revision(item)})",
+        "message": message,
     }
 
 
