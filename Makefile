@@ -6,11 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics chromium
 
-.PHONY: help demo test lint format system-deps venv demo-record bench clean lab docs
+.PHONY: help demo test test-fast lint format system-deps venv demo-record bench clean lab docs
 
 help:
 	@echo "make demo         set up .venv and render every notebook from the built-in demo data into reports/"
 	@echo "make test         set up .venv (+ Debian servers) and run ruff and the whole test suite"
+	@echo "make test-fast    the tests that need no server, kernel or other process (under a minute)"
 	@echo "make demo-record  re-record the demo bundle from the simulator through real servers"
 	@echo "make bench        run the benchmarks in benchmarks/"
 	@echo "make lab          JupyterLab on 127.0.0.1:8888 with the project kernel"
@@ -54,6 +55,11 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# The development loop: analysis, config, quantities, decoding, doctests. conftest.py marks
+# every test that needs a server, a notebook kernel or another process `server`.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not server"
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,6 +9,8 @@ import subprocess
 import time
 import urllib.request
 
+import pytest
+
 from dwcp_diag.lab import KERNEL_NAME, lab_command, register_kernel
 from dwcp_diag.report.render import notebook_dir
 
@@ -19,6 +21,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_lab_starts_on_loopback_and_lists_the_project_kernel(tmp_path):
     register_kernel()
     port, token = free_port(), secrets.token_hex(8)
