@@ -4,8 +4,8 @@ Tiers: ``make test`` runs everything; ``make test-fast`` (``-m "not server"``) l
 tests marked ``server``. That mark is set here, at collection, on every test that uses one of
 SERVER_FIXTURES (directly or through another fixture) and on every notebook cell nbval runs
 (a kernel). A test that starts a process some other way (a notebook render, promtool, pip,
-JupyterLab) carries the mark itself (``pytestmark = pytest.mark.server``); one that forgets
-fails, in both tiers, naming the process it started.
+JupyterLab) carries the mark itself (``@pytest.mark.server``); one that forgets fails, in
+both tiers, naming the process it started.
 """
 
 import sys
@@ -60,8 +60,8 @@ def _refuse_processes_outside_the_server_tier(event: str, args: tuple) -> None:
         started = " ".join(str(a) for a in (args[1] if event == "subprocess.Popen" else args))
         _refusals.append(
             f"{_unmarked_test[0]} started a process ({event}: {started[:120]}) but is not "
-            "marked server: add pytestmark = pytest.mark.server to its module (or use a "
-            "server fixture), so that make test-fast stays fast"
+            "marked server: decorate it with @pytest.mark.server (or use a server fixture), "
+            "so that make test-fast stays fast"
         )
         raise RuntimeError(_refusals[-1])
 
