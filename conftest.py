@@ -53,6 +53,24 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.suffix == ".ipynb" or SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.server)
+    items[:] = notebook_cells_together_and_in_order(items)
+
+
+def notebook_cells_together_and_in_order(items: list) -> list:
+    """The cells of a notebook share one kernel, so they run together and in order: where a
+    shuffled order (make test-stress) put a notebook's first cell, all its cells, in order.
+    Other tests keep their places (a no-op for the file order)."""
+    cells: dict = {}
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            cells.setdefault(item.path, []).append(item)
+    ordered: list = []
+    for item in items:
+        if item.path.suffix != ".ipynb":
+            ordered.append(item)
+        elif item.path in cells:
+            ordered += sorted(cells.pop(item.path), key=lambda cell: cell.cell_num)
+    return ordered
 
 
 def _refuse_processes_outside_the_server_tier(event: str, args: tuple) -> None:
