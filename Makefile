@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEBIAN_PACKAGES := postgresql postgresql-contrib prometheus victoria-metrics chromium
 
-.PHONY: help demo test lint format system-deps venv demo-record bench clean lab docs
+.PHONY: help demo test test-fast test-stress lint format system-deps venv demo-record bench clean lab docs
 
 help:
 	@echo "make demo         set up .venv and render every notebook from the built-in demo data into reports/"
 	@echo "make test         set up .venv (+ Debian servers) and run ruff and the whole test suite"
+	@echo "make test-fast    the tests that need no server, kernel or other process (under a minute)"
+	@echo "make test-stress  the whole suite in a shuffled order with every core kept busy (slow)"
 	@echo "make demo-record  re-record the demo bundle from the simulator through real servers"
 	@echo "make bench        run the benchmarks in benchmarks/"
 	@echo "make lab          JupyterLab on 127.0.0.1:8888 with the project kernel"
@@ -54,6 +56,26 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q
+
+# The development loop: analysis, config, quantities, decoding, doctests. conftest.py marks
+# every test that needs a server, a notebook kernel or another process `server`.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q -m "not server"
+
+# A guard against tests that depend on the machine's speed or on the order they run in: the
+# whole suite with one busy loop per core competing for the CPU (each bounded by STRESS_BOUND_S
+# and killed by its PID at the end) and in the order pytest-randomly shuffles (the seed is
+# printed; SEED=n repeats an order; TESTS=path narrows it).
+STRESS_BOUND_S ?= 7200
+test-stress: system-deps $(STAMP)
+	@busy=""; \
+	for core in $$(seq "$$(nproc)"); do \
+	  timeout $(STRESS_BOUND_S) sh -c 'while :; do :; done' & busy="$$busy $$!"; \
+	done; \
+	trap 'kill $$busy 2>/dev/null' EXIT; \
+	seed=$${SEED:-$$RANDOM$$RANDOM}; \
+	echo "busy loops (PIDs$$busy) on $$(nproc) cores; order: SEED=$$seed"; \
+	$(BIN)/pytest -q -p randomly --randomly-seed=$$seed $(TESTS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from dwcp_diag.cli import main
 from dwcp_diag.report import render as rendering
 from tests.fixtures.live import INCIDENT_WINDOW, environment
@@ -23,6 +25,7 @@ EXPECTED_IN_DEMO = {
 }
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_demo_renders_every_notebook_from_the_shipped_bundle(tmp_path, no_live_sources):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     for name in rendering.available_notebooks():

@@ -50,6 +50,7 @@ def _wait_for_url(proc: subprocess.Popen, stderr_path: Path, deadline_s: float =
     raise AssertionError(f"lab did not answer (url={url}): {stderr_path.read_text()[-2000:]}")
 
 
+@pytest.mark.server  # starts JupyterLab and a kernel
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_lab_serves_a_working_copy_and_stops_its_whole_process_group(tmp_path, stop_signal):
     workdir, port = tmp_path / "my-notebooks", free_port()

@@ -11,6 +11,8 @@ import sys
 import tomllib
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 # conda-forge names that differ from PyPI names
 CONDA_TO_PYPI = {"python-kubernetes": "kubernetes"}
@@ -58,6 +60,7 @@ def test_constraints_pin_every_declared_dependency():
     assert missing == []
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_cli_help_runs_from_the_installed_entry_point():
     exe = Path(sys.executable).with_name("dwcp-diag")
     out = subprocess.run([str(exe), "--help"], capture_output=True, text=True, check=True)
@@ -65,6 +68,7 @@ def test_cli_help_runs_from_the_installed_entry_point():
         assert command in out.stdout
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_a_non_editable_install_has_its_notebooks_demo_data_and_template(tmp_path):
     """The CronJob image's case: a wheel installed into a prefix, run from elsewhere."""
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]

@@ -13,9 +13,9 @@ import doctest
 import http.server
 import itertools
 import logging
-import time
+import threading
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 import numpy as np
 import orjson
@@ -43,7 +43,7 @@ from dwcp_diag.sources.prometheus import (
 from dwcp_diag.sources.prometheus_decode import parse_result, to_frame
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from dwcp_diag.timewindow import TimeWindow
-from tests.fixtures.loopback_http import loopback_http_server
+from tests.fixtures.loopback_http import loopback_http_server, relay
 from tests.fixtures.prometheus import free_port
 
 NOW = DEMO_END
@@ -358,12 +358,57 @@ def test_execution_error_is_a_query_error(prom):
         prom.instant("http_requests_total + on(path) http_requests_total", at=NOW)
 
 
-def test_prometheus_query_timeout_is_retried_split_then_reported(start_prometheus, caplog):
-    hasty = start_prometheus("--query.timeout=1ms")  # every evaluation times out: HTTP 503
+class ExpiredDeadlineProxy:
+    """Relays HTTP to a real Prometheus, setting the ``timeout`` parameter of every
+    ``query_range`` request to one nanosecond: the query's deadline has passed before its
+    evaluation starts, so Prometheus answers with its own timeout error (HTTP 503) on every
+    chunk, however fast the machine. Other requests pass unchanged."""
+
+    def __init__(self, upstream_url: str) -> None:
+        self.range_requests = 0
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # the http.server API
+                relay(self, upstream_url, proxy.expire)
+
+            do_POST = do_GET
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd, self.url, self.thread = loopback_http_server(Handler)
+
+    def expire(self, path: str, body: bytes | None) -> tuple[str, bytes | None]:
+        parts = urlsplit(path)
+        if parts.path != "/api/v1/query_range":
+            return path, body
+        self.range_requests += 1
+
+        def expired(encoded: str) -> str:
+            params = [(k, v) for k, v in parse_qsl(encoded) if k != "timeout"]
+            return urlencode([*params, ("timeout", "1e-9")])
+
+        if body:
+            return path, expired(body.decode()).encode()
+        return parts._replace(query=expired(parts.query)).geturl(), body
+
+    def __enter__(self) -> ExpiredDeadlineProxy:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_prometheus_query_timeout_is_retried_split_then_reported(prometheus_server, caplog):
     with (
+        ExpiredDeadlineProxy(prometheus_server.url) as hasty,
         caplog.at_level(logging.DEBUG, logger="dwcp_diag.prometheus"),
-        # 503 when evaluation times out; 422 "context deadline exceeded" when the deadline is
-        # reached inside storage first (a loaded machine): both are timeouts, not bad queries
+        # 503 "query timed out in query queue" or "... in query execution", depending on where
+        # Prometheus first looks at the deadline; 422 "context deadline exceeded" when storage
+        # does: all timeouts, not bad queries
         pytest.raises(
             SourceUnavailable,
             match=r"HTTP (503 timeout: query timed out|422 execution: context deadline exceeded)",
@@ -372,6 +417,7 @@ def test_prometheus_query_timeout_is_retried_split_then_reported(start_prometheu
         loader_for(hasty.url, retries=1).range(RATE_BY_PATH, window="1d", step=SCRAPE_S)
     assert "also after splitting" in str(caught.value)
     assert "retry 1/1" in caplog.text and "splitting 721 points into 360 + 361" in caplog.text
+    assert hasty.range_requests == 2 + 1 + 1  # two tries at the day, a half, its half: given up
 
 
 def test_fractional_timeout_is_accepted(prometheus_server):
@@ -379,16 +425,20 @@ def test_fractional_timeout_is_accepted(prometheus_server):
     assert len(loader.range(RATE_BY_PATH, window="1h")) > 0
 
 
-def test_closed_port_names_the_masked_url():
+def test_closed_port_names_the_masked_url(caplog):
     port = free_port()
     loader = loader_for(f"http://monitor:hunter2@127.0.0.1:{port}", retries=1)
-    started = time.monotonic()
-    with pytest.raises(SourceUnavailable) as caught:
+    with (
+        caplog.at_level(logging.DEBUG, logger="dwcp_diag.prometheus"),
+        pytest.raises(SourceUnavailable) as caught,
+    ):
         loader.range("up", window="1h")
     message = str(caught.value)
     assert f"http://monitor:***@127.0.0.1:{port}" in message and "unreachable" in message
     assert "hunter2" not in message and not isinstance(caught.value, AuthError)
-    assert caught.value.source == "prometheus" and time.monotonic() - started < 5
+    assert caught.value.source == "prometheus"
+    # one retry as configured, then the error: no splitting of a window nobody answers
+    assert caplog.text.count("retry ") == 1 and "splitting" not in caplog.text
     check = loader.check()
     assert not check.ok and "hunter2" not in check.line()
 
@@ -397,10 +447,14 @@ def test_closed_port_names_the_masked_url():
 
 
 class ScriptedServer:
-    """HTTP on 127.0.0.1 answering with ``respond(request) -> (status, body[, delay_s])``."""
+    """HTTP on 127.0.0.1 answering with ``respond(request) -> (status, body[, HOLD])``.
+
+    An answer marked ``HOLD`` is held back until the server is closed (at most HANG_GUARD_S):
+    the client's own timeout always comes first, however busy the machine."""
 
     def __init__(self, respond: Callable[[dict], tuple]) -> None:
         self.requests: list[dict] = []
+        self.closing = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -415,9 +469,9 @@ class ScriptedServer:
                     "headers": dict(self.headers),
                 }
                 server.requests.append(request)
-                status, payload, *delay = respond(request)
-                if delay:
-                    time.sleep(delay[0])
+                status, payload, *hold = respond(request)
+                if hold:
+                    server.closing.wait(HANG_GUARD_S)
                 data = payload if isinstance(payload, bytes) else orjson.dumps(payload)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self.send_response(status)
@@ -437,8 +491,13 @@ class ScriptedServer:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+HOLD = "hold"
+HANG_GUARD_S = 120  # a held answer is released at the latest then (not a speed check)
 
 
 def matrix_answer(params: dict) -> dict:
@@ -520,7 +579,7 @@ def test_503_everywhere_ends_as_source_unavailable():
 
 
 def test_slow_answers_time_out():
-    with ScriptedServer(lambda request: (200, matrix_answer(request["params"]), 1.0)) as server:
+    with ScriptedServer(lambda request: (200, matrix_answer(request["params"]), HOLD)) as server:
         loader = loader_for(server.url, timeout_s=0.2, retries=0)
         window = {**SMALL_WINDOW, "start": NOW - pd.Timedelta(seconds=SCRAPE_S)}  # 2 points
         with pytest.raises(SourceUnavailable, match=r"did not answer .* within 0\.2s"):

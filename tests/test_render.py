@@ -33,6 +33,7 @@ def rendered(tmp_path_factory):
     return out, rendering.render_all(jobs, workers=2)
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_good_notebook_writes_all_three_outputs(rendered):
     out, (good, _) = rendered
     assert good.ok and good.error is None
@@ -44,6 +45,7 @@ def test_good_notebook_writes_all_three_outputs(rendered):
     ]
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_html_is_self_contained_with_header_findings_and_hidden_code(rendered):
     out, _ = rendered
     page = (out / "good" / "sample.html").read_text()
@@ -54,6 +56,7 @@ def test_html_is_self_contained_with_header_findings_and_hidden_code(rendered):
     assert "sample failure on purpose" not in page  # code hidden by default (string in code)
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_failing_cell_still_yields_reports_naming_the_cell(rendered):
     out, (good, bad) = rendered
     assert good.ok  # the other notebook rendered in parallel
@@ -65,6 +68,7 @@ def test_failing_cell_still_yields_reports_naming_the_cell(rendered):
     assert (out / "bad" / "sample.ipynb").is_file()
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_cli_exit_status_and_show_code(tmp_path, capsys):
     assert (
         main(
@@ -104,6 +108,7 @@ def test_cli_refuses_bad_windows(tmp_path, capsys):
     assert "duration '7 days'" in capsys.readouterr().err
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_unconfigured_sources_become_findings_not_failed_cells(tmp_path, no_live_sources):
     # rendered, but blind: exit 3 (not 0, not 1)
     assert main(["render", "explore", "--out", str(tmp_path / "r"), "--no-cache"]) == 3

@@ -80,6 +80,7 @@ def suite_env(tmp_path, monkeypatch):
     return tmp_path / "reports"
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_due_renders_once_then_catches_up_a_missed_week(suite_env, capsys):
     root = suite_env
     args = ["due", "--out", str(root), "--suite", "weekly", "--source", "demo"]
@@ -109,6 +110,7 @@ def test_a_held_lock_makes_due_do_nothing(suite_env, capsys):
     assert not (suite_env / "weekly").exists()
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_two_concurrent_due_processes_render_each_period_once(suite_env):
     exe = str(Path(sys.executable).with_name("dwcp-diag"))
     cmd = [exe, "due", "--out", str(suite_env), "--suite", "daily", "--now", "2026-11-16T03:00Z"]
@@ -124,6 +126,7 @@ def test_two_concurrent_due_processes_render_each_period_once(suite_env):
     assert (suite_env / "daily" / "2026-11-15" / "sample.html").is_file()
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_due_copies_each_period_to_a_copy_target(suite_env, tmp_path):
     target = tmp_path / "object-store" / "dwcp"
     args = [

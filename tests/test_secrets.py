@@ -11,6 +11,7 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+import pytest
 from psycopg import sql
 
 from dwcp_diag.cli import main
@@ -50,6 +51,7 @@ def sentinel_role_dsn(pg_scenario) -> str:
     return server.dsn("sentinel_monitor", PG_PASSWORD, pg_scenario.dbname)
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_error_paths_mask_credentials(tmp_path, capfd, monkeypatch):
     monkeypatch.chdir(tmp_path)
     env = {
@@ -85,6 +87,7 @@ def test_error_paths_mask_credentials(tmp_path, capfd, monkeypatch):
     assert "source_unavailable" in findings
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_a_secret_value_typed_into_a_parameter_is_refused(
     tmp_path, capsys, no_live_sources, monkeypatch
 ):

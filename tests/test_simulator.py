@@ -96,6 +96,7 @@ def test_another_seed_gives_another_cluster(tmp_path: Path) -> None:
     assert default.truth["memory_leak"]["subject"] != other.truth["memory_leak"]["subject"]
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_output_does_not_depend_on_the_process() -> None:
     """A fresh interpreter (another str hash seed) prints the same truth through the CLI."""
     printed = subprocess.run(
@@ -575,6 +576,7 @@ def test_postgres_script_is_plain_sql_naming_the_truth(cluster: Cluster) -> None
     )
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_promtool_imports_the_openmetrics_file(tmp_path: Path) -> None:
     promtool = shutil.which("promtool") or "/usr/bin/promtool"
     if not Path(promtool).exists():
