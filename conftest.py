@@ -17,6 +17,7 @@ import pytest
 # depends on one of these.
 SERVER_FIXTURES = frozenset(
     {
+        "pg_pool",
         "pg_server",
         "prometheus_blocks",
         "victoriametrics_server",

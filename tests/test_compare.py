@@ -14,6 +14,8 @@ from dwcp_diag.report.compare import compare_findings, earlier_periods, finding_
 from dwcp_diag.session import DEMO_BUNDLE
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 
+pytestmark = pytest.mark.server  # every test here renders (kernels) or runs a server
+
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 GIB = 2**30
 

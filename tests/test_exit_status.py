@@ -11,6 +11,8 @@ import pytest
 
 from dwcp_diag.cli import main
 
+pytestmark = pytest.mark.server  # every test here renders (kernels) or runs a server
+
 INCIDENT = ["--start", "2026-11-12T14:00Z", "--end", "2026-11-12T14:45Z"]
 
 

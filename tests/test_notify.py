@@ -20,6 +20,8 @@ from dwcp_diag.report.notify import Message, build_message, parse_notify, worst_
 from tests.fixtures.loopback_http import loopback_http_server
 from tests.fixtures.smtp import smtp_server
 
+pytestmark = pytest.mark.server  # every test here renders (kernels) or runs a server
+
 NOTEBOOKS = Path(__file__).parent / "notebooks"
 HOOK_TOKEN = "T0KEN-hook-5ecret-91"
 SMTP_PASSWORD = "smtp-Pa55-5ecret-77"

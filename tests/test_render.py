@@ -184,6 +184,7 @@ def test_index_shows_a_failed_report_as_failed_in_red(rendered):
     assert re.search(r"\.state\.failed\{[^}]*background:#c62828", page)  # in red
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_a_demo_report_that_fails_is_failed_everywhere(tmp_path, capsys):
     """The issue's case: the demo bundle holds no 7-day incident window, so a cell raises."""
     out = tmp_path / "out"
@@ -223,6 +224,7 @@ def test_help_documents_the_exit_statuses(capsys):
         assert "0  every report rendered" in text and "|| [ $? = 3 ]" in text
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
     exe = str(Path(sys.executable).with_name("dwcp-diag"))  # a process: its real stderr
     out = tmp_path / "out"
@@ -241,6 +243,7 @@ def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
     assert '<span class="state failed">FAILED</span>' in (out / "index.html").read_text()
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 @pytest.mark.parametrize(
     ("code", "error"),
     [

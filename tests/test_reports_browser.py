@@ -27,6 +27,8 @@ from dwcp_diag.report.figures import (
 )
 from tests.browser import WINDOW, open_report
 
+pytestmark = pytest.mark.server  # every test here renders (kernels) or runs a server
+
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "reports" / "screenshots"
 MAX_HTML_BYTES = 2_500_000  # per report, plotly.js included
 MAX_IPYNB_BYTES = 1_000_000  # figures as JSON, no plotly.js

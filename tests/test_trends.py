@@ -19,6 +19,8 @@ from dwcp_diag.report.trends import (
     forecast_drift_findings,
 )
 
+pytestmark = pytest.mark.server  # every test here renders (kernels) or runs a server
+
 
 def exhaustion(crossing: str, **subject) -> dict:
     return {
