@@ -560,7 +560,6 @@ def collect_cost(
     default to the profile's (OpenCost's).
     """
     from dwcp_diag.analysis.cost import WEEK, cost_report, week_over_week
-    from dwcp_diag.analysis.memory import container_resources
 
     sections = sections or Sections()
     m = s.profile.metrics
@@ -603,21 +602,30 @@ def collect_cost(
         report = cost_report(
             cpu[cpu["timestamp"] >= window.start],
             memory[memory["timestamp"] >= window.start],
-            frames["owners"],
-            container_resources(frames["requests"], frames["limits"]),
-            inventory=frames["inventory"],
-            volumes=frames["volumes"],
-            pv_capacity=frames["pv_capacity"],
-            allocatable=frames["nodes"],
-            restarts=frames["restarts"],
-            reasons=frames["reasons"],
-            profile=dataclasses.replace(s.profile, prices=prices),
+            **_cost_inventory(s, frames, prices),
         )
         week = week_over_week(
             cpu, memory, report["resources"], report["workloads"], prices, group_by
         )
     context = {"prices": prices, "group_by": group_by, "since": since, "week_over_week": week}
     return AreaReport("cost", window, frames, report, sections, context)
+
+
+def _cost_inventory(s: Session, frames: dict, prices: Any) -> dict[str, Any]:
+    """What ``cost_report`` needs besides usage, the same on the client-side and push-down paths."""
+    from dwcp_diag.analysis.memory import container_resources
+
+    return {
+        "owners": frames["owners"],
+        "requests": container_resources(frames["requests"], frames["limits"]),
+        "inventory": frames["inventory"],
+        "volumes": frames["volumes"],
+        "pv_capacity": frames["pv_capacity"],
+        "allocatable": frames["nodes"],
+        "restarts": frames["restarts"],
+        "reasons": frames["reasons"],
+        "profile": dataclasses.replace(s.profile, prices=prices),
+    }
 
 
 def _pushdown_volumes(s: Session, sections: Sections, window: TimeWindow, frames: dict) -> None:
@@ -738,7 +746,7 @@ def _cost_pushdown(
         week_change,
         week_columns,
     )
-    from dwcp_diag.analysis.memory import check_settings, container_resources
+    from dwcp_diag.analysis.memory import check_settings
 
     m = s.profile.metrics
     plan = s.prom.plan(start=window.start, end=window.end, step=step)
@@ -786,15 +794,7 @@ def _cost_pushdown(
         report = cost_report(
             None,
             None,
-            frames["owners"],
-            container_resources(frames["requests"], frames["limits"]),
-            inventory=frames["inventory"],
-            volumes=frames["volumes"],
-            pv_capacity=frames["pv_capacity"],
-            allocatable=frames["nodes"],
-            restarts=frames["restarts"],
-            reasons=frames["reasons"],
-            profile=dataclasses.replace(s.profile, prices=prices),
+            **_cost_inventory(s, frames, prices),
             stats=stats,
             weeks=weeks,
         )
