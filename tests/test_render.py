@@ -144,6 +144,7 @@ def _executed_cell(notebook_path: Path, count: int) -> dict:
     return cell
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_a_failed_report_is_a_report_failed_finding_with_the_earlier_ones_partial(rendered):
     out, (_, bad) = rendered
     findings = json.loads((out / "bad" / "sample.findings.json").read_text())
@@ -172,6 +173,7 @@ def test_a_failed_report_is_a_report_failed_finding_with_the_earlier_ones_partia
     assert all("partial" not in f for f in good)
 
 
+@pytest.mark.server  # starts a notebook kernel or another process
 def test_index_shows_a_failed_report_as_failed_in_red(rendered):
     from dwcp_diag.report.index import report_rows, write_index
 
