@@ -40,7 +40,7 @@ def method_figures(dsn: str, tables) -> dict[str, dict[str, object]]:
     """Per table: each method's bloat ratio from one ``bloat()`` call with the scan on."""
     from dwcp_diag.config import PostgresSettings
     from dwcp_diag.credentials import Secret
-    from dwcp_diag.sources.postgres import PostgresLoader
+    from dwcp_diag.sources.postgres.loader import PostgresLoader
 
     pg = PostgresLoader(PostgresSettings(dsn=Secret.from_env("X", {"X": dsn})))
     frame = pg.bloat().query("kind == 'table'").set_index("relname")
@@ -94,7 +94,7 @@ def main() -> int:
 
     from dwcp_diag.config import PostgresSettings
     from dwcp_diag.credentials import Secret
-    from dwcp_diag.sources.postgres import PostgresLoader
+    from dwcp_diag.sources.postgres.loader import PostgresLoader
     from tests.fixtures.bloat import exact_bloat_ratios, plant_bloat_tables, plant_table
     from tests.fixtures.postgres import PostgresServer
 

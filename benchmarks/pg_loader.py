@@ -56,9 +56,10 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
+    from dwcp_diag.analysis.database.statements import slow_queries_delta
     from dwcp_diag.config import PostgresSettings
     from dwcp_diag.credentials import Secret
-    from dwcp_diag.sources.postgres import PostgresLoader, slow_queries_delta
+    from dwcp_diag.sources.postgres.loader import PostgresLoader
     from tests.fixtures.postgres import PostgresServer, distinct_statements, run_each_once
 
     began = time.perf_counter()

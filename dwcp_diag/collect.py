@@ -240,7 +240,7 @@ def collect_database(
     ``thresholds`` override the profile's ``[thresholds.CHECK]`` (``None`` values are
     ignored); ``pg_selector`` picks this server's postgres_exporter series.
     """
-    from dwcp_diag.analysis import database as db
+    from dwcp_diag.analysis.database import report as db
 
     sections = sections or Sections()
     chosen = {check: dict(keys) for check, keys in s.profile.thresholds.items()}

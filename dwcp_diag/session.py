@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
     from dwcp_diag.analysis.findings import Findings
     from dwcp_diag.sources.kubernetes import KubernetesLoader
-    from dwcp_diag.sources.postgres import PostgresLoader
+    from dwcp_diag.sources.postgres.loader import PostgresLoader
     from dwcp_diag.sources.prometheus import PrometheusLoader
 
 DEMO_BUNDLE = Path(__file__).parent / "demo" / "bundle"
@@ -107,7 +107,7 @@ class Session:
 
     @cached_property
     def pg(self) -> PostgresLoader:
-        from dwcp_diag.sources.postgres import PostgresLoader
+        from dwcp_diag.sources.postgres.loader import PostgresLoader
 
         return PostgresLoader(self.profile.postgres, recorder=self.recorder, replay=self.replay)
 

@@ -15,15 +15,11 @@ import pandas as pd
 import pytest
 
 import dwcp_diag.demo
-from dwcp_diag.analysis.database import bloat_findings, bloat_table
+from dwcp_diag.analysis.database.space import bloat_findings, bloat_table
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
-from dwcp_diag.sources.postgres import (
-    BLOAT_METHODS,
-    BLOAT_SCAN_SCHEMA,
-    ESTIMATE_DETAIL,
-    PostgresLoader,
-)
+from dwcp_diag.sources.postgres.loader import PostgresLoader
+from dwcp_diag.sources.postgres.schemas import BLOAT_METHODS, BLOAT_SCAN_SCHEMA, ESTIMATE_DETAIL
 from dwcp_diag.sources.snapshot import SnapshotBundle
 from tests.fixtures.bloat import exact_bloat_ratios, plant_bloat_tables
 

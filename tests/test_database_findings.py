@@ -29,13 +29,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from dwcp_diag.analysis.database import LOADER_CALLS, database_report
+from dwcp_diag.analysis.database.report import LOADER_CALLS, database_report
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK, Finding
 from dwcp_diag.collect import load_each
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
 from dwcp_diag.demo.postgres import setup_sql
-from dwcp_diag.sources.postgres import PostgresLoader
+from dwcp_diag.sources.postgres.loader import PostgresLoader
 from tests.fixtures.postgres import (
     flush_stats,
     free_port,

@@ -27,7 +27,7 @@ from dwcp_diag.credentials import Secret
 from dwcp_diag.demo import DEMO_END
 from dwcp_diag.errors import QueryTimeout, SourceUnavailable
 from dwcp_diag.sources.kubernetes import KubernetesLoader
-from dwcp_diag.sources.postgres import PostgresLoader
+from dwcp_diag.sources.postgres.loader import PostgresLoader
 from dwcp_diag.sources.prometheus import PrometheusLoader
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from tests.fixtures.kubeapi import settings_for as kube_settings_for

@@ -18,17 +18,16 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from dwcp_diag.analysis.database.indexes import find_unused_indexes
+from dwcp_diag.analysis.database.statements import slow_queries_delta
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
 from dwcp_diag.errors import AuthError, QueryError, SourceUnavailable, StatsUnavailable
 from dwcp_diag.frames import empty_frame
 from dwcp_diag.queries.sql import load_sql
-from dwcp_diag.sources import postgres as pgmod
-from dwcp_diag.sources.postgres import (
-    PostgresLoader,
-    pg_stat_statements_variant,
-    slow_queries_delta,
-)
+from dwcp_diag.sources.postgres import schemas as pgmod
+from dwcp_diag.sources.postgres.access import pg_stat_statements_variant
+from dwcp_diag.sources.postgres.loader import PostgresLoader
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from tests.fixtures.postgres import (
     distinct_statements,
@@ -389,7 +388,7 @@ def test_bloat_exact_of_an_index(pg):
 
 def test_unused_and_duplicate_indexes_are_listed(pg, pg_scenario):
     truth = pg_scenario.truth
-    unused = pg.unused_indexes(max_scans=0)
+    unused = find_unused_indexes(pg.indexes(), max_scans=0)
     assert_schema(unused, pgmod.INDEXES_SCHEMA)
     expected_unused = {(i["table"], i["index"]) for i in truth["unused_index"]["indexes"]}
     assert set(zip(unused["relname"], unused["indexrelname"], strict=True)) == expected_unused
@@ -504,7 +503,6 @@ def test_empty_results_keep_their_schema(pg_server):
     for method, schema in [
         (empty.tables, pgmod.TABLES_SCHEMA),
         (empty.indexes, pgmod.INDEXES_SCHEMA),
-        (empty.unused_indexes, pgmod.INDEXES_SCHEMA),
         (empty.duplicate_indexes, pgmod.DUPLICATE_INDEXES_SCHEMA),
         (empty.bloat, pgmod.BLOAT_SCHEMA),
         (empty.sequences, pgmod.SEQUENCES_SCHEMA),
@@ -512,6 +510,9 @@ def test_empty_results_keep_their_schema(pg_server):
         frame = method()
         assert len(frame) == 0, method.__name__
         assert_schema(frame, schema)
+    unused = find_unused_indexes(empty.indexes())
+    assert len(unused) == 0
+    assert_schema(unused, pgmod.INDEXES_SCHEMA)
     empty.close()
 
 
@@ -558,7 +559,6 @@ def test_record_then_replay_gives_identical_frames(pg_scenario, tmp_path):
         ("connection_counts", {}),
         ("tables", {}),
         ("indexes", {}),
-        ("unused_indexes", {}),
         ("duplicate_indexes", {}),
         ("bloat", {}),
         ("bloat_exact", {"relation": "audit_log"}),

@@ -17,7 +17,7 @@ from dwcp_diag import collect, plots
 from dwcp_diag.queries import promql
 from dwcp_diag.session import AreaFindings, Session
 from dwcp_diag.sources.kubernetes import KubernetesLoader
-from dwcp_diag.sources.postgres import PostgresLoader
+from dwcp_diag.sources.postgres.loader import PostgresLoader
 from dwcp_diag.sources.prometheus import PrometheusLoader
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ from pglast.parser import scan
 
 from dwcp_diag.config import PostgresSettings, load_profile
 from dwcp_diag.errors import ConfigError
-from dwcp_diag.sources.postgres import OWN_QUERY_MARKER, is_own_statement, shown_query_texts
+from dwcp_diag.sources.postgres.loader import OWN_QUERY_MARKER, is_own_statement, shown_query_texts
 from dwcp_diag.sources.redact import (
     TRUNCATED_MARK,
     UNREADABLE_TEXT,
@@ -264,7 +264,7 @@ def test_frames_shown_without_our_own_statements_and_sessions():
 
 def test_findings_without_query_texts_say_so():
     """Under query_text = "none" a slow statement is known by its queryid only."""
-    from dwcp_diag.analysis.database import slow_query_findings
+    from dwcp_diag.analysis.database.statements import slow_query_findings
 
     frame = pd.DataFrame(
         {"queryid": [42], "query": ["SELECT 1"], "calls": [150], "total_exec_time_ms": [4500.0]}
@@ -276,7 +276,7 @@ def test_findings_without_query_texts_say_so():
 
 def test_every_sql_file_carries_the_own_query_marker():
     """Files added later must carry it too, or their statements read as the workload."""
-    from dwcp_diag.sources.postgres import OWN_QUERY_MARKER
+    from dwcp_diag.sources.postgres.loader import OWN_QUERY_MARKER
 
     sql_dir = Path(__file__).resolve().parents[1] / "dwcp_diag" / "queries" / "sql"
     unmarked = [p.name for p in sql_dir.glob("*.sql") if OWN_QUERY_MARKER not in p.read_text()]

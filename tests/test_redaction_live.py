@@ -21,7 +21,7 @@ from dwcp_diag.cli import main
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
 from dwcp_diag.demo import DEMO_END
-from dwcp_diag.sources.postgres import OWN_QUERY_MARKER, PostgresLoader
+from dwcp_diag.sources.postgres.loader import OWN_QUERY_MARKER, PostgresLoader
 from dwcp_diag.sources.redact import TRUNCATED_MARK
 from dwcp_diag.sources.snapshot import SnapshotBundle
 from tests.fixtures.live import environment, live_environment

@@ -1,11 +1,11 @@
 """Figures of the database notebook: space per table, bloat, connections over time, slow queries.
 
-Builders take the frames of :func:`dwcp_diag.analysis.database.database_report` and return
+Builders take the frames of :func:`dwcp_diag.analysis.database.report.database_report` and return
 plotly figures in the house style of :mod:`dwcp_diag.plots`, SVG traces only (``go.Bar``,
 ``go.Scatter``); :func:`database_figures` builds them all from one report.
 
 >>> import pandas as pd
->>> from dwcp_diag.analysis.database import space_tree
+>>> from dwcp_diag.analysis.database.space import space_tree
 >>> tables = pd.DataFrame({"schemaname": ["public"], "relname": ["t"],
 ...                        "table_bytes": [3 * 2**20], "index_bytes": [2**20]})
 >>> [(t.name, list(t.x)) for t in space_figure(space_tree(tables)).data]
@@ -20,8 +20,10 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dwcp_diag.analysis.database import MIB, ConnectionPeaks, human_bytes
+from dwcp_diag.analysis.database.connections import ConnectionPeaks
+from dwcp_diag.analysis.database.values import MIB
 from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout
+from dwcp_diag.units import human_bytes
 
 UNRELIABLE_COLOUR = "#bdbdbd"
 PEAK_FILL = "rgba(198, 40, 40, 0.10)"
@@ -42,10 +44,10 @@ def space_figure(
     tree: pd.DataFrame, top: int = 15, title: str | None = "Space: largest tables"
 ) -> go.Figure:
     """Horizontal stacked bars (MiB) of the ``top`` largest tables of
-    :func:`~dwcp_diag.analysis.database.space_tree`: table data (heap, TOAST, maps) and
+    :func:`~dwcp_diag.analysis.database.space.space_tree`: table data (heap, TOAST, maps) and
     indexes, largest at the top; the hover gives exact sizes.
 
-    >>> from dwcp_diag.analysis.database import space_tree
+    >>> from dwcp_diag.analysis.database.space import space_tree
     >>> tables = pd.DataFrame({"schemaname": ["public"] * 2, "relname": ["a", "b"],
     ...                        "table_bytes": [3 * 2**20, 2**20], "index_bytes": [2**20, 0]})
     >>> fig = space_figure(space_tree(tables))
@@ -155,7 +157,7 @@ def connections_figure(
 
     >>> t = pd.date_range("2026-11-02", periods=48, freq="h", tz="UTC")
     >>> s = pd.DataFrame({"timestamp": t, "state": "active", "connections": 10.0})
-    >>> from dwcp_diag.analysis.database import peak_connection_hours
+    >>> from dwcp_diag.analysis.database.connections import peak_connection_hours
     >>> peaks = peak_connection_hours(s.rename(columns={"connections": "value"}))
     >>> fig = connections_figure(s, max_connections=100, peaks=peaks)
     >>> [t.name for t in fig.data], len(fig.layout.shapes)
@@ -220,7 +222,7 @@ def hour_profile_figure(
     >>> t = pd.date_range("2026-11-02", periods=48, freq="h", tz="UTC")
     >>> frame = pd.DataFrame({"state": "active", "timestamp": t,
     ...                       "value": [90.0 if ts.hour == 17 else 20.0 for ts in t]})
-    >>> from dwcp_diag.analysis.database import peak_connection_hours
+    >>> from dwcp_diag.analysis.database.connections import peak_connection_hours
     >>> fig = hour_profile_figure(peak_connection_hours(frame))
     >>> fig.data[0].marker.color[17] == TARGET_COLOUR
     True
@@ -289,7 +291,7 @@ def slow_query_figure(
 def database_figures(report: dict[str, Any], top: int = 15) -> dict[str, go.Figure]:
     """Every figure of the database notebook from one ``database_report``.
 
-    >>> from dwcp_diag.analysis.database import database_report
+    >>> from dwcp_diag.analysis.database.report import database_report
     >>> sorted(database_figures(database_report({})))  # doctest: +NORMALIZE_WHITESPACE
     ['bloat', 'connections', 'hour_profile', 'slow_queries_by_mean', 'slow_queries_by_total',
      'space']

@@ -44,23 +44,39 @@ from dwcp_diag.errors import (
 from dwcp_diag.frames import Schema, conform
 from dwcp_diag.queries.sql import load_sql, sql_names
 from dwcp_diag.sources.base import Loader, SourceCheck
+from dwcp_diag.sources.postgres.access import (
+    availability_rows,
+    parse_extension_version,
+    pg_stat_statements_variant,
+)
+from dwcp_diag.sources.postgres.schemas import (
+    ACTIVITY_SCHEMA,
+    AVAILABILITY_SCHEMA,
+    BLOAT_EXACT_SCHEMA,
+    BLOAT_SCAN_SCHEMA,
+    BLOAT_SCHEMA,
+    CACHE_HIT_SCHEMA,
+    CONNECTION_COUNTS_SCHEMA,
+    DEAD_TUPLE_BLOAT_SCHEMA,
+    DUPLICATE_INDEXES_SCHEMA,
+    ESTIMATE_DETAIL,
+    INDEXES_SCHEMA,
+    SEQUENCES_SCHEMA,
+    SERVER_SCHEMA,
+    SETTINGS_SCHEMA,
+    SETTINGS_SPEC,
+    SLOW_QUERIES_SCHEMA,
+    TABLES_SCHEMA,
+    WRAPAROUND_SCHEMA,
+)
 from dwcp_diag.sources.redact import redact_plan_line, redact_query
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
-
-__all__ = [
-    "PostgresLoader",
-    "find_unused_indexes",
-    "pg_stat_statements_variant",
-    "session_options",
-    "slow_queries_delta",
-]
 
 APPLICATION_NAME = "dwcp-diag"
 # Ends every statement in queries/sql/ (PostgreSQL 18 drops leading comments from
 # pg_stat_statements texts, trailing ones stay): our own catalog queries are not the
 # database's workload, so slow_queries leaves them out, as activity leaves out our sessions.
 OWN_QUERY_MARKER = "/* dwcp-diag */"
-MIN_PG_STAT_STATEMENTS = (1, 8)  # PostgreSQL 13: *_exec_time
 SLOW_QUERY_ORDERS = ("mean_exec_time_ms", "total_exec_time_ms", "max_exec_time_ms", "calls")
 DEFAULT_MAX_QUERY_CHARS = 2000
 # Functions with side effects that a read-only transaction still lets through.
@@ -76,361 +92,7 @@ _AUTH_FAILURE = re.compile(
     re.IGNORECASE,
 )
 
-# -- frame schemas ---------------------------------------------------------------------------
-SERVER_SCHEMA: Schema = {
-    "version_num": "Int64",
-    "version": "str",
-    "started_at": "timestamp",
-    "uptime_s": "float64",
-    "dbname": "str",
-    "database_size_bytes": "Int64",
-    "role_name": "str",
-    "is_superuser": "boolean",
-    "has_pg_read_all_stats": "boolean",
-    "has_pg_monitor": "boolean",
-    "is_in_recovery": "boolean",
-    "is_read_only": "boolean",
-    "extensions": "str",
-    "pg_stat_statements_version": "str",
-    "pgstattuple_version": "str",
-    "stats_reset_at": "timestamp",
-    "pg_stat_statements_reset_at": "timestamp",
-    "pg_stat_statements_dealloc": "Int64",
-    "captured_at": "timestamp",
-}
 
-# (pg_settings name, column, kind): kind "bytes"/"ms" are converted to that unit.
-SETTINGS_SPEC: tuple[tuple[str, str, str], ...] = (
-    ("max_connections", "max_connections", "int"),
-    ("superuser_reserved_connections", "superuser_reserved_connections", "int"),
-    ("shared_buffers", "shared_buffers_bytes", "bytes"),
-    ("effective_cache_size", "effective_cache_size_bytes", "bytes"),
-    ("work_mem", "work_mem_bytes", "bytes"),
-    ("maintenance_work_mem", "maintenance_work_mem_bytes", "bytes"),
-    ("max_wal_size", "max_wal_size_bytes", "bytes"),
-    ("checkpoint_timeout", "checkpoint_timeout_ms", "ms"),
-    ("random_page_cost", "random_page_cost", "float"),
-    ("autovacuum", "autovacuum", "bool"),
-    ("autovacuum_max_workers", "autovacuum_max_workers", "int"),
-    ("autovacuum_naptime", "autovacuum_naptime_ms", "ms"),
-    ("autovacuum_vacuum_threshold", "autovacuum_vacuum_threshold", "int"),
-    ("autovacuum_vacuum_scale_factor", "autovacuum_vacuum_scale_factor", "float"),
-    ("autovacuum_vacuum_insert_threshold", "autovacuum_vacuum_insert_threshold", "int"),
-    ("autovacuum_vacuum_insert_scale_factor", "autovacuum_vacuum_insert_scale_factor", "float"),
-    ("autovacuum_analyze_threshold", "autovacuum_analyze_threshold", "int"),
-    ("autovacuum_analyze_scale_factor", "autovacuum_analyze_scale_factor", "float"),
-    ("autovacuum_freeze_max_age", "autovacuum_freeze_max_age", "int"),
-    ("autovacuum_multixact_freeze_max_age", "autovacuum_multixact_freeze_max_age", "int"),
-    ("autovacuum_vacuum_cost_limit", "autovacuum_vacuum_cost_limit", "int"),
-    ("autovacuum_vacuum_cost_delay", "autovacuum_vacuum_cost_delay_ms", "ms"),
-    ("track_activities", "track_activities", "bool"),
-    ("track_counts", "track_counts", "bool"),
-    ("track_io_timing", "track_io_timing", "bool"),
-    ("track_activity_query_size", "track_activity_query_size_bytes", "bytes"),
-    ("statement_timeout", "statement_timeout_ms", "ms"),
-    ("lock_timeout", "lock_timeout_ms", "ms"),
-    ("idle_in_transaction_session_timeout", "idle_in_transaction_session_timeout_ms", "ms"),
-    ("log_min_duration_statement", "log_min_duration_statement_ms", "ms"),
-    ("default_transaction_read_only", "default_transaction_read_only", "bool"),
-    ("shared_preload_libraries", "shared_preload_libraries", "str"),
-    ("pg_stat_statements.max", "pg_stat_statements_max", "int"),
-    ("pg_stat_statements.track", "pg_stat_statements_track", "str"),
-    ("block_size", "block_size_bytes", "int"),
-)
-_SETTING_DTYPES = {
-    "int": "Int64", "bytes": "Int64", "float": "float64", "ms": "float64",
-    "bool": "boolean", "str": "str",
-}  # fmt: skip
-SETTINGS_SCHEMA: Schema = {column: _SETTING_DTYPES[kind] for _, column, kind in SETTINGS_SPEC}
-
-AVAILABILITY_SCHEMA: Schema = {
-    "feature": "str",
-    "available": "boolean",
-    "required": "boolean",
-    "needed_for": "str",
-    "detail": "str",
-    "fix": "str",
-}
-
-SLOW_QUERIES_SCHEMA: Schema = {
-    "userid": "Int64",
-    "dbid": "Int64",
-    "queryid": "Int64",
-    "toplevel": "boolean",
-    "role_name": "str",
-    "dbname": "str",
-    "query": "str",
-    "calls": "Int64",
-    "total_exec_time_ms": "float64",
-    "mean_exec_time_ms": "float64",
-    "max_exec_time_ms": "float64",
-    "stddev_exec_time_ms": "float64",
-    "total_plan_time_ms": "float64",
-    "rows": "Int64",
-    "shared_blks_hit": "Int64",
-    "shared_blks_read": "Int64",
-    "shared_blks_dirtied": "Int64",
-    "shared_blks_written": "Int64",
-    "temp_blks_written": "Int64",
-    "shared_blk_read_time_ms": "float64",
-    "shared_blk_write_time_ms": "float64",
-    "cache_hit_ratio": "float64",
-    "share_of_total_time": "float64",
-    "stats_since": "timestamp",
-    "stats_reset_at": "timestamp",
-    "dealloc_count": "Int64",
-    "captured_at": "timestamp",
-}
-
-SLOW_QUERIES_DELTA_SCHEMA: Schema = {
-    "userid": "Int64",
-    "dbid": "Int64",
-    "queryid": "Int64",
-    "toplevel": "boolean",
-    "role_name": "str",
-    "dbname": "str",
-    "query": "str",
-    "status": "str",
-    "calls": "Int64",
-    "total_exec_time_ms": "float64",
-    "mean_exec_time_ms": "float64",
-    "max_exec_time_ms": "float64",
-    "rows": "Int64",
-    "shared_blks_hit": "Int64",
-    "shared_blks_read": "Int64",
-    "cache_hit_ratio": "float64",
-    "share_of_total_time": "float64",
-    "interval_start": "timestamp",
-    "interval_end": "timestamp",
-    "interval_s": "float64",
-}
-
-ACTIVITY_SCHEMA: Schema = {
-    "pid": "Int64",
-    "datname": "str",
-    "usename": "str",
-    "application_name": "str",
-    "client_addr": "str",
-    "backend_type": "str",
-    "state": "str",
-    "wait_event_type": "str",
-    "wait_event": "str",
-    "backend_start": "timestamp",
-    "xact_start": "timestamp",
-    "query_start": "timestamp",
-    "state_change": "timestamp",
-    "query_age_s": "float64",
-    "state_age_s": "float64",
-    "xact_age_s": "float64",
-    "backend_xmin_age": "Int64",
-    "blocked_by": "str",
-    "query": "str",
-}
-
-CONNECTION_COUNTS_SCHEMA: Schema = {
-    "state": "str",
-    "connections": "Int64",
-    "total_connections": "Int64",
-    "max_connections": "Int64",
-    "superuser_reserved_connections": "Int64",
-    "used_ratio": "float64",
-}
-
-TABLES_SCHEMA: Schema = {
-    "schemaname": "str",
-    "relname": "str",
-    "seq_scan": "Int64",
-    "seq_tup_read": "Int64",
-    "idx_scan": "Int64",
-    "idx_tup_fetch": "Int64",
-    "n_tup_ins": "Int64",
-    "n_tup_upd": "Int64",
-    "n_tup_del": "Int64",
-    "n_tup_hot_upd": "Int64",
-    "n_live_tup": "Int64",
-    "n_dead_tup": "Int64",
-    "dead_tup_ratio": "float64",
-    "n_mod_since_analyze": "Int64",
-    "n_ins_since_vacuum": "Int64",
-    "last_vacuum": "timestamp",
-    "last_autovacuum": "timestamp",
-    "last_analyze": "timestamp",
-    "last_autoanalyze": "timestamp",
-    "vacuum_count": "Int64",
-    "autovacuum_count": "Int64",
-    "analyze_count": "Int64",
-    "autoanalyze_count": "Int64",
-    "reltuples": "float64",
-    "table_bytes": "Int64",
-    "index_bytes": "Int64",
-    "total_bytes": "Int64",
-    "autovacuum_enabled": "boolean",
-    "autovacuum_vacuum_trigger_tup": "float64",
-    "autovacuum_analyze_trigger_tup": "float64",
-    "stats_reset": "timestamp",
-}
-
-INDEXES_SCHEMA: Schema = {
-    "schemaname": "str",
-    "relname": "str",
-    "indexrelname": "str",
-    "method": "str",
-    "is_unique": "boolean",
-    "is_primary": "boolean",
-    "is_valid": "boolean",
-    "is_constraint": "boolean",
-    "columns": "str",
-    "include_columns": "str",
-    "predicate": "str",
-    "definition": "str",
-    "idx_scan": "Int64",
-    "idx_tup_read": "Int64",
-    "idx_tup_fetch": "Int64",
-    "size_bytes": "Int64",
-    "stats_reset": "timestamp",
-}
-
-DUPLICATE_INDEXES_SCHEMA: Schema = {
-    "schemaname": "str",
-    "relname": "str",
-    "indexrelname": "str",
-    "covering_indexrelname": "str",
-    "match": "str",
-    "definition": "str",
-    "covering_definition": "str",
-    "size_bytes": "Int64",
-    "idx_scan": "Int64",
-}
-
-BLOAT_SCHEMA: Schema = {
-    "kind": "str",
-    "schemaname": "str",
-    "relname": "str",
-    "indexrelname": "str",
-    "fillfactor": "Int64",
-    "reltuples": "float64",
-    "relpages": "Int64",
-    "size_bytes": "Int64",
-    "expected_bytes": "Int64",
-    "bloat_bytes": "Int64",
-    "bloat_ratio": "float64",
-    "is_reliable": "boolean",
-    "unreliable_reason": "str",
-    "method": "str",
-    "method_detail": "str",
-    "estimate_bloat_ratio": "float64",
-    "estimate_is_reliable": "boolean",
-    "dead_tuple_bloat_ratio": "float64",
-    "n_live_tup": "Int64",
-    "n_dead_tup": "Int64",
-    "stats_age_s": "float64",
-    "scanned_pct": "float64",
-    "avg_leaf_density_pct": "float64",
-}
-"""``bloat``: one row per table and btree index, measured or estimated by the best ``method``
-available: ``approx_scan`` (pgstattuple_approx), ``pgstatindex`` (indexes), ``estimate`` (planner
-statistics, pg_stats) or ``dead_tuples`` (pg_stat_user_tables counters); the other methods'
-figures stay beside it (``estimate_bloat_ratio``, ``dead_tuple_bloat_ratio``)."""
-
-BLOAT_METHODS = ("approx_scan", "pgstatindex", "estimate", "dead_tuples")
-ESTIMATE_DETAIL = "planner statistics (pg_stats; ioguix/pgsql-bloat-estimation)"
-
-DEAD_TUPLE_BLOAT_SCHEMA: Schema = {
-    "kind": "str",
-    "schemaname": "str",
-    "relname": "str",
-    "indexrelname": "str",
-    "fillfactor": "Int64",
-    "reltuples": "float64",
-    "relpages": "Int64",
-    "size_bytes": "Int64",
-    "n_live_tup": "Int64",
-    "n_dead_tup": "Int64",
-    "bloat_bytes": "Int64",
-    "bloat_ratio": "float64",
-    "stats_age_s": "float64",
-    "is_reliable": "boolean",
-    "unreliable_reason": "str",
-}
-
-BLOAT_SCAN_SCHEMA: Schema = {
-    "kind": "str",
-    "schemaname": "str",
-    "relname": "str",
-    "indexrelname": "str",
-    "function": "str",
-    "status": "str",
-    "size_bytes": "Int64",
-    "scanned_pct": "float64",
-    "dead_tuples": "Int64",
-    "dead_tuple_bytes": "Int64",
-    "free_bytes": "Int64",
-    "avg_leaf_density_pct": "float64",
-    "bloat_bytes": "Int64",
-    "bloat_ratio": "float64",
-    "elapsed_ms": "float64",
-}
-"""``bloat_scan``: one row per candidate relation, largest first; ``status`` is ``measured`` or
-``not scanned: WHY`` (budget spent, statement timeout, no privilege, ...)."""
-
-BLOAT_EXACT_SCHEMA: Schema = {
-    "kind": "str",
-    "schemaname": "str",
-    "relname": "str",
-    "indexrelname": "str",
-    "fillfactor": "Int64",
-    "size_bytes": "Int64",
-    "live_tuples": "Int64",
-    "live_tuple_bytes": "Int64",
-    "dead_tuples": "Int64",
-    "dead_tuple_bytes": "Int64",
-    "free_bytes": "Int64",
-    "avg_leaf_density_pct": "float64",
-    "bloat_bytes": "Int64",
-    "bloat_ratio": "float64",
-}
-
-WRAPAROUND_SCHEMA: Schema = {
-    "level": "str",
-    "dbname": "str",
-    "schemaname": "str",
-    "relname": "str",
-    "xid_age": "Int64",
-    "mxid_age": "Int64",
-    "freeze_max_age": "Int64",
-    "pct_of_freeze_max_age": "float64",
-    "pct_of_wraparound": "float64",
-}
-
-SEQUENCES_SCHEMA: Schema = {
-    "schemaname": "str",
-    "sequencename": "str",
-    "data_type": "str",
-    "table_name": "str",
-    "column_name": "str",
-    "column_type": "str",
-    "start_value": "Int64",
-    "min_value": "Int64",
-    "max_value": "Int64",
-    "increment_by": "Int64",
-    "cycle": "boolean",
-    "last_value": "Int64",
-    "is_readable": "boolean",
-    "effective_max_value": "float64",
-    "effective_min_value": "float64",
-    "used_pct": "float64",
-    "remaining_values": "float64",
-}
-
-CACHE_HIT_SCHEMA: Schema = {
-    "scope": "str",
-    "blks_hit": "Int64",
-    "blks_read": "Int64",
-    "hit_ratio": "float64",
-}
-
-
-# -- pure helpers ----------------------------------------------------------------------------
 def session_options(settings: PostgresSettings) -> str:
     """The libpq ``options`` that make every session read-only and bounded.
 
@@ -444,46 +106,6 @@ def session_options(settings: PostgresSettings) -> str:
     )
 
 
-def parse_extension_version(version: str) -> tuple[int, ...]:
-    """``"1.10"`` -> ``(1, 10)`` (so that 1.10 sorts after 1.9).
-
-    >>> parse_extension_version("1.10") > parse_extension_version("1.9")
-    True
-    """
-    return tuple(int(part) for part in re.findall(r"\d+", version))
-
-
-def pg_stat_statements_variant(version_num: int, extension_version: str) -> str:
-    """Name of the ``pgss_*.sql`` file that reads this pg_stat_statements.
-
-    The columns depend on the extension's version in the database (an upgraded server keeps
-    the old one until ``ALTER EXTENSION pg_stat_statements UPDATE``), so that decides:
-    1.8 (PG13) -> ``pgss_pg13``; 1.9-1.10 (PG14-16) -> ``pgss_pg14``; 1.11+ (PG17+) ->
-    ``pgss_pg17``. Servers before 13 and extensions before 1.8 raise :class:`StatsUnavailable`.
-
-    >>> pg_stat_statements_variant(130011, "1.8"), pg_stat_statements_variant(170002, "1.11")
-    ('pgss_pg13', 'pgss_pg17')
-    """
-    if version_num < 130000:
-        raise StatsUnavailable(
-            "pg_stat_statements",
-            f"PostgreSQL {version_num // 10000} is not supported (13 or later is needed)",
-            fix="upgrade PostgreSQL to 13 or later",
-        )
-    version = parse_extension_version(extension_version)
-    if version < MIN_PG_STAT_STATEMENTS:
-        raise StatsUnavailable(
-            "pg_stat_statements",
-            f"pg_stat_statements {extension_version} is older than 1.8 (PostgreSQL 13)",
-            fix="ALTER EXTENSION pg_stat_statements UPDATE;",
-        )
-    if version >= (1, 11):
-        return "pgss_pg17"
-    if version >= (1, 9):
-        return "pgss_pg14"
-    return "pgss_pg13"
-
-
 def slow_queries_sql(variant: str) -> str:
     """The full slow-queries statement: the version variant as CTE ``pgss``, then the ranking.
 
@@ -491,108 +113,6 @@ def slow_queries_sql(variant: str) -> str:
     True
     """
     return f"WITH pgss AS (\n{load_sql(variant)}\n)\n{load_sql('slow_queries')}"
-
-
-_DELTA_KEY = ["userid", "dbid", "queryid", "toplevel_key"]
-_DELTA_COUNTERS = ["calls", "total_exec_time_ms", "rows", "shared_blks_hit", "shared_blks_read"]
-
-
-def slow_queries_delta(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """What pg_stat_statements counted between two :meth:`PostgresLoader.slow_queries` captures.
-
-    Take both captures with ``limit=None`` (every statement), e.g. one recorded a week ago and
-    one now, to rank "the slowest queries of the last 7 days". Per statement (key: userid,
-    dbid, queryid, toplevel) ``status`` says how its numbers were obtained:
-
-    - ``continued``: in both captures; counters are after - before.
-    - ``restarted``: its counters went down, its ``stats_since`` changed (PG17) or all
-      statistics were reset (``stats_reset_at`` moved, PG14+) in between: counters are the
-      after values, i.e. since that restart. (On PG13 only counters going down show a reset.)
-    - ``new``: only in the after capture (first run, or evicted and back): after values.
-    - ``gone``: only in the before capture (evicted or reset away): counters NA.
-
-    Rows without a queryid (other roles' statements, hidden without pg_read_all_stats) cannot
-    be matched and are left out, as are continued statements not called in between.
-    ``max_exec_time_ms`` is known for the interval only when the entry started within it.
-    ``share_of_total_time`` is the part of the interval's execution time (0..1).
-
-    >>> cols = ["userid", "dbid", "queryid", "toplevel", "query", "calls", "total_exec_time_ms"]
-    >>> t0, t1 = pd.Timestamp("2026-11-09", tz="UTC"), pd.Timestamp("2026-11-16", tz="UTC")
-    >>> b = pd.DataFrame([[10, 5, 1, True, "q1", 100, 500.0]], columns=cols).assign(captured_at=t0)
-    >>> a = pd.DataFrame([[10, 5, 1, True, "q1", 300, 2500.0], [10, 5, 2, True, "q2", 10, 5.0]],
-    ...                  columns=cols).assign(captured_at=t1)
-    >>> slow_queries_delta(b, a)[["query", "status", "calls", "mean_exec_time_ms"]].values.tolist()
-    [['q1', 'continued', 200, 10.0], ['q2', 'new', 10, 0.5]]
-    """
-    before = conform(before, SLOW_QUERIES_SCHEMA)
-    after = conform(after, SLOW_QUERIES_SCHEMA)
-    start, end = before["captured_at"].max(), after["captured_at"].max()
-    reset_before, reset_after = before["stats_reset_at"].max(), after["stats_reset_at"].max()
-    whole_reset = pd.notna(reset_after) and (pd.isna(reset_before) or reset_after > reset_before)
-    if whole_reset and pd.notna(start):
-        start = max(start, reset_after)
-    merged = _match_statements(before, after)
-    out = _delta_counters(merged, _delta_status(merged, whole_reset))
-    out["interval_start"] = start
-    out["interval_end"] = end
-    out["interval_s"] = (end - start).total_seconds() if pd.notna(start) and pd.notna(end) else None
-    out = out.sort_values(
-        ["total_exec_time_ms", "queryid"], ascending=[False, True], na_position="last"
-    )
-    return conform(out.reset_index(drop=True), SLOW_QUERIES_DELTA_SCHEMA)
-
-
-def _match_statements(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    """Outer join of two captures on the statement key; before's columns end in ``_before``."""
-
-    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame[frame["queryid"].notna()].copy()
-        frame["toplevel_key"] = frame["toplevel"].fillna(True).astype(bool)  # NA before PG14
-        return frame
-
-    kept = [*_DELTA_KEY, *_DELTA_COUNTERS, "stats_since", "role_name", "dbname", "query"]
-    return keyed(after).merge(
-        keyed(before)[[*kept, "toplevel"]],
-        on=_DELTA_KEY,
-        how="outer",
-        suffixes=("", "_before"),
-        indicator=True,
-    )
-
-
-def _delta_status(merged: pd.DataFrame, whole_reset: bool) -> pd.Series:
-    """continued / restarted / new / gone per matched statement (see slow_queries_delta)."""
-    since_moved = (
-        merged["stats_since"].notna()
-        & merged["stats_since_before"].notna()
-        & (merged["stats_since"] != merged["stats_since_before"])
-    )
-    went_down = merged["calls"].astype("float64") < merged["calls_before"].astype("float64")
-    status = pd.Series("continued", index=merged.index, dtype="str")
-    status[merged["_merge"] == "left_only"] = "new"
-    status[merged["_merge"] == "right_only"] = "gone"
-    status[(merged["_merge"] == "both") & (whole_reset | since_moved | went_down)] = "restarted"
-    return status
-
-
-def _delta_counters(merged: pd.DataFrame, status: pd.Series) -> pd.DataFrame:
-    """Counters over the interval and the ratios derived from them; drops idle statements."""
-    out = merged[["userid", "dbid", "queryid"]].copy()
-    for column in ["toplevel", "role_name", "dbname", "query"]:
-        out[column] = merged[column].combine_first(merged[f"{column}_before"])
-    out["status"] = status
-    continued = status == "continued"
-    for column in _DELTA_COUNTERS:
-        now = merged[column].astype("float64")
-        out[column] = now.where(~continued, now - merged[f"{column}_before"].astype("float64"))
-        out.loc[status == "gone", column] = float("nan")
-    out["mean_exec_time_ms"] = out["total_exec_time_ms"] / out["calls"].where(out["calls"] > 0)
-    out["max_exec_time_ms"] = merged["max_exec_time_ms"].where(status.isin(["new", "restarted"]))
-    touched = out["shared_blks_hit"] + out["shared_blks_read"]
-    out["cache_hit_ratio"] = out["shared_blks_hit"] / touched.where(touched > 0)
-    total = out["total_exec_time_ms"].sum()
-    out["share_of_total_time"] = out["total_exec_time_ms"] / total if total > 0 else float("nan")
-    return out[~(continued & (out["calls"] == 0))]
 
 
 def is_own_statement(query: Any) -> bool:
@@ -640,36 +160,6 @@ def shown_query_texts(frame: pd.DataFrame, policy: str) -> pd.DataFrame:
             texts = [redact(text, policy) for text in shown[column]]
             shown[column] = pd.Series(texts, index=shown.index, dtype=shown[column].dtype)
     return shown
-
-
-def find_unused_indexes(indexes: pd.DataFrame, max_scans: int = 50) -> pd.DataFrame:
-    """Indexes scanned at most ``max_scans`` times since the statistics were reset.
-
-    Unique, primary-key and constraint indexes are left out (they enforce something even when
-    never scanned), as are invalid ones (an unfinished CREATE INDEX CONCURRENTLY). Largest
-    first. ``max_scans=50`` is PgHero's default. Read ``stats_reset`` before acting: a recent
-    reset (or a replica, which counts its own scans) makes any index look unused.
-
-    >>> cols = ["relname", "indexrelname", "is_unique", "is_primary", "is_constraint",
-    ...         "is_valid", "idx_scan", "size_bytes"]
-    >>> frame = pd.DataFrame([["t", "t_pkey", True, True, True, True, 0, 8192],
-    ...                       ["t", "t_a_idx", False, False, False, True, 3, 16384]], columns=cols)
-    >>> find_unused_indexes(frame)["indexrelname"].tolist()
-    ['t_a_idx']
-    """
-    frame = conform(indexes, INDEXES_SCHEMA)
-    keep = (
-        (frame["idx_scan"].fillna(0) <= max_scans)
-        & ~frame["is_unique"].fillna(False)
-        & ~frame["is_primary"].fillna(False)
-        & ~frame["is_constraint"].fillna(False)
-        & frame["is_valid"].fillna(True)
-    )
-    result = frame[keep].sort_values(
-        ["size_bytes", "schemaname", "relname", "indexrelname"],
-        ascending=[False, True, True, True],
-    )
-    return result.reset_index(drop=True)
 
 
 _BLOAT_KEY = ["kind", "schemaname", "relname", "indexrelname"]
@@ -814,120 +304,6 @@ def best_bloat(
     return conform(result, BLOAT_SCHEMA)
 
 
-def _feature(
-    feature: str, available: bool, required: bool, needed_for: str, detail: str, fix: str
-) -> dict[str, Any]:
-    """One availability row; ``fix`` is kept only when the feature is missing."""
-    return {
-        "feature": feature,
-        "available": bool(available),
-        "required": required,
-        "needed_for": needed_for,
-        "detail": detail,
-        "fix": None if available else fix,
-    }
-
-
-def _pg_stat_statements_row(facts: Mapping[str, Any], loaded: bool | None) -> dict[str, Any]:
-    version, db = facts["pg_stat_statements_version"], facts["dbname_ident"]
-    if version is None:
-        detail = f"extension pg_stat_statements is not created in database {db}"
-        fix = (
-            f"CREATE EXTENSION pg_stat_statements;  -- in database {db}, as its owner or a "
-            "superuser; the library must be in shared_preload_libraries (restart)"
-        )
-    elif parse_extension_version(version) < MIN_PG_STAT_STATEMENTS:
-        detail = f"pg_stat_statements {version} is older than 1.8 (PostgreSQL 13)"
-        fix = f"ALTER EXTENSION pg_stat_statements UPDATE;  -- in database {db}"
-    elif loaded is False:
-        detail = "the pg_stat_statements library is not loaded (shared_preload_libraries)"
-        fix = (
-            "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements';  -- add it to "
-            "any libraries already listed, then restart PostgreSQL"
-        )
-    else:
-        return _feature("pg_stat_statements", True, True, "slow_queries", f"version {version}", "")
-    return _feature("pg_stat_statements", False, True, "slow_queries", detail, fix)
-
-
-def _read_all_stats_row(facts: Mapping[str, Any]) -> dict[str, Any]:
-    role, granted = facts["role_ident"], bool(facts["has_pg_read_all_stats"])
-    seen = (
-        "reads every role's statistics"
-        if granted
-        else ("sees other roles' queries as <insufficient privilege> and no queryid")
-    )
-    return _feature(
-        "pg_read_all_stats", granted, True,
-        "slow_queries, activity: other roles' query text, queryid and state",
-        f"role {role} {seen}",
-        f"GRANT pg_monitor TO {role};  -- deploy/postgres-monitoring-role.sql",
-    )  # fmt: skip
-
-
-_PGSTATTUPLE_NEEDED_FOR = "bloat: measured (approx_scan, pgstatindex), not estimated; bloat_exact"
-
-
-def _pgstattuple_row(facts: Mapping[str, Any]) -> dict[str, Any]:
-    version, role, db = facts["pgstattuple_version"], facts["role_ident"], facts["dbname_ident"]
-    if version is None:
-        return _feature(
-            "pgstattuple", False, False, _PGSTATTUPLE_NEEDED_FOR,
-            f"extension pgstattuple is not created in database {db}",
-            f"CREATE EXTENSION pgstattuple;  -- in database {db}",
-        )  # fmt: skip
-    allowed = bool(facts["can_execute_pgstattuple"])
-    return _feature(
-        "pgstattuple", allowed, False, _PGSTATTUPLE_NEEDED_FOR,
-        f"version {version}" + ("" if allowed else f"; role {role} may not execute it"),
-        f"GRANT pg_stat_scan_tables TO {role};  -- included in pg_monitor",
-    )  # fmt: skip
-
-
-def _setting_row(
-    facts: Mapping[str, Any], name: str, required: bool, needed_for: str
-) -> dict[str, Any]:
-    on = bool(facts[name])
-    return _feature(
-        name, on, required, needed_for, f"{name} is {'on' if on else 'off'}",
-        f"ALTER SYSTEM SET {name} = on; SELECT pg_reload_conf();",
-    )  # fmt: skip
-
-
-def _unreadable_row(
-    facts: Mapping[str, Any], feature: str, objects: str, needed_for: str, hidden: str, note: str
-) -> dict[str, Any]:
-    count, role = int(facts[f"unreadable_{objects}"] or 0), facts["role_ident"]
-    schemas = facts[f"schemas_with_unreadable_{objects}"] or "public"
-    return _feature(
-        feature, count == 0, False, needed_for,
-        f"{count} {objects} role {role} may not SELECT: {hidden}",
-        f"GRANT SELECT ON ALL {objects.upper()} IN SCHEMA {schemas} TO {role};{note}",
-    )  # fmt: skip
-
-
-def availability_rows(facts: Mapping[str, Any], pgss_loaded: bool | None) -> list[dict[str, Any]]:
-    """Rows of :data:`AVAILABILITY_SCHEMA` from availability.sql's facts.
-
-    ``pgss_loaded``: whether reading pg_stat_statements worked (None: not tried).
-    """
-    return [
-        _pg_stat_statements_row(facts, pgss_loaded),
-        _read_all_stats_row(facts),
-        _pgstattuple_row(facts),
-        _setting_row(facts, "track_counts", True, "tables, indexes, cache_hit; autovacuum"),
-        _setting_row(facts, "track_io_timing", False, "slow_queries: shared_blk_*_time_ms"),
-        _unreadable_row(
-            facts, "table_statistics", "tables", "bloat: variable-width column estimates",
-            "their pg_stats rows are hidden", "  -- also lets the role read the data: weigh it",
-        ),
-        _unreadable_row(
-            facts, "sequence_values", "sequences", "sequences: last_value, used_pct",
-            "their last_value is hidden", "",
-        ),
-    ]  # fmt: skip
-
-
 def _pivot_settings(long: pd.DataFrame) -> pd.DataFrame:
     """One row, a column per :data:`SETTINGS_SPEC` entry, from settings.sql's long rows."""
     by_name = {row.name: row for row in long.itertuples(index=False)}
@@ -949,7 +325,6 @@ def _pivot_settings(long: pd.DataFrame) -> pd.DataFrame:
     return conform(frame, SETTINGS_SCHEMA)
 
 
-# -- the loader ------------------------------------------------------------------------------
 def _timeout_setting(sqlstate: str, detail: str) -> str | None:
     """The profile setting whose timeout cancelled a statement, or None.
 
@@ -1280,9 +655,9 @@ class PostgresLoader(Loader):
 
         ``order_by``: ``mean_exec_time_ms`` (default), ``total_exec_time_ms``,
         ``max_exec_time_ms`` or ``calls``. ``limit=None`` returns every statement (for
-        :func:`slow_queries_delta`). Counters are since ``stats_since`` (PG17) or the last
-        reset (``stats_reset_at``, PG14+). Raises :class:`StatsUnavailable` when the extension
-        is missing or not preloaded.
+        :func:`~dwcp_diag.analysis.database.statements.slow_queries_delta`). Counters are
+        since ``stats_since`` (PG17) or the last reset (``stats_reset_at``, PG14+). Raises
+        :class:`StatsUnavailable` when the extension is missing or not preloaded.
 
         >>> pg.slow_queries(min_calls=100, limit=10)[["query", "calls"]]  # doctest: +SKIP
         """
@@ -1310,8 +685,6 @@ class PostgresLoader(Loader):
             return conform(self._with_connection("slow_queries", work), SLOW_QUERIES_SCHEMA)
 
         return self._load("slow_queries", recorded, fetch)
-
-    slow_queries_delta = staticmethod(slow_queries_delta)
 
     # -- sessions ----------------------------------------------------------------------------
     def activity(self, max_query_chars: int = 1000) -> pd.DataFrame:
@@ -1351,13 +724,6 @@ class PostgresLoader(Loader):
         >>> pg.indexes()[["relname", "indexrelname", "idx_scan", "size_bytes"]]   # doctest: +SKIP
         """
         return self._load("indexes", {}, self._fetch("indexes", INDEXES_SCHEMA))
-
-    def unused_indexes(self, max_scans: int = 50) -> pd.DataFrame:
-        """:meth:`indexes` filtered by :func:`find_unused_indexes` (replays from ``indexes``).
-
-        >>> pg.unused_indexes(max_scans=0)["indexrelname"].tolist()   # doctest: +SKIP
-        """
-        return find_unused_indexes(self.indexes(), max_scans=max_scans)
 
     def duplicate_indexes(self) -> pd.DataFrame:
         """Indexes made redundant by another (identical, or a prefix of its key columns).
