@@ -61,6 +61,7 @@ from dwcp_diag.plots.database import (
     slow_query_figure,
     space_figure,
 )
+from dwcp_diag.queries.sql import load_sql, sql_concern, sql_names
 from dwcp_diag.sources.postgres.schemas import (
     ACTIVITY_SCHEMA,
     AVAILABILITY_SCHEMA,
@@ -1297,6 +1298,14 @@ DATABASE_MODULES = [
         for info in pkgutil.iter_modules(database_package.__path__)
     ),
 ]
+
+
+def test_sql_files_sit_in_folders_named_after_the_database_concerns():
+    concerns = {info.name for info in pkgutil.iter_modules(database_package.__path__)}
+    folders = {sql_concern(name) for name in sql_names()}
+    assert folders <= concerns and {"statements", "space", "indexes", "system"} <= folders
+    for name in sql_names():
+        assert load_sql(name).startswith(f"-- {name}"), f"{name}.sql names itself first"
 
 
 @pytest.mark.parametrize("module", [*DATABASE_MODULES, database_plots], ids=lambda m: m.__name__)

@@ -89,11 +89,12 @@ def test_a_non_editable_install_has_its_notebooks_demo_data_and_template(tmp_pat
     env.pop("DWCP_NOTEBOOK_DIR", None)
     probe = """if True:
         import json, dwcp_diag as dd, dwcp_diag.report.render as r
+        from dwcp_diag.queries.sql import sql_names
         found = dd.session(source="demo").findings.memory()  # the shipped demo bundle
         print(json.dumps({
             "package": dd.__file__, "notebooks": str(r.notebook_dir()),
             "names": r.available_notebooks(), "checks": sorted({f.check for f in found}),
-            "template": (r.TEMPLATE_DIR / "dwcp_report").is_dir(),
+            "template": (r.TEMPLATE_DIR / "dwcp_report").is_dir(), "sql": sql_names(),
         }))
     """
     run = subprocess.run(
@@ -105,3 +106,5 @@ def test_a_non_editable_install_has_its_notebooks_demo_data_and_template(tmp_pat
     assert installed["notebooks"] == str(prefix / "share" / "dwcp-diag" / "notebooks")
     assert installed["names"] == sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert "memory_leak" in installed["checks"] and installed["template"]
+    shipped = sorted(p.stem for p in (ROOT / "dwcp_diag" / "queries" / "sql").rglob("*.sql"))
+    assert installed["sql"] == shipped

@@ -1,8 +1,10 @@
 """Figures of the database notebook: space per table, bloat, connections over time, slow queries.
 
-Builders take the frames of :func:`dwcp_diag.analysis.database.report.database_report` and return
-plotly figures in the house style of :mod:`dwcp_diag.plots`, SVG traces only (``go.Bar``,
-``go.Scatter``); :func:`database_figures` builds them all from one report.
+Builders take the frames of :func:`dwcp_diag.analysis.database.report.database_report` and
+return plotly figures in the house style of :mod:`dwcp_diag.plots`, SVG traces only (``go.Bar``,
+``go.Scatter``); :func:`database_figures` builds them all from one report, and
+:func:`database_tables` its tables, through the one table renderer
+(:func:`dwcp_diag.plots.tables.report_table`).
 
 >>> import pandas as pd
 >>> from dwcp_diag.analysis.database.space import space_tree
@@ -14,15 +16,18 @@ plotly figures in the house style of :mod:`dwcp_diag.plots`, SVG traces only (``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from pandas.io.formats.style import Styler
 
 from dwcp_diag.analysis.database.connections import ConnectionPeaks
 from dwcp_diag.analysis.database.values import MIB
 from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout
+from dwcp_diag.plots.tables import report_table
 from dwcp_diag.units import human_bytes
 
 UNRELIABLE_COLOUR = "#bdbdbd"
@@ -311,3 +316,81 @@ def database_figures(report: dict[str, Any], top: int = 15) -> dict[str, go.Figu
             report["top_by_mean"], top, "Slow statements (by mean time): share of execution time"
         ),
     }
+
+
+STATEMENT_COLUMNS_SHOWN = (
+    "queryid query calls total_exec_time_ms mean_exec_time_ms share_of_total_time rows "
+    "rows_per_call cache_hit_ratio"
+)
+SESSION_COLUMNS_SHOWN = "pid application_name usename client_addr age_s xact_age_s wait_event query"
+TABLE_COLUMNS: dict[str, str] = {
+    "server": "item value",
+    "visibility": "feature available required needed_for detail",
+    "top_by_total": STATEMENT_COLUMNS_SHOWN,
+    "top_by_mean": STATEMENT_COLUMNS_SHOWN,
+    "largest_tables": (
+        "table total_bytes table_bytes index_bytes n_live_tup n_dead_tup seq_scan idx_scan"
+    ),
+    "largest_indexes": "index table size_bytes idx_scan definition",
+    "bloat": "name kind method size_bytes bloat_bytes bloat_ratio method_detail unreliable_reason",
+    "vacuum": (
+        "table n_live_tup n_dead_tup autovacuum_vacuum_trigger_tup dead_to_trigger "
+        "tuples_until_autovacuum autovacuum_enabled last_vacuum_age_s last_analyze_age_s"
+    ),
+    "missing_indexes": (
+        "table n_live_tup seq_scan rows_per_seq_scan index_scan_share total_bytes columns"
+    ),
+    "unused_indexes": "index table idx_scan size_bytes unused_since definition",
+    "duplicate_indexes": "index covering_index match size_bytes definition covering_definition",
+    "connections_by_state": "state connections",
+    "connections_by_client": "application_name client_addr usename state connections",
+    "long_running": SESSION_COLUMNS_SHOWN,
+    "idle_in_transaction": SESSION_COLUMNS_SHOWN,
+    "peaks_daily": "date peak_at peak_connections peak_hour",
+    "wraparound": "level dbname schemaname relname xid_age pct_of_freeze_max_age pct_of_wraparound",
+    "sequences": (
+        "schemaname sequencename data_type table_name column_name column_type last_value "
+        "used_pct remaining_values"
+    ),
+    "cache_hit": "scope blks_hit blks_read hit_ratio",
+}
+"""Report key -> the columns its table shows (``peaks_daily``: ``report["peaks"].daily``)."""
+CUT_TO_TOP = ("bloat", "vacuum", "wraparound", "sequences")  # the others come ranked and cut
+
+
+def database_tables(report: Mapping[str, Any], top: int = 15) -> dict[str, Styler | str]:
+    """Every table of the database notebook from one ``database_report``, as report tables
+    (:func:`~dwcp_diag.plots.tables.report_table`) of the :data:`TABLE_COLUMNS`: the ``top``
+    first rows of the :data:`CUT_TO_TOP` ones, sequences by the share of their range used,
+    bloat rows without a usable figure greyed.
+
+    >>> from dwcp_diag.analysis.database.report import database_report
+    >>> tables = database_tables(database_report({}))
+    >>> sorted(tables) == sorted(TABLE_COLUMNS), tables["bloat"]
+    (True, '(none)')
+    """
+    frames = {key: report[key] for key in TABLE_COLUMNS if key in report}
+    frames["peaks_daily"] = report["peaks"].daily
+    frames["sequences"] = report["sequences"].sort_values("used_pct", ascending=False)
+    for key in CUT_TO_TOP:
+        frames[key] = frames[key].head(top)
+    grey = {"bloat": ~frames["bloat"]["is_reliable"]}
+    return {
+        key: report_table(frame, TABLE_COLUMNS[key], grey.get(key)) for key, frame in frames.items()
+    }
+
+
+def connection_peaks_sentence(report: Mapping[str, Any]) -> str:
+    """When connections peak daily, in markdown, or that Prometheus had no history.
+
+    >>> from dwcp_diag.analysis.database.report import database_report
+    >>> connection_peaks_sentence(database_report({}))
+    'Prometheus has no pg_stat_activity_count series for this window (postgres_exporter).'
+    """
+    peaks = report["peaks"]
+    if report["connection_series"].empty:
+        return (
+            "Prometheus has no pg_stat_activity_count series for this window (postgres_exporter)."
+        )
+    busiest = f"busiest hour {peaks.peak_hour:02d}:00 {peaks.tz}"
+    return f"Connections peak daily **{peaks.window_text()}** ({busiest})."

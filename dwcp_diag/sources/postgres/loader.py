@@ -2,14 +2,15 @@
 
 Every session it opens is read-only (``default_transaction_read_only=on``), bounded
 (``statement_timeout`` and ``lock_timeout`` from :class:`PostgresSettings`) and named
-(``application_name=dwcp-diag``). It never runs ``EXPLAIN ANALYZE`` or resets statistics.
-The SQL lives in ``dwcp_diag/queries/sql/NAME.sql``, one file per concern, each saying where its
-numbers come from. Frames have units in column names and keep their columns and dtypes when
-empty (``*_SCHEMA`` below). A missing privilege, extension or setting is reported by
-:meth:`PostgresLoader.availability` with the statement that fixes it, and a method that cannot
-work without it raises :class:`StatsUnavailable` (never a bare driver traceback). Query texts
-(``pg_stat_statements``, ``pg_stat_activity``, EXPLAIN plans) pass through
-:mod:`dwcp_diag.sources.redact` under ``[postgres] query_text`` before any frame holds them.
+(``application_name=dwcp-diag``). It never runs ``EXPLAIN ANALYZE`` or resets statistics. The
+SQL lives in ``dwcp_diag/queries/sql/CONCERN/NAME.sql`` (:mod:`dwcp_diag.queries.sql`), each
+file saying where its numbers come from. Frames have units in column names and keep their
+columns and dtypes when empty (:mod:`dwcp_diag.sources.postgres.schemas`). A missing privilege,
+extension or setting is reported by :meth:`PostgresLoader.availability` with the statement that
+fixes it, and a method that cannot work without it raises :class:`StatsUnavailable` (never a
+bare driver traceback). Query texts (``pg_stat_statements``, ``pg_stat_activity``, EXPLAIN
+plans) pass through :mod:`dwcp_diag.sources.redact` under ``[postgres] query_text`` before any
+frame holds them.
 
 >>> pg = PostgresLoader(PostgresSettings(dsn=Secret.from_env("DWCP_PG_DSN")))  # doctest: +SKIP
 >>> pg.slow_queries(limit=5)[["query", "calls", "mean_exec_time_ms"]]         # doctest: +SKIP
@@ -510,7 +511,7 @@ class PostgresLoader(Loader):
         return pd.DataFrame([tuple(row) for row in result], columns=list(result.keys()))
 
     def _sql(self, conn: Connection, name: str, params: Mapping[str, Any] | None = None):
-        """Rows of ``sql/NAME.sql`` as a raw frame."""
+        """Rows of ``sql/CONCERN/NAME.sql`` as a raw frame."""
         return self._rows(conn, load_sql(name), params)
 
     def _use_extension(self, conn: Connection, extension: str) -> None:
