@@ -109,9 +109,9 @@ def reference_page(name: str) -> str:
     table = thresholds_markdown(checks, with_value=False)
     lines += ["", "## Thresholds", ""]
     lines += [
-        "Each check's `[thresholds.CHECK]` keys in a profile (a key or check not listed here is",
-        "an error at profile load); where each check is computed and what it reads:",
-        "[checks.md](checks.md).",
+        "Each check's `[thresholds.CHECK]` keys in a profile (a key not listed for its check is",
+        "an error at profile load); where each check is computed and what it reads, and every",
+        "check's thresholds: [checks.md](checks.md).",
         "",
         *(table if len(table) > 2 else ["These checks have no thresholds."]),
     ]
