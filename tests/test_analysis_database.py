@@ -43,11 +43,6 @@ from dwcp_diag.analysis.database.suggested_indexes import (
     missing_index_findings,
 )
 from dwcp_diag.analysis.database.system import cache_hit_findings, stats_unavailable_findings
-from dwcp_diag.analysis.database.thresholds import (
-    DATABASE_THRESHOLDS,
-    resolve_thresholds,
-    thresholds_markdown,
-)
 from dwcp_diag.analysis.database.values import GIB, MIB
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK, Findings
 from dwcp_diag.config import Profile
@@ -563,34 +558,27 @@ def test_empty_report_has_every_key():
 
 
 def test_thresholds_default_from_pghero_and_check_postgres():
-    resolved = resolve_thresholds()
+    resolved = database_report({})["thresholds"]
     assert resolved["slow_query"] == {"mean_ms": 20.0, "calls": 100.0, "critical_mean_ms": 200.0}
     assert resolved["unused_index"]["max_scans"] == 50
     assert resolved["low_cache_hit_ratio"]["min_ratio"] == 0.99
     assert resolved["sequence_exhaustion"]["warning_used_pct"] == 90
     assert resolved["xid_wraparound_risk"]["warning_xid_age"] == 1.3e9
-    assert set(DATABASE_THRESHOLDS) == DATABASE_CHECKS
+    assert set(resolved) == DATABASE_CHECKS
 
 
 def test_thresholds_come_from_the_profile():
     profile = Profile(thresholds={"slow_query": {"mean_ms": 500}, "memory_leak": {"x": 1}})
-    assert resolve_thresholds(profile)["slow_query"]["mean_ms"] == 500
     report = database_report(planted_frames(), profile)
+    assert report["thresholds"]["slow_query"]["mean_ms"] == 500
     assert "slow_query" not in {f.check for f in report["findings"]}
 
 
 def test_unknown_threshold_key_is_an_error():
     with pytest.raises(ConfigError, match=r"mean_msec.*valid keys: mean_ms"):
-        resolve_thresholds({"slow_query": {"mean_msec": 5}})
-
-
-def test_thresholds_markdown_lists_every_key_with_its_source():
-    text = thresholds_markdown({"vacuum_lag": {"min_dead_tup": 5000}})
-    rows = [line for line in text.splitlines()[2:]]
-    assert len(rows) == sum(len(keys) for keys in DATABASE_THRESHOLDS.values())
-    assert "| vacuum_lag | min_dead_tup | 5,000 | 1,000 | tuples |" in text
-    assert "| index_bloat | min_bytes | 104,857,600 (100.0 MiB) |" in text
-    assert "PgHero slow_query_calls" in text and "check_postgres txn_wraparound" in text
+        database_report({}, {"slow_query": {"mean_msec": 5}})
+    with pytest.raises(ConfigError, match=r"warning_sec.*valid keys: warning_s"):
+        activity_findings(pd.DataFrame(), thresholds={"idle_in_transaction": {"warning_sec": 5}})
 
 
 # --------------------------------------------------------------------------- quoting

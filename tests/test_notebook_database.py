@@ -127,7 +127,10 @@ def test_html_names_the_ki003_peak_window_and_the_basis(page, demo_cluster):
 
 def test_html_prints_the_thresholds_in_force(page):
     """The run's config lowered the session thresholds to 2 s; the table says so."""
-    row = r"<td>{check}</td>\s*<td>warning_s</td>\s*<td>2</td>\s*<td>60</td>"
+    row = (
+        r"<td><code>{check}</code></td>\s*<td><code>warning_s</code></td>\s*"
+        r"<td>2</td>\s*<td>60</td>"
+    )
     for check in ("long_running_query", "idle_in_transaction"):
         assert re.search(row.format(check=check), page), check
 

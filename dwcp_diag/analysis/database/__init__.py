@@ -38,7 +38,9 @@ module                    checks (function)                loader frame(s)
 
 :mod:`.fix_sql` quotes the fix-it SQL a finding carries in ``evidence["fix_sql"]`` (one
 statement per line, each to be run on its own by a human); :mod:`.values` reads the frames'
-cells; :mod:`.thresholds` holds the defaults and a profile's overrides.
+cells. Each check reads its thresholds from the registry
+(:func:`dwcp_diag.checks.check_thresholds`: defaults, overridden by a profile's
+``[thresholds.CHECK]`` tables).
 
 >>> import pandas as pd
 >>> from dwcp_diag.analysis.database.suggested_indexes import missing_index_findings

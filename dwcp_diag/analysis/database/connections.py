@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.database.fix_sql import sql_literal, sql_timestamptz
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, resolve_thresholds
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     as_text,
     first_value,
     float_column,
@@ -24,6 +24,7 @@ from dwcp_diag.analysis.database.values import (
     warning_or_critical,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import ACTIVITY_SCHEMA
 from dwcp_diag.units import human_duration
@@ -320,8 +321,8 @@ def activity_findings(
     >>> [(f.check, f.severity) for f in activity_findings(act)]
     [('idle_in_transaction', 'critical')]
     """
-    resolved = resolve_thresholds(thresholds)
-    long_limits, idle_limits = resolved["long_running_query"], resolved["idle_in_transaction"]
+    long_limits = check_thresholds(thresholds, "long_running_query")
+    idle_limits = check_thresholds(thresholds, "idle_in_transaction")
     findings = [
         *_session_findings(
             long_running_queries(activity, long_limits["warning_s"]),
@@ -339,7 +340,7 @@ def activity_findings(
         max_and_reserved_connections(settings, pg_max_connections),
         pg_activity_count,
         _latest_value(pg_max_connections),
-        resolved["connection_saturation"],
+        check_thresholds(thresholds, "connection_saturation"),
         database or "all",
     )
     return findings + ([saturation] if saturation is not None else [])

@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 
 from dwcp_diag.analysis.database.fix_sql import qualified, quote_ident
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, thresholds_for
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     ages_s,
     as_bool,
     as_text,
@@ -23,6 +23,7 @@ from dwcp_diag.analysis.database.values import (
     utc_text,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import DUPLICATE_INDEXES_SCHEMA, INDEXES_SCHEMA
 from dwcp_diag.units import DAY_S, human_bytes, human_duration
@@ -90,7 +91,7 @@ def unused_indexes(
     >>> unused.loc[0, "fix_sql"]
     'DROP INDEX CONCURRENTLY "public"."tasks_updated_at_idx";'
     """
-    limits = thresholds_for(thresholds, "unused_index")
+    limits = check_thresholds(thresholds, "unused_index")
     frame = find_unused_indexes(indexes, max_scans=int(limits["max_scans"])).copy()
     now = report_now(now, None)
     frame["index"] = dotted_names(frame, "indexrelname")
@@ -135,7 +136,7 @@ def unused_index_findings(
     >>> f.subject, f.severity
     ({'index': 'public.tasks_updated_at_idx'}, 'info')
     """
-    limits = thresholds_for(thresholds, "unused_index")
+    limits = check_thresholds(thresholds, "unused_index")
     now = report_now(now, server)
     replica = as_bool(first_value(server, "is_in_recovery"))
     findings = []

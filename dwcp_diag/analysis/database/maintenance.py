@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.database.fix_sql import qualified, quote_ident, split_qualified
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, thresholds_for
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     ages_s,
     as_bool,
     as_text,
@@ -26,6 +26,7 @@ from dwcp_diag.analysis.database.values import (
     warning_or_critical,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import SEQUENCES_SCHEMA, TABLES_SCHEMA, WRAPAROUND_SCHEMA
 from dwcp_diag.units import human_duration
@@ -105,7 +106,7 @@ def vacuum_lag_findings(
     ALTER TABLE "public"."audit_log" RESET (autovacuum_enabled);
     VACUUM (ANALYZE) "public"."audit_log";
     """
-    limits = thresholds_for(thresholds, "vacuum_lag")
+    limits = check_thresholds(thresholds, "vacuum_lag")
     status = vacuum_status(tables, now)
     server_autovacuum = first_value(settings, "autovacuum")
     dead, trigger = (
@@ -183,7 +184,7 @@ def wraparound_findings(
     >>> f.subject, f.evidence["fix_sql"]
     ({'database': 'app'}, 'VACUUM (FREEZE, VERBOSE) "public"."events";')
     """
-    limits = thresholds_for(thresholds, "xid_wraparound_risk")
+    limits = check_thresholds(thresholds, "xid_wraparound_risk")
     frame = conform(wraparound, WRAPAROUND_SCHEMA)
     level = frame["level"].astype("str")
     databases, tables = frame[level == "database"], frame[level == "table"]
@@ -258,7 +259,7 @@ def sequence_findings(
     ALTER TABLE "public"."invoices" ALTER COLUMN "id" TYPE bigint;
     ALTER SEQUENCE "public"."invoices_id_seq" AS bigint;
     """
-    limits = thresholds_for(thresholds, "sequence_exhaustion")
+    limits = check_thresholds(thresholds, "sequence_exhaustion")
     frame = conform(sequences, SEQUENCES_SCHEMA)
     frame = frame[float_column(frame, "used_pct") >= limits["warning_used_pct"]]
     findings = []

@@ -53,9 +53,9 @@ from dwcp_diag.analysis.database.system import (
     server_summary,
     stats_unavailable_findings,
 )
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, resolve_thresholds
-from dwcp_diag.analysis.database.values import as_text, first_value, report_now
+from dwcp_diag.analysis.database.values import ThresholdSettings, as_text, first_value, report_now
 from dwcp_diag.analysis.findings import Finding, Findings, merge_overlapping, source_unavailable
+from dwcp_diag.checks import check_thresholds, notebook_checks
 from dwcp_diag.errors import SourceUnavailable
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import (
@@ -159,7 +159,7 @@ def database_report(
     >>> list(report["findings"]), report["vacuum"]["table"].tolist()
     ([], ['public.t'])
     """
-    resolved = resolve_thresholds(profile)
+    resolved = {check: check_thresholds(profile, check) for check in notebook_checks("database")}
     got, errors = _split_frames(frames)
 
     def frame(key: str) -> pd.DataFrame:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pandas as pd
 
 from dwcp_diag.analysis.database.fix_sql import qualified
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, thresholds_for
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     as_text,
     bool_column,
     dotted_names,
@@ -20,6 +20,7 @@ from dwcp_diag.analysis.database.values import (
     warning_or_critical,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import (
     BLOAT_SCHEMA,
@@ -91,7 +92,7 @@ def bloat_findings(bloat: pd.DataFrame, thresholds: ThresholdSettings = None) ->
     findings = []
     for row in bloat_table(bloat).itertuples(index=False):
         kind = "index" if row.kind == "index" else "table"
-        limits = thresholds_for(thresholds, f"{kind}_bloat")
+        limits = check_thresholds(thresholds, f"{kind}_bloat")
         wasted, size, ratio = (
             float_or_nan(row.bloat_bytes),
             float_or_nan(row.size_bytes),

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, thresholds_for
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     first_value,
     float_column,
     float_or_nan,
@@ -20,6 +20,7 @@ from dwcp_diag.analysis.database.values import (
     warning_or_critical,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import SLOW_QUERIES_DELTA_SCHEMA, SLOW_QUERIES_SCHEMA
 
@@ -268,7 +269,7 @@ def slow_query_findings(
     >>> [(f.subject, f.value, f.severity) for f in slow_query_findings(frame)]
     [({'queryid': '42'}, 30.0, 'warning')]
     """
-    limits = thresholds_for(thresholds, "slow_query")
+    limits = check_thresholds(thresholds, "slow_query")
     basis = basis or slow_query_basis(slow_queries)
     stats = statement_stats(slow_queries)
     slow = stats[

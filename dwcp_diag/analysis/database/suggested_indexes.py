@@ -17,8 +17,8 @@ from dwcp_diag.analysis.database.fix_sql import (
     unquote_ident,
 )
 from dwcp_diag.analysis.database.statements import statement_stats
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, thresholds_for
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     as_text,
     bool_column,
     dotted_names,
@@ -27,6 +27,7 @@ from dwcp_diag.analysis.database.values import (
     is_missing,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import INDEXES_SCHEMA, TABLES_SCHEMA
 
@@ -162,7 +163,7 @@ def missing_index_candidates(
     >>> missing_index_candidates(tables)[["table", "index_scan_share", "columns"]].values.tolist()
     [['public.events', 0.16393442622950818, nan]]
     """
-    limits = thresholds_for(thresholds, "missing_index")
+    limits = check_thresholds(thresholds, "missing_index")
     frame = conform(tables, TABLES_SCHEMA)
     frame["table"] = dotted_names(frame, "relname")
     seq, idx = (
@@ -220,7 +221,7 @@ def missing_index_findings(
     >>> "not say which column" in missing_index_findings(tables)[0].summary
     True
     """
-    limits = thresholds_for(thresholds, "missing_index")
+    limits = check_thresholds(thresholds, "missing_index")
     findings = []
     for row in missing_index_candidates(tables, slow_queries, indexes, thresholds).itertuples(
         index=False

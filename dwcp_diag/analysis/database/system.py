@@ -9,8 +9,8 @@ from typing import Any
 
 import pandas as pd
 
-from dwcp_diag.analysis.database.thresholds import ThresholdSettings, thresholds_for
 from dwcp_diag.analysis.database.values import (
+    ThresholdSettings,
     ages_s,
     as_bool,
     as_text,
@@ -23,6 +23,7 @@ from dwcp_diag.analysis.database.values import (
     warning_or_critical,
 )
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.errors import QueryTimeout, SourceUnavailable, StatsUnavailable
 from dwcp_diag.frames import conform
 from dwcp_diag.sources.postgres.schemas import AVAILABILITY_SCHEMA, CACHE_HIT_SCHEMA, SERVER_SCHEMA
@@ -41,7 +42,7 @@ def cache_hit_findings(
     >>> [(f.subject["scope"], f.severity) for f in cache_hit_findings(hits, database="app")]
     [('tables', 'warning')]
     """
-    limits = thresholds_for(thresholds, "low_cache_hit_ratio")
+    limits = check_thresholds(thresholds, "low_cache_hit_ratio")
     frame = conform(cache_hit, CACHE_HIT_SCHEMA)
     findings = []
     for row in frame.itertuples(index=False):

@@ -1,4 +1,5 @@
-"""Reading the loader's frames: missing cells, numbers, text, flags, labels, ages, severities.
+"""Shared by the database checks: reading the loader's frames (missing cells, numbers, text,
+flags, labels, ages), severities, and where thresholds come from (:data:`ThresholdSettings`).
 
 Cells of the PostgreSQL loader's frames may be ``None``, ``NaN``, ``NaT`` or ``pd.NA`` (a
 statistic the role may not read, a table never vacuumed); every check reads them through these
@@ -12,12 +13,18 @@ helpers, so a missing value is always missing the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from dwcp_diag.config import Profile
+
 MIB, GIB = 2**20, 2**30
+ThresholdSettings = Profile | Mapping[str, Mapping[str, float]] | None
+"""Where a check's thresholds come from (:func:`dwcp_diag.checks.check_thresholds`): a profile
+(its ``[thresholds.CHECK]`` tables), a mapping of that shape, or None (the registry's defaults)."""
 MAX_QUERY_CHARS_IN_EVIDENCE = 500
 _TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 
