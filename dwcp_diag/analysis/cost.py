@@ -77,9 +77,7 @@ import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.analysis.memory import (
-    GIB,
     KEYS,
-    MIB,
     check_settings,
     container_resources,
     latest,
@@ -89,6 +87,7 @@ from dwcp_diag.analysis.memory import (
 )
 from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
 from dwcp_diag.config import Prices, Profile
+from dwcp_diag.units import GIB, MIB
 
 POD = ["namespace", "pod"]
 WORKLOAD = ["namespace", "workload_kind", "workload"]

@@ -55,14 +55,12 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.analysis.forecast import segment_trend
 from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
 from dwcp_diag.config import Profile
 from dwcp_diag.frames import TIMESTAMP_DTYPE
+from dwcp_diag.units import HOUR_S, MIB
 
-MIB = 2**20
-GIB = 2**30
-HOUR_S = 3600.0
-DAY_S = 86400.0
 KEYS = ["namespace", "pod", "container"]
 RESOURCE_COLUMNS = [
     "cpu_request_cores",
@@ -92,9 +90,6 @@ LEAK_DEFAULTS: dict[str, float] = {
     "min_segment_h": 0.5,
 }
 MIN_SEGMENT_POINTS = 8
-THEIL_SEN_MAX_POINTS = 400  # pairwise slopes on an even subsample: 400 points = 79,800 pairs
-SEASONAL_STEPS_S = (60, 120, 300, 600, 900, 1200, 1800, 3600)  # grid steps dividing a day
-SEASONAL_MAX_GRID = 4000
 REASON_TOLERANCE = pd.Timedelta(minutes=15)
 # A near-zero slope projects the limit centuries away: no date (pandas stops at 2262).
 MAX_PROJECTION_H = 100 * 365 * 24.0
@@ -180,7 +175,7 @@ def container_resources(
     wins over ``limits``. Unset values are NaN.
 
     >>> inv = pd.DataFrame({"namespace": ["n"], "pod": ["p"], "container": ["c"],
-    ...                     "cpu_request_cores": [0.5], "memory_limit_bytes": [float(GIB)]})
+    ...                     "cpu_request_cores": [0.5], "memory_limit_bytes": [float(2**30)]})
     >>> container_resources(inv).to_dict("records")[0]  # doctest: +NORMALIZE_WHITESPACE
     {'namespace': 'n', 'pod': 'p', 'container': 'c', 'cpu_request_cores': 0.5,
      'cpu_limit_cores': nan, 'memory_request_bytes': nan, 'memory_limit_bytes': 1073741824.0}
@@ -224,69 +219,6 @@ def _limits_of(limits: pd.DataFrame | None) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- leaks
-
-
-def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
-    """Median of pairwise slopes, on an evenly spaced subsample of at most 400 points."""
-    if len(x) > THEIL_SEN_MAX_POINTS:
-        keep = np.unique(np.linspace(0, len(x) - 1, THEIL_SEN_MAX_POINTS).round().astype(int))
-        x, y = x[keep], y[keep]
-    i, j = np.triu_indices(len(x), k=1)
-    dx = x[j] - x[i]
-    valid = dx > 0
-    return float(np.median((y[j] - y[i])[valid] / dx[valid])) if valid.any() else 0.0
-
-
-def _r_squared(y: np.ndarray, fitted: np.ndarray) -> float:
-    total = float(np.sum((y - y.mean()) ** 2))
-    if total <= 0:
-        return 0.0
-    return max(0.0, 1.0 - float(np.sum((y - fitted) ** 2)) / total)
-
-
-def _seasonal_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Slope, intercept and R² with the daily cycle taken out (x in seconds from 0).
-
-    The series is put on a regular grid whose step divides a day; the slope is the median of
-    ``(y[t + k days] - y[t]) / k days`` over all grid points and k >= 1, so anything that repeats
-    every 24 h cancels out exactly (a seasonal Sen slope). R² is that of the line against the
-    series minus its median time-of-day profile.
-    """
-    interval = float(np.median(np.diff(x))) if len(x) > 1 else 60.0
-    span = float(x[-1] - x[0])
-    step = next(
-        (s for s in SEASONAL_STEPS_S if s >= interval and span / s <= SEASONAL_MAX_GRID),
-        SEASONAL_STEPS_S[-1],
-    )
-    bins = (x // step).astype(int)
-    grid = pd.Series(y).groupby(bins).median().reindex(range(bins.max() + 1))
-    values = grid.to_numpy()
-    per_day = int(DAY_S // step)
-    slopes = []
-    for days in range(1, len(values) // per_day + 1):
-        lag = days * per_day
-        change = (values[lag:] - values[:-lag]) / (days * DAY_S)
-        slopes.append(change[~np.isnan(change)])
-    pooled = np.concatenate(slopes) if slopes else np.array([])
-    slope = float(np.median(pooled)) if pooled.size else 0.0
-    xs = grid.index.to_numpy() * float(step)
-    phase = grid.index.to_numpy() % per_day
-    residual = pd.Series(values - slope * xs)
-    profile = residual.groupby(phase).transform("median").to_numpy()
-    deseasoned = values - profile + np.nanmedian(profile)
-    ok = ~np.isnan(deseasoned)
-    intercept = float(np.median(deseasoned[ok] - slope * xs[ok]))
-    r2 = _r_squared(deseasoned[ok], intercept + slope * xs[ok])
-    return slope, intercept, r2
-
-
-def _fit(x: np.ndarray, y: np.ndarray, min_span_s: float) -> tuple[float, float, float, str]:
-    """Slope (bytes/s), intercept (bytes at x=0), R² and method of one segment."""
-    if x[-1] - x[0] >= min_span_s and x[-1] - x[0] > DAY_S:
-        return (*_seasonal_fit(x, y), "seasonal-sen")
-    slope = _theil_sen(x, y)
-    intercept = float(np.median(y - slope * x))
-    return slope, intercept, _r_squared(y, intercept + slope * x), "theil-sen"
 
 
 def _cut_positions(
@@ -373,7 +305,7 @@ def leak_segments(
             if len(seg_t) < MIN_SEGMENT_POINTS or seg_t[-1] - seg_t[0] < min_segment_h * HOUR_S:
                 continue
             x = seg_t - seg_t[0]
-            slope, intercept, r2, method = _fit(x, seg_y, min_span_h * HOUR_S)
+            slope, intercept, r2, method = segment_trend(x, seg_y, min_span_h * HOUR_S)
             rows.append(
                 {
                     **dict(zip(KEYS, key, strict=True)),
@@ -982,7 +914,7 @@ def memory_report(
     >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "timestamp": t,
     ...                    "value": 100 * MIB + 10 * MIB * (t - t[0]) / pd.Timedelta(hours=1)})
     >>> inv = ws.iloc[:1][["namespace", "pod", "container"]].assign(
-    ...     memory_limit_bytes=float(GIB), restart_count=0)
+    ...     memory_limit_bytes=float(2**30), restart_count=0)
     >>> report = memory_report(ws, inventory=inv)
     >>> [f.check for f in report["findings"]], round(float(report["leaks"].hours_to_limit[0]), 1)
     (['memory_leak'], 20.5)

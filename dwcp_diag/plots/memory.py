@@ -4,7 +4,8 @@ SVG traces only (``go.Scatter``, ``go.Bar``) in the house style of :mod:`dwcp_di
 sizes are drawn in MiB. Inputs are the frames of :func:`dwcp_diag.analysis.memory.memory_report`.
 
 >>> import pandas as pd
->>> from dwcp_diag.analysis.memory import MIB, container_resources, detect_leaks, leak_segments
+>>> from dwcp_diag.analysis.memory import container_resources, detect_leaks, leak_segments
+>>> from dwcp_diag.units import MIB
 >>> t = pd.date_range("2026-01-01", periods=3 * 24 * 12, freq="5min", tz="UTC")
 >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "timestamp": t,
 ...                    "value": 100 * MIB + 10 * MIB * (t - t[0]) / pd.Timedelta(hours=1)})
@@ -19,8 +20,9 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dwcp_diag.analysis.memory import KEYS, MIB, plain_labels, resource_table
+from dwcp_diag.analysis.memory import KEYS, plain_labels, resource_table
 from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout
+from dwcp_diag.units import MIB
 
 REQUEST_COLOUR = PALETTE[2]
 
