@@ -892,7 +892,7 @@ def collect_incident(
     ``[thresholds.consumer_lag_spike] change_slack_s`` (600).
     """
     from dwcp_diag.analysis.incident import change_points, incident_report
-    from dwcp_diag.analysis.latency import in_window
+    from dwcp_diag.analysis.series import in_window
 
     sections = sections or Sections()
     m = s.profile.metrics

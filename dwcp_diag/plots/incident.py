@@ -23,7 +23,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dwcp_diag.analysis.incident import KI001_LAG_THRESHOLD
-from dwcp_diag.analysis.latency import label_columns
+from dwcp_diag.analysis.series import label_columns
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.plots import TARGET_COLOUR, house_layout, timeseries
 from dwcp_diag.timewindow import TimeWindow, parse_time

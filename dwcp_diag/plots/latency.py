@@ -56,7 +56,7 @@ def quantile_chart(
 def latency_heatmap(heatmap: pd.DataFrame, title: str = "Latency distribution") -> go.Figure:
     """Requests per latency bucket over time on a log-scaled latency axis (ms).
 
-    ``heatmap`` is :func:`~dwcp_diag.analysis.latency.heatmap_counts` output; other label
+    ``heatmap`` is :func:`~dwcp_diag.analysis.histograms.heatmap_counts` output; other label
     columns are summed. The lowest bucket is drawn from half its bound and the ``+Inf`` bucket
     up to twice the highest finite bound (a log axis has no 0 and no infinity).
     """
