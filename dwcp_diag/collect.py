@@ -817,7 +817,8 @@ def collect_capacity(
     sections: Sections | None = None,
 ) -> AreaReport:
     """Daily peaks of every demand series, forecasts to their limits, headroom, anomalies."""
-    from dwcp_diag.analysis.capacity import capacity_queries, capacity_report
+    from dwcp_diag.analysis.capacity import capacity_report
+    from dwcp_diag.queries.promql import capacity_queries
 
     sections = sections or Sections()
     m = s.profile.metrics

@@ -60,9 +60,8 @@ from dwcp_diag.analysis.forecast import (
     is_growth_anomaly,
     utc_timestamps,
 )
-from dwcp_diag.config import MetricNames, Profile
+from dwcp_diag.config import Profile
 from dwcp_diag.frames import as_category
-from dwcp_diag.queries import promql
 from dwcp_diag.units import human_value
 
 _IGNORED_LABELS = frozenset({"__name__"})
@@ -156,7 +155,7 @@ _CAPACITY_TYPE_LABELS = (
     "label_cloud_google_com_gke_spot",
 )
 
-# What capacity_report accepts: frame name -> what it holds (PromQL in capacity_queries()).
+# What capacity_report accepts: frame name -> what it holds (PromQL: promql.capacity_queries()).
 EXPECTED_FRAMES: dict[str, str] = {
     "request_rate": "total request rate, step <= 5m",
     "cpu_usage": "CPU cores used per namespace",
@@ -175,40 +174,6 @@ EXPECTED_FRAMES: dict[str, str] = {
     "nodes": f"Kubernetes loader nodes frame ({', '.join(NODE_COLUMNS)})",
     "containers": f"Kubernetes loader containers frame ({', '.join(CONTAINER_COLUMNS)})",
 }
-VOLUME_CAPACITY_METRIC = "kubelet_volume_stats_capacity_bytes"
-
-
-def capacity_queries(metrics: MetricNames | None = None) -> dict[str, str]:
-    """PromQL (range queries over the report window) for :func:`capacity_report`'s frames.
-
-    ``table_sizes`` has no standard exporter metric and ``nodes``/``containers`` come from the
-    Kubernetes loader, so they are not here.
-
-    >>> capacity_queries()["request_rate"]
-    'sum(rate(http_requests_total[5m]))'
-    >>> capacity_queries()["node_cpu_usage"].split(" (rate(")[0]
-    'sum by (namespace, pod)'
-    """
-    m = metrics or MetricNames()
-    cpu, memory = promql.container_cpu_usage(m), promql.container_memory_working_set(m)
-    return {
-        "request_rate": f"sum(rate({m.http_requests}[5m]))",
-        "cpu_usage": f"sum by (namespace) ({cpu})",
-        "memory_usage": f"sum by (namespace) ({memory})",
-        # by pod, placed on nodes through the inventory: cAdvisor series often lack `node`
-        "node_cpu_usage": f"sum by (namespace, pod) ({cpu})",
-        "node_memory_usage": f"sum by (namespace, pod) ({memory})",
-        "node_allocatable": promql.node_allocatable(m),
-        "node_labels": "kube_node_labels",
-        "resource_requests": promql.container_resources(m, resource=None),
-        "pg_database_size": m.pg_database_size,
-        "pg_connections": promql.pg_connections(m, by=("instance",)),
-        "pg_max_connections": promql.pg_max_connections(m),
-        "volume_used": m.volume_used,
-        "volume_capacity": VOLUME_CAPACITY_METRIC,
-    }
-
-
 # --------------------------------------------------------------------------- daily peaks
 
 
@@ -684,9 +649,10 @@ def capacity_report(
     """Everything the capacity notebook shows, from the frames it loaded, in one call.
 
     ``frames`` maps names of ``EXPECTED_FRAMES`` to tidy frames (missing or ``None`` entries
-    are skipped, with a note): the PromQL for the Prometheus ones is :func:`capacity_queries`,
-    run as range queries over the window; ``nodes``/``containers`` are the Kubernetes loader
-    frames (else ``node_allocatable``/``node_labels``/``resource_requests`` stand in).
+    are skipped, with a note): the PromQL for the Prometheus ones is
+    :func:`dwcp_diag.queries.promql.capacity_queries`, run as range queries over the window;
+    ``nodes``/``containers`` are the Kubernetes loader frames (else ``node_allocatable``/
+    ``node_labels``/``resource_requests`` stand in).
 
     Returns a dict: ``daily`` (all daily peaks: ``resource``, ``series``, ``unit``,
     ``timestamp``, ``value``), ``forecasts`` (:func:`forecast_table` rows), ``models``
