@@ -47,6 +47,13 @@ HEADER_UNITS = {
 }
 
 
+class Note(str):
+    """A sentence a report shows in place of an empty table: as text, not as a quoted string."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
+
+
 def number(value: float) -> str:
     """Three significant digits, thousands separated, never an exponent."""
     return human_number(value)
@@ -105,16 +112,21 @@ def report_table(
     columns: str | None = None,
     grey: pd.Series | None = None,
     raw_html: str = "",
+    empty: str = "(none)",
 ) -> Styler | str:
     """The ``columns`` (space-separated; default all) of ``frame`` styled for a report; rows
     where ``grey`` holds are greyed (e.g. unreliable estimates); ``raw_html`` names columns
-    holding HTML (links) shown as is. An empty frame gives ``"(none)"``. The frame keeps its
-    raw numbers: only the display is in human units.
+    holding HTML (links) shown as is. An empty frame gives the ``empty`` sentence. The frame
+    keeps its raw numbers: only the display is in human units. Every table of every report
+    goes through here (``display(frame)`` too, see :func:`register_frame_display`).
 
     ``dd.show(frame)`` is this function: ``dd.show(s.pg.tables(), "relname total_bytes")``.
+
+    >>> report_table(pd.DataFrame({"pv": []}), empty="Every volume is in use.")
+    'Every volume is in use.'
     """
     if frame.empty:
-        return "(none)"
+        return Note(empty)
     names = columns.split() if columns is not None else [str(c) for c in frame.columns]
     formats = column_formats(frame, names)
     for column in raw_html.split():
