@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from dwcp_diag.units import human_bytes, human_duration, human_money, human_number
+from dwcp_diag.units import human_bytes, human_duration, human_money, human_number, human_percent
 
 GREY = "color: #9e9e9e"
 LONG_TEXT = 80  # characters shown of a longer text cell; the whole text is in its tooltip
@@ -84,13 +84,10 @@ def _text(value: Any) -> str:
     return f'<span title="{html.escape(text)}">{html.escape(cut)} …</span>'
 
 
-def _percent(value: float) -> str:
-    return f"{human_number(value)} %"
-
-
 def column_formats(frame: pd.DataFrame, columns: list[str]) -> dict[str, Callable]:
     """Per column, by its name's unit: bytes as KiB/MiB/GiB, seconds as 2d3h, shares as %,
-    money with cents, other numbers to three significant digits, text escaped and wrapped."""
+    percentages as %, two decimals near 100 (availability 99.72 %), money with cents, other
+    numbers to three significant digits, text escaped and wrapped."""
     chosen: dict[str, Callable] = {}
     for c in columns:
         kind = frame[c].dtype.kind
@@ -102,7 +99,7 @@ def column_formats(frame: pd.DataFrame, columns: list[str]) -> dict[str, Callabl
     chosen |= {c: human_duration for c in columns if c.endswith("_s")}
     chosen |= {c: "{:.1%}".format for c in columns if c.endswith(("_ratio", "_share", "_time"))}
     chosen |= {c: human_money for c in columns if c.endswith(("_usd", "_usd_per_month"))}
-    chosen |= {c: _percent for c in columns if c.endswith("_pct")}
+    chosen |= {c: human_percent for c in columns if c.endswith("_pct")}
     chosen |= {c: str for c in ("queryid", "pid") if c in columns}
     return {c: f for c, f in chosen.items() if c in columns}
 
