@@ -29,6 +29,7 @@ from dwcp_diag.analysis.incident import KI001_LAG_THRESHOLD
 from dwcp_diag.analysis.series import label_columns
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.plots import TARGET_COLOUR, house_layout, timeseries
+from dwcp_diag.plots.tables import Note
 from dwcp_diag.timewindow import TimeWindow, parse_time
 
 if TYPE_CHECKING:
@@ -181,6 +182,16 @@ def default_window(source: str, start: str | None, end: str | None) -> tuple[str
 
     day = (DEMO_END - pd.Timedelta(days=INCIDENT_DAYS_BEFORE_END)).date()
     return tuple(f"{day}T{clock}:00Z" for clock in INCIDENT_LATENCY_CLOCK)
+
+
+def heading(incident_id: str, window: TimeWindow, margin: str) -> Note:
+    """The report's heading: the incident, its window and the margin shown around it.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T14:45Z")
+    >>> heading("INC-<1>", w, "1h").startswith("## INC-&lt;1&gt;: 2026-11-12")
+    True
+    """
+    return Note(f"## {html.escape(incident_id)}: {window.label()}, shown with {margin} either side")
 
 
 def changed_table(zscores: pd.DataFrame, top: int = 15) -> pd.DataFrame:

@@ -245,3 +245,15 @@ def burn_rate_tables(burn: BurnRateEvaluation) -> list[Any]:
         parts.append(Note(skipped))
     alerts = burn.alerts
     return [*parts, alerts if len(alerts) else Note("No burn-rate pair fired in the window.")]
+
+
+def worst_endpoints(p95: pd.DataFrame, by: str = "path", top: int = 10) -> pd.DataFrame:
+    """The ``top`` endpoints by their worst p95 (seconds) of a tidy p95 frame, worst first.
+
+    >>> ts = pd.to_datetime([0, 60], unit="s", utc=True)
+    >>> p95 = pd.DataFrame({"path": ["/a", "/b"], "timestamp": ts, "value": [0.1, 0.3]})
+    >>> worst_endpoints(p95).values.tolist()
+    [['/b', 0.3], ['/a', 0.1]]
+    """
+    worst = p95.groupby(by, observed=True)["value"].max().nlargest(top)
+    return worst.rename("worst_p95_s").reset_index()
