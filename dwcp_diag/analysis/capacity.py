@@ -13,19 +13,9 @@ Forecasts (:mod:`dwcp_diag.analysis.forecast`: ``forecast_crossing``, ``backtest
 ``growth_anomalies``) run on every daily-peak series (:func:`forecast_table`,
 :func:`anomaly_table`); this module turns them into tables and findings.
 
-Thresholds (``[thresholds.CHECK]`` tables of a profile, read with ``Profile.threshold``):
-
-==========================  ===============================  ========  =========================
-check                       key                              default   meaning
-==========================  ===============================  ========  =========================
-``capacity_exhaustion``     ``critical_weeks``               4         crossing sooner: critical
-``capacity_exhaustion``     ``request_rate_limit_rps``       12000     KI-002 Redis limit
-``capacity_exhaustion``     ``pg_database_size_limit_bytes`` none      disk budget per database
-``headroom_low``            ``requests_pct``                 80        requests/allocatable: warn
-``headroom_low``            ``critical_requests_pct``        95        requests/allocatable: crit
-``growth_anomaly``          ``robust_z``                     3.5       robust z of a weekly change
-``growth_anomaly``          ``min_change_pct``               10        and at least this many pp
-==========================  ===============================  ========  =========================
+Thresholds: ``check_thresholds(profile, CHECK)`` (:mod:`dwcp_diag.checks` holds every
+default with its unit, meaning and source; a profile's ``[thresholds.CHECK]`` tables override
+them, and an unknown key is an error).
 
 >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
 >>> fc = forecast_crossing(pd.Series(100.0 + 10.0 * np.arange(28), index=days), limit=600)
@@ -60,21 +50,13 @@ from dwcp_diag.analysis.forecast import (
     is_growth_anomaly,
     utc_timestamps,
 )
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.config import Profile
 from dwcp_diag.frames import as_category
 from dwcp_diag.units import human_value
 
 _IGNORED_LABELS = frozenset({"__name__"})
 
-THRESHOLD_DEFAULTS: dict[str, dict[str, float]] = {
-    "capacity_exhaustion": {
-        "critical_weeks": 4.0,
-        "request_rate_limit_rps": 12_000.0,
-        "pg_database_size_limit_bytes": math.nan,
-    },
-    "headroom_low": {"requests_pct": 80.0, "critical_requests_pct": 95.0},
-    "growth_anomaly": {"robust_z": ANOMALY_ROBUST_Z, "min_change_pct": ANOMALY_MIN_CHANGE_PCT},
-}
 # Confidence of a capacity_exhaustion finding, from the backtest and the interval's width.
 HIGH_CONFIDENCE_MAPE_PCT = 5.0
 LOW_CONFIDENCE_MAPE_PCT = 20.0
@@ -496,18 +478,8 @@ def capacity_findings(
     return Findings(found)
 
 
-def threshold(profile: Profile, check: str, key: str) -> float:
-    """A capacity threshold from ``profile``, defaulting to ``THRESHOLD_DEFAULTS``.
-
-    >>> threshold(Profile(thresholds={"headroom_low": {"requests_pct": 70}}), "headroom_low",
-    ...           "requests_pct")
-    70.0
-    """
-    return profile.threshold(check, key, THRESHOLD_DEFAULTS[check][key])
-
-
 def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Finding]:
-    critical_weeks = threshold(profile, "capacity_exhaustion", "critical_weeks")
+    critical_weeks = check_thresholds(profile, "capacity_exhaustion")["critical_weeks"]
     found = []
     for row in forecasts[forecasts["limit"].notna()].itertuples(index=False):
         if pd.isna(row.crossing) and pd.isna(row.crossing_earliest):
@@ -560,8 +532,8 @@ def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Find
 
 
 def _headroom_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
-    warn_pct = threshold(profile, "headroom_low", "requests_pct")
-    critical_pct = threshold(profile, "headroom_low", "critical_requests_pct")
+    warn_pct = check_thresholds(profile, "headroom_low")["requests_pct"]
+    critical_pct = check_thresholds(profile, "headroom_low")["critical_requests_pct"]
     keys = [c for c in frame.columns if c not in HEADROOM_VALUE_COLUMNS]
     found = []
     for row in frame[frame["requested_pct"] >= warn_pct].to_dict("records"):
@@ -590,8 +562,8 @@ def _headroom_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
 
 
 def _anomaly_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
-    z_threshold = threshold(profile, "growth_anomaly", "robust_z")
-    min_change = threshold(profile, "growth_anomaly", "min_change_pct")
+    z_threshold = check_thresholds(profile, "growth_anomaly")["robust_z"]
+    min_change = check_thresholds(profile, "growth_anomaly")["min_change_pct"]
     hits = frame[is_growth_anomaly(frame, z_threshold, min_change)]
     found = []
     for row in hits.itertuples(index=False):
@@ -683,8 +655,8 @@ def capacity_report(
         if nodes is not None
         else {}
     )
-    rps_limit = threshold(profile, "capacity_exhaustion", "request_rate_limit_rps")
-    db_limit = threshold(profile, "capacity_exhaustion", "pg_database_size_limit_bytes")
+    rps_limit = check_thresholds(profile, "capacity_exhaustion")["request_rate_limit_rps"]
+    db_limit = check_thresholds(profile, "capacity_exhaustion")["pg_database_size_limit_bytes"]
     pg_connections, pg_max = get("pg_connections"), frames.get("pg_max_connections")
     shared = (
         [c for c in _label_columns(pg_connections) if pg_max is not None and c in pg_max.columns]
@@ -712,8 +684,8 @@ def capacity_report(
                 latest_values(volume_capacity) if volume_capacity is not None else None,
                 "PV capacity"),
     ]  # fmt: skip
-    z_threshold = threshold(profile, "growth_anomaly", "robust_z")
-    min_change = threshold(profile, "growth_anomaly", "min_change_pct")
+    z_threshold = check_thresholds(profile, "growth_anomaly")["robust_z"]
+    min_change = check_thresholds(profile, "growth_anomaly")["min_change_pct"]
     daily_parts, tables, anomaly_parts, models = [], [], [], {}
     for demand in demands:
         frame = demand.frame

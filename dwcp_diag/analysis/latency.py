@@ -57,24 +57,11 @@ from dwcp_diag.analysis.series import (
     require_columns,
     series_groups,
 )
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.config import Profile, SLOTargets
 from dwcp_diag.timewindow import TimeWindow, format_duration
 
 _MAX_EVIDENCE_INTERVALS = 10
-
-# Defaults of the thresholds a profile may override: ``[thresholds.latency_slo_breach]``.
-LATENCY_THRESHOLDS: dict[str, dict[str, float]] = {
-    # a breach must last this long to count (the seed's HighLatency alert uses ``for: 5m``)
-    "latency_slo_breach": {"min_requests": 100, "min_duration_s": 300, "critical_duration_s": 3600},
-    # a burst counts when the 5xx share stays over target this long (like the latency check)
-    "error_rate_breach": {"min_requests": 100, "critical_factor": 10, "min_duration_s": 300},
-    "availability_breach": {"min_requests": 100},
-}
-
-
-def _threshold(profile: Profile | None, check: str, key: str) -> float:
-    default = LATENCY_THRESHOLDS[check][key]
-    return float(default) if profile is None else profile.threshold(check, key, default)
 
 
 def slowest_endpoints(quantiles: pd.DataFrame, by: str = "path") -> pd.DataFrame:
@@ -471,9 +458,9 @@ def latency_slo_findings(
     """``latency_slo_breach`` per endpoint whose p95 stayed over target (already windowed)."""
     check = "latency_slo_breach"
     target_s = slo.p95_latency_ms / 1000.0
-    min_requests = _threshold(profile, check, "min_requests")
-    min_duration_s = _threshold(profile, check, "min_duration_s")
-    critical_s = _threshold(profile, check, "critical_duration_s")
+    min_requests = check_thresholds(profile, check)["min_requests"]
+    min_duration_s = check_thresholds(profile, check)["min_duration_s"]
+    critical_s = check_thresholds(profile, check)["critical_duration_s"]
     step = _step(p95, step_s)
     runs = breach_intervals(p95[[endpoint, "timestamp", "value"]], target_s, step)
     runs = runs[runs["duration_s"] >= min_duration_s]
@@ -583,9 +570,9 @@ def error_rate_findings(
     """
     check = "error_rate_breach"
     target = slo.error_rate_pct / 100.0
-    min_requests = _threshold(profile, check, "min_requests")
-    critical_factor = _threshold(profile, check, "critical_factor")
-    min_duration_s = _threshold(profile, check, "min_duration_s")
+    min_requests = check_thresholds(profile, check)["min_requests"]
+    critical_factor = check_thresholds(profile, check)["critical_factor"]
+    min_duration_s = check_thresholds(profile, check)["min_duration_s"]
     scopes = [({"scope": "all endpoints"}, counts)]
     scopes += [({endpoint: str(k)}, rows) for (k,), rows in series_groups(counts, [endpoint])]
     found = []
@@ -658,7 +645,7 @@ def availability_findings(
     """``availability_breach`` when availability over the window is under the SLO; names
     ``top`` (:func:`top_error_endpoints`) in its summary and evidence."""
     check = "availability_breach"
-    if budget.requests < _threshold(profile, check, "min_requests"):
+    if budget.requests < check_thresholds(profile, check)["min_requests"]:
         return []
     if not budget.availability_pct < budget.availability_target_pct:
         return []
@@ -765,7 +752,7 @@ def latency_findings(
     ``p95``: per-endpoint p95 in seconds (``histogram_quantile`` output, or
     :func:`quantiles_from_buckets` output whose ``p95`` rows are used). ``requests``: request
     rates by endpoint and status; may reach back before ``window.start`` (burn-rate history).
-    Thresholds: ``slo`` plus ``profile.thresholds`` (defaults in :data:`LATENCY_THRESHOLDS`);
+    Thresholds: ``slo`` plus ``check_thresholds(profile, CHECK)`` (:mod:`dwcp_diag.checks`);
     endpoints that served fewer than ``min_requests`` in the window raise no breach. A window
     without traffic yields one info note, never an exception.
 

@@ -16,24 +16,9 @@ Input frames (``{field}`` is a :class:`dwcp_diag.config.MetricNames` field):
 - ``inventory``: the Kubernetes ``containers`` frame (restart_count, state_reason,
   last_terminated_reason, last_exit_code, memory_limit_bytes, ...).
 
-Thresholds come from ``Profile.threshold(check, key, default)`` (``[thresholds.CHECK]`` tables):
-
-=================== ============================ ======= =========================================
-check               key                          default meaning
-=================== ============================ ======= =========================================
-memory_leak         min_growth_mib_per_h         1.0     combined growth at least this
-memory_leak         min_confidence               0.5     see :func:`detect_leaks`
-memory_leak         min_span_h                   36      hours of growth the trend must persist
-memory_leak         drop_fraction                0.3     a fall by this share cuts a segment
-memory_leak         min_segment_h                0.5     shorter segments are not fitted
-memory_leak         critical_hours_to_limit      24      critical when the limit is nearer
-oom_killed          critical_count               3       warning from 1 kill, critical from this
-memory_near_limit   share                        0.85    p99 working set / limit (runbook: 85 %)
-memory_near_limit   quantile                     0.99    which quantile of the working set
-memory_near_limit   critical_share               0.95    critical from this share
-frequent_restarts   max_restarts                 5       flagged above this (runbook Tip 5: > 5)
-frequent_restarts   critical_restarts            20      critical from this (or CrashLoopBackOff)
-=================== ============================ ======= =========================================
+Thresholds: ``check_thresholds(profile, CHECK)`` (:mod:`dwcp_diag.checks` holds every
+default with its unit, meaning and source; a profile's ``[thresholds.CHECK]`` tables override
+them, and an unknown key is an error).
 
 >>> import pandas as pd
 >>> t = pd.date_range("2026-01-01", periods=4 * 24 * 12, freq="5min", tz="UTC")
@@ -56,7 +41,8 @@ import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.analysis.forecast import segment_trend
-from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
+from dwcp_diag.analysis.rollup import rollup
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.config import Profile
 from dwcp_diag.frames import TIMESTAMP_DTYPE
 from dwcp_diag.units import HOUR_S, MIB
@@ -82,31 +68,11 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
 }
 # kube-state-metrics only reports the reason; these reasons imply an exit code.
 REASON_EXIT_CODES = {"OOMKilled": 137, "Completed": 0}
-LEAK_DEFAULTS: dict[str, float] = {
-    "min_growth_mib_per_h": 1.0,
-    "min_confidence": 0.5,
-    "min_span_h": 36.0,
-    "drop_fraction": 0.3,
-    "min_segment_h": 0.5,
-}
+_LEAK = check_thresholds(None, "memory_leak")  # the defaults of the leak functions' arguments
 MIN_SEGMENT_POINTS = 8
 REASON_TOLERANCE = pd.Timedelta(minutes=15)
 # A near-zero slope projects the limit centuries away: no date (pandas stops at 2262).
 MAX_PROJECTION_H = 100 * 365 * 24.0
-
-
-def check_settings(
-    profile: Profile | None, check: str, defaults: Mapping[str, float]
-) -> dict[str, float]:
-    """``defaults`` overridden by the profile's ``[thresholds.CHECK]`` table.
-
-    >>> check_settings(Profile(thresholds={"memory_leak": {"min_span_h": 48}}), "memory_leak",
-    ...                {"min_span_h": 36.0, "min_confidence": 0.5})
-    {'min_span_h': 48.0, 'min_confidence': 0.5}
-    """
-    if profile is None:
-        return {key: float(value) for key, value in defaults.items()}
-    return {key: profile.threshold(check, key, value) for key, value in defaults.items()}
 
 
 def plain_labels(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -258,9 +224,9 @@ SEGMENT_COLUMNS = [
 def leak_segments(
     working_set: pd.DataFrame,
     restarts: pd.DataFrame | None = None,
-    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
-    min_segment_h: float = LEAK_DEFAULTS["min_segment_h"],
-    min_span_h: float = LEAK_DEFAULTS["min_span_h"],
+    drop_fraction: float = _LEAK["drop_fraction"],
+    min_segment_h: float = _LEAK["min_segment_h"],
+    min_span_h: float = _LEAK["min_span_h"],
 ) -> pd.DataFrame:
     """A robust line through every growth segment of every container's working set.
 
@@ -353,11 +319,11 @@ def detect_leaks(
     working_set: pd.DataFrame,
     restarts: pd.DataFrame | None = None,
     limits: pd.DataFrame | None = None,
-    min_growth_mib_per_h: float = LEAK_DEFAULTS["min_growth_mib_per_h"],
-    min_confidence: float = LEAK_DEFAULTS["min_confidence"],
-    min_span_h: float = LEAK_DEFAULTS["min_span_h"],
-    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
-    min_segment_h: float = LEAK_DEFAULTS["min_segment_h"],
+    min_growth_mib_per_h: float = _LEAK["min_growth_mib_per_h"],
+    min_confidence: float = _LEAK["min_confidence"],
+    min_span_h: float = _LEAK["min_span_h"],
+    drop_fraction: float = _LEAK["drop_fraction"],
+    min_segment_h: float = _LEAK["min_segment_h"],
     segments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per container: is its working set leaking, how fast, and when does it hit its limit.
@@ -459,8 +425,8 @@ SCREEN_COLUMNS = [*KEYS, "slope_mib_per_h", "day_over_day_mib_per_h", "drop_rati
 
 def leak_candidates(
     screen: pd.DataFrame,
-    min_growth_mib_per_h: float = LEAK_DEFAULTS["min_growth_mib_per_h"],
-    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
+    min_growth_mib_per_h: float = _LEAK["min_growth_mib_per_h"],
+    drop_fraction: float = _LEAK["drop_fraction"],
     max_series: int = 200,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage one of leak detection at fleet scale: which containers to fetch in full.
@@ -919,17 +885,11 @@ def memory_report(
     >>> [f.check for f in report["findings"]], round(float(report["leaks"].hours_to_limit[0]), 1)
     (['memory_leak'], 20.5)
     """
-    leak = check_settings(profile, "memory_leak", LEAK_DEFAULTS)
-    critical = check_settings(profile, "memory_leak", {"critical_hours_to_limit": 24.0})
-    restart_settings = {
-        **check_settings(profile, "oom_killed", {"critical_count": 3.0}),
-        **check_settings(
-            profile, "frequent_restarts", {"max_restarts": 5.0, "critical_restarts": 20.0}
-        ),
-    }
-    near_settings = check_settings(
-        profile, "memory_near_limit", {"share": 0.85, "quantile": 0.99, "critical_share": 0.95}
-    )
+    leak = check_thresholds(profile, "memory_leak")
+    critical_hours = leak.pop("critical_hours_to_limit")
+    restart_settings = check_thresholds(profile, "oom_killed")
+    restart_settings |= check_thresholds(profile, "frequent_restarts")
+    near_settings = check_thresholds(profile, "memory_near_limit")
     working_set = plain_labels(working_set, KEYS)  # once, not in every step
     has_resources = requests is not None or limits is not None or inventory is not None
     resources = container_resources(
@@ -950,12 +910,12 @@ def memory_report(
     findings = Findings(
         rollup(
             [
-                *_leak_findings(leaks, critical["critical_hours_to_limit"]),
+                *_leak_findings(leaks, critical_hours),
                 *_unanalysed_finding(skipped, max_series),
                 *_restart_findings(summary, restart_settings),
                 *_limit_findings(near, missing, near_settings),
             ],
-            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+            **check_thresholds(profile, "rollup"),
         )
     )
     every = stats if stats is not None else working_set
