@@ -36,8 +36,6 @@ import pandas as pd
 from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.analysis.forecast import (
     ANOMALY_COLUMNS,
-    ANOMALY_MIN_CHANGE_PCT,
-    ANOMALY_ROBUST_Z,
     DAY,
     DEFAULT_HORIZON_DAYS,
     DEFAULT_INTERVAL,
@@ -56,6 +54,7 @@ from dwcp_diag.frames import as_category
 from dwcp_diag.units import human_value
 
 _IGNORED_LABELS = frozenset({"__name__"})
+_ANOMALY = check_thresholds(None, "growth_anomaly")  # the defaults of anomaly_table
 
 # Confidence of a capacity_exhaustion finding, from the backtest and the interval's width.
 HIGH_CONFIDENCE_MAPE_PCT = 5.0
@@ -410,8 +409,8 @@ def anomaly_table(
     daily: pd.DataFrame,
     resource: str,
     unit: str,
-    z_threshold: float = ANOMALY_ROBUST_Z,
-    min_change_pct: float = ANOMALY_MIN_CHANGE_PCT,
+    z_threshold: float = _ANOMALY["robust_z"],
+    min_change_pct: float = _ANOMALY["min_change_pct"],
 ) -> pd.DataFrame:
     """:func:`growth_anomalies` of every series of a :func:`daily_peaks` frame, stacked.
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.units import DAY_S, human_number
 
 DAY = pd.Timedelta(days=1)
@@ -37,8 +38,7 @@ MIN_WEEKS_FOR_WEEKDAYS = 3
 DEFAULT_HORIZON_DAYS = 84
 DEFAULT_INTERVAL = 0.8
 N_BOOTSTRAP = 200
-ANOMALY_ROBUST_Z = 3.5  # growth_anomaly defaults (capacity's [thresholds.growth_anomaly])
-ANOMALY_MIN_CHANGE_PCT = 10.0
+_ANOMALY = check_thresholds(None, "growth_anomaly")  # the defaults of growth_anomalies
 MAD_TO_SD = 1.4826  # MAD x 1.4826 estimates the standard deviation of normal data
 _NOISE_QUANTILES = np.linspace(0.01, 0.99, 50)
 _PAIRS_PER_CHUNK = 2_000_000
@@ -357,8 +357,8 @@ def backtest(
 
 def growth_anomalies(
     daily: pd.Series,
-    z_threshold: float = ANOMALY_ROBUST_Z,
-    min_change_pct: float = ANOMALY_MIN_CHANGE_PCT,
+    z_threshold: float = _ANOMALY["robust_z"],
+    min_change_pct: float = _ANOMALY["min_change_pct"],
 ) -> pd.DataFrame:
     """Week-over-week changes of the daily peaks and which are beyond normal variation.
 
