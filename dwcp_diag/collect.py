@@ -649,12 +649,11 @@ def _memory_pushdown(
     """:func:`collect_memory` at fleet scale: statistics per container from Prometheus, leak
     candidates screened there, full series only for candidates and charted containers."""
     from dwcp_diag.analysis.memory import (
-        LEAK_DEFAULTS,
-        check_settings,
         container_resources,
         leak_candidates,
         memory_report,
     )
+    from dwcp_diag.checks import check_thresholds
 
     m, settings = s.profile.metrics, s.profile.prometheus
     plan = s.prom.plan(start=window.start, end=window.end, step=step)
@@ -683,7 +682,7 @@ def _memory_pushdown(
             frames["requests"] if frames["requests"] is not None else inventory,
             frames["limits"] if frames["limits"] is not None else inventory,
         )
-        leak = check_settings(s.profile, "memory_leak", LEAK_DEFAULTS)
+        leak = check_thresholds(s.profile, "memory_leak")
         frames["screen"] = down.leak_screen(m, namespaces, changed)
     if frames.get("screen") is not None and "prometheus" not in sections.unavailable:
         fetch, skipped = leak_candidates(
@@ -739,21 +738,20 @@ def _cost_pushdown(
     """:func:`collect_cost` at fleet scale: usage statistics per container from Prometheus
     (CPU quantiles pooled per workload: see :func:`~dwcp_diag.analysis.cost.pool_stats`)."""
     from dwcp_diag.analysis.cost import (
-        CPU_DEFAULTS,
         WEEK,
         container_usage_from_stats,
         cost_report,
         week_change,
         week_columns,
     )
-    from dwcp_diag.analysis.memory import check_settings
+    from dwcp_diag.checks import check_thresholds
 
     m = s.profile.metrics
     plan = s.prom.plan(start=window.start, end=window.end, step=step)
     end = plan.end
     since = s.prom.plan(start=min(window.start, end - 2 * WEEK), end=end, step=step)
     down = PushDown(s, sections, plan)
-    percentile = check_settings(s.profile, "overprovisioned_cpu", CPU_DEFAULTS)["cpu_percentile"]
+    percentile = check_thresholds(s.profile, "overprovisioned_cpu")["cpu_percentile"]
     frames: dict[str, Any] = {
         "stats": down.usage(m, {"cpu": (*CPU_LEVELS, percentile / 100), "memory": (1.0,)}),
         "owners": down.latest(
@@ -817,7 +815,8 @@ def collect_capacity(
     sections: Sections | None = None,
 ) -> AreaReport:
     """Daily peaks of every demand series, forecasts to their limits, headroom, anomalies."""
-    from dwcp_diag.analysis.capacity import capacity_queries, capacity_report
+    from dwcp_diag.analysis.capacity import capacity_report
+    from dwcp_diag.queries.promql import capacity_queries
 
     sections = sections or Sections()
     m = s.profile.metrics
@@ -892,7 +891,7 @@ def collect_incident(
     ``[thresholds.consumer_lag_spike] change_slack_s`` (600).
     """
     from dwcp_diag.analysis.incident import change_points, incident_report
-    from dwcp_diag.analysis.latency import in_window
+    from dwcp_diag.analysis.series import in_window
 
     sections = sections or Sections()
     m = s.profile.metrics

@@ -17,6 +17,7 @@ from typing import Any
 from dwcp_diag.timewindow import format_duration
 
 DAY_S, HOUR_S = 86400.0, 3600.0
+MIB, GIB = 2**20, 2**30  # binary units: columns named *_mib / *_gib hold value / MIB, / GIB
 
 
 def _missing(value: Any) -> bool:

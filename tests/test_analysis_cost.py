@@ -17,10 +17,10 @@ from dwcp_diag.analysis.cost import (
     unused_volumes,
     workload_of,
 )
-from dwcp_diag.analysis.memory import GIB, MIB
 from dwcp_diag.config import Prices, Profile
 from dwcp_diag.frames import conform
 from dwcp_diag.plots.cost import cost_breakdown_figure, cost_by_group_figure, slack_figure
+from dwcp_diag.units import GIB, MIB
 
 START = pd.Timestamp("2026-03-02T00:00:00Z")
 SERIES = {

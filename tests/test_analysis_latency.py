@@ -9,24 +9,26 @@ import pandas as pd
 import pytest
 
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK
+from dwcp_diag.analysis.histograms import (
+    compare_p95_with_ratio,
+    heatmap_counts,
+    quantile_from_buckets,
+    quantiles_from_buckets,
+    slo_ratio_under,
+)
 from dwcp_diag.analysis.latency import (
     DEFAULT_PAIRS,
     availability,
     burn_rate_alerts,
-    compare_p95_with_ratio,
-    contiguous_intervals,
     error_budget,
     error_ratio,
-    heatmap_counts,
     latency_findings,
     latency_report,
-    quantile_from_buckets,
-    quantiles_from_buckets,
     request_rate_top,
     skipped_pairs_text,
-    slo_ratio_under,
     slowest_endpoints,
 )
+from dwcp_diag.analysis.series import contiguous_intervals
 from dwcp_diag.config import Profile, SLOTargets
 from dwcp_diag.frames import as_category
 from dwcp_diag.plots.latency import latency_figures

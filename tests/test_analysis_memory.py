@@ -12,8 +12,6 @@ import pytest
 import dwcp_diag.analysis.memory as memory_module
 import dwcp_diag.plots.memory as memory_plots
 from dwcp_diag.analysis.memory import (
-    GIB,
-    MIB,
     container_resources,
     detect_leaks,
     exit_code_meaning,
@@ -27,6 +25,7 @@ from dwcp_diag.config import Profile
 from dwcp_diag.frames import conform
 from dwcp_diag.plots import MAX_POINTS_PER_TRACE
 from dwcp_diag.plots.memory import leak_figure, top_consumers_figure, working_set_figure
+from dwcp_diag.units import GIB, MIB
 
 START = pd.Timestamp("2026-03-02T00:00:00Z")
 LABELS = {"namespace": "prod", "pod": "api-7d9f8c6b5d-x2x9k", "container": "api"}

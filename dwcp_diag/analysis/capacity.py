@@ -9,24 +9,13 @@ samples. For a request rate sampled every 1-5 minutes the daily p95 is the level
 about 72 minutes a day, i.e. the peak hour, which is what KI-002 (Redis times out above
 12k RPS) and KI-003 (connection pool exhausted 5-7 pm) are about.
 
-Forecast (:func:`forecast_crossing`): a robust linear trend with a weekday adjustment and a
-bootstrap prediction interval; the date the expected daily peak first reaches the limit within
-the horizon, or ``None`` ("not within horizon"). :func:`backtest` forecasts the second half of
-the history from the first half and scores it, so a report can say how far to trust it.
+Forecasts (:mod:`dwcp_diag.analysis.forecast`: ``forecast_crossing``, ``backtest``,
+``growth_anomalies``) run on every daily-peak series (:func:`forecast_table`,
+:func:`anomaly_table`); this module turns them into tables and findings.
 
-Thresholds (``[thresholds.CHECK]`` tables of a profile, read with ``Profile.threshold``):
-
-==========================  ===============================  ========  =========================
-check                       key                              default   meaning
-==========================  ===============================  ========  =========================
-``capacity_exhaustion``     ``critical_weeks``               4         crossing sooner: critical
-``capacity_exhaustion``     ``request_rate_limit_rps``       12000     KI-002 Redis limit
-``capacity_exhaustion``     ``pg_database_size_limit_bytes`` none      disk budget per database
-``headroom_low``            ``requests_pct``                 80        requests/allocatable: warn
-``headroom_low``            ``critical_requests_pct``        95        requests/allocatable: crit
-``growth_anomaly``          ``robust_z``                     3.5       robust z of a weekly change
-``growth_anomaly``          ``min_change_pct``               10        and at least this many pp
-==========================  ===============================  ========  =========================
+Thresholds: ``check_thresholds(profile, CHECK)`` (:mod:`dwcp_diag.checks` holds every
+default with its unit, meaning and source; a profile's ``[thresholds.CHECK]`` tables override
+them, and an unknown key is an error).
 
 >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
 >>> fc = forecast_crossing(pd.Series(100.0 + 10.0 * np.arange(28), index=days), limit=600)
@@ -45,32 +34,28 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
-from dwcp_diag.config import MetricNames, Profile
+from dwcp_diag.analysis.forecast import (
+    ANOMALY_COLUMNS,
+    DAY,
+    DEFAULT_HORIZON_DAYS,
+    DEFAULT_INTERVAL,
+    MIN_HISTORY_DAYS,
+    Forecast,
+    backtest,
+    day_text,
+    forecast_crossing,
+    growth_anomalies,
+    is_growth_anomaly,
+    utc_timestamps,
+)
+from dwcp_diag.checks import check_thresholds
+from dwcp_diag.config import Profile
 from dwcp_diag.frames import as_category
-from dwcp_diag.queries import promql
-from dwcp_diag.units import human_number, human_value
+from dwcp_diag.units import human_value
 
-DAY = pd.Timedelta(days=1)
-MIN_HISTORY_DAYS = 7
-MIN_WEEKS_FOR_WEEKDAYS = 3
-DEFAULT_HORIZON_DAYS = 84
-DEFAULT_INTERVAL = 0.8
-N_BOOTSTRAP = 200
-_NOISE_QUANTILES = np.linspace(0.01, 0.99, 50)
 _IGNORED_LABELS = frozenset({"__name__"})
-_MAD_TO_SD = 1.4826
-_PAIRS_PER_CHUNK = 2_000_000
-_MAX_PAIRS = 20_000
+_ANOMALY = check_thresholds(None, "growth_anomaly")  # the defaults of anomaly_table
 
-THRESHOLD_DEFAULTS: dict[str, dict[str, float]] = {
-    "capacity_exhaustion": {
-        "critical_weeks": 4.0,
-        "request_rate_limit_rps": 12_000.0,
-        "pg_database_size_limit_bytes": math.nan,
-    },
-    "headroom_low": {"requests_pct": 80.0, "critical_requests_pct": 95.0},
-    "growth_anomaly": {"robust_z": 3.5, "min_change_pct": 10.0},
-}
 # Confidence of a capacity_exhaustion finding, from the backtest and the interval's width.
 HIGH_CONFIDENCE_MAPE_PCT = 5.0
 LOW_CONFIDENCE_MAPE_PCT = 20.0
@@ -116,16 +101,6 @@ FORECAST_COLUMNS = (
     "method",
     "note",
 )
-ANOMALY_COLUMNS = (
-    "week_start",
-    "week_end",
-    "value",
-    "change_pct",
-    "baseline_change_pct",
-    "scale_pct",
-    "robust_z",
-    "anomaly",
-)
 HEADROOM_VALUE_COLUMNS = (
     "resource",
     "unit",
@@ -161,7 +136,7 @@ _CAPACITY_TYPE_LABELS = (
     "label_cloud_google_com_gke_spot",
 )
 
-# What capacity_report accepts: frame name -> what it holds (PromQL in capacity_queries()).
+# What capacity_report accepts: frame name -> what it holds (PromQL: promql.capacity_queries()).
 EXPECTED_FRAMES: dict[str, str] = {
     "request_rate": "total request rate, step <= 5m",
     "cpu_usage": "CPU cores used per namespace",
@@ -180,40 +155,6 @@ EXPECTED_FRAMES: dict[str, str] = {
     "nodes": f"Kubernetes loader nodes frame ({', '.join(NODE_COLUMNS)})",
     "containers": f"Kubernetes loader containers frame ({', '.join(CONTAINER_COLUMNS)})",
 }
-VOLUME_CAPACITY_METRIC = "kubelet_volume_stats_capacity_bytes"
-
-
-def capacity_queries(metrics: MetricNames | None = None) -> dict[str, str]:
-    """PromQL (range queries over the report window) for :func:`capacity_report`'s frames.
-
-    ``table_sizes`` has no standard exporter metric and ``nodes``/``containers`` come from the
-    Kubernetes loader, so they are not here.
-
-    >>> capacity_queries()["request_rate"]
-    'sum(rate(http_requests_total[5m]))'
-    >>> capacity_queries()["node_cpu_usage"].split(" (rate(")[0]
-    'sum by (namespace, pod)'
-    """
-    m = metrics or MetricNames()
-    cpu, memory = promql.container_cpu_usage(m), promql.container_memory_working_set(m)
-    return {
-        "request_rate": f"sum(rate({m.http_requests}[5m]))",
-        "cpu_usage": f"sum by (namespace) ({cpu})",
-        "memory_usage": f"sum by (namespace) ({memory})",
-        # by pod, placed on nodes through the inventory: cAdvisor series often lack `node`
-        "node_cpu_usage": f"sum by (namespace, pod) ({cpu})",
-        "node_memory_usage": f"sum by (namespace, pod) ({memory})",
-        "node_allocatable": promql.node_allocatable(m),
-        "node_labels": "kube_node_labels",
-        "resource_requests": promql.container_resources(m, resource=None),
-        "pg_database_size": m.pg_database_size,
-        "pg_connections": promql.pg_connections(m, by=("instance",)),
-        "pg_max_connections": promql.pg_max_connections(m),
-        "volume_used": m.volume_used,
-        "volume_capacity": VOLUME_CAPACITY_METRIC,
-    }
-
-
 # --------------------------------------------------------------------------- daily peaks
 
 
@@ -246,7 +187,7 @@ def daily_peaks(
     values = frame["value"].to_numpy(dtype=float)
     finite = np.isfinite(values)
     data = frame.loc[finite, [*labels, "timestamp"]].reset_index(drop=True)
-    data = data.assign(value=values[finite], timestamp=_utc(data["timestamp"]))
+    data = data.assign(value=values[finite], timestamp=utc_timestamps(data["timestamp"]))
     summed = data.groupby([*labels, "timestamp"], observed=True)["value"].sum().reset_index()
     summed["day"] = summed["timestamp"].dt.floor("D")
     grouped = summed.groupby([*labels, "day"], observed=True)["value"]
@@ -258,7 +199,7 @@ def daily_peaks(
     out = peaks.reset_index().rename(columns={"day": "timestamp"})
     for column in labels:
         out[column] = as_category(out[column])
-    out["timestamp"] = _utc(out["timestamp"])
+    out["timestamp"] = utc_timestamps(out["timestamp"])
     return out[[*labels, "timestamp", "value"]].astype({"value": "float64"})
 
 
@@ -277,318 +218,12 @@ def latest_values(frame: pd.DataFrame, by: Sequence[str] | None = None) -> pd.Da
     if frame.empty:
         return pd.DataFrame({**{c: pd.Series([], dtype="str") for c in labels}, "value": []})
     data = frame.reset_index(drop=True)
-    data = data.assign(timestamp=_utc(data["timestamp"])).sort_values("timestamp")
+    data = data.assign(timestamp=utc_timestamps(data["timestamp"])).sort_values("timestamp")
     last = data.groupby(labels, observed=True).tail(1) if labels else data.tail(1)
     tolerance = pd.Timedelta(seconds=0.5 * (_median_step_s(data["timestamp"]) or 0.0))
     last = last[last["timestamp"] >= data["timestamp"].max() - tolerance]
     out = last[[*labels, "value"]].reset_index(drop=True)
     return out.astype({c: "str" for c in labels} | {"value": "float64"})
-
-
-# --------------------------------------------------------------------------- forecast
-
-
-@dataclass(frozen=True, eq=False)
-class Forecast:
-    """Result of :func:`forecast_crossing`.
-
-    ``crossing`` is the first day whose expected daily peak reaches ``limit`` (``None``: not
-    within ``horizon_days``); ``crossing_earliest``/``crossing_latest`` are the days the upper
-    and lower bounds of the ``interval`` prediction band reach it (``None``: not within horizon).
-    ``history`` holds the observed daily peaks, ``fitted`` the model over them, ``projection``
-    the ``forecast``, ``lower`` and ``upper`` columns over the horizon (daily index, UTC).
-    """
-
-    limit: float | None
-    crossing: pd.Timestamp | None
-    weeks_left: float | None
-    crossing_earliest: pd.Timestamp | None
-    crossing_latest: pd.Timestamp | None
-    slope_per_week: float
-    method: str
-    as_of: pd.Timestamp
-    horizon_days: int
-    interval: float
-    history: pd.Series
-    fitted: pd.Series
-    projection: pd.DataFrame
-
-    @property
-    def within_horizon(self) -> bool:
-        return self.crossing is not None
-
-    def describe(self, unit: str = "") -> str:
-        """One sentence for a report: when, how sure, or 'not within horizon'."""
-        suffix = f" {unit}" if unit else ""
-        sign = "+" if self.slope_per_week >= 0 else ""
-        trend = f"trend {sign}{human_number(self.slope_per_week)}{suffix}/week"
-        if self.limit is None:
-            return f"No limit given; {trend}."
-        if self.crossing is None:
-            early = (
-                f"; the {self.interval:.0%} band reaches it on {_day(self.crossing_earliest)}"
-                if self.crossing_earliest is not None
-                else ""
-            )
-            return (
-                f"Not within horizon ({self.horizon_days} days) of the limit "
-                f"{human_number(self.limit)}{suffix}{early}; {trend}."
-            )
-        latest = (
-            _day(self.crossing_latest) if self.crossing_latest is not None else "beyond the horizon"
-        )
-        return (
-            f"Reaches {human_number(self.limit)}{suffix} on {_day(self.crossing)} "
-            f"(in {self.weeks_left:.1f} weeks; {self.interval:.0%} interval "
-            f"{_day(self.crossing_earliest)} to {latest}); {trend}."
-        )
-
-
-def forecast_crossing(
-    daily: pd.Series,
-    limit: float | None,
-    horizon_days: int = DEFAULT_HORIZON_DAYS,
-    interval: float = DEFAULT_INTERVAL,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = 0,
-) -> Forecast:
-    """When do the daily peaks reach ``limit``? Robust trend, weekly cycle, bootstrap interval.
-
-    ``daily`` is one value per UTC day (DatetimeIndex; naive is taken as UTC; gaps are fine),
-    e.g. one series of :func:`daily_peaks`. At least ``MIN_HISTORY_DAYS`` days are required.
-
-    Method:
-
-    1. **Trend**: Theil-Sen line, the median of the slopes between every pair of days (a
-       fixed random 20 000 of them beyond ~200 days) and the median intercept. Up to 29 % of
-       the days can be outliers (an incident, a scrape gap) without moving it.
-    2. **Weekly cycle**: with at least three of every weekday, the median detrended value per
-       weekday (centred to mean zero) is the weekday offset; trend and offsets are refitted
-       twice in turn (backfitting). Weekday peaks then cross a limit before weekend troughs do.
-    3. **Interval**: residual bootstrap in circular 7-day blocks (keeps autocorrelation and
-       the weekly pattern of errors), residuals first scaled by sqrt(n / (n - parameters)):
-       ``n_bootstrap`` refits give the trend uncertainty, to which the residuals' own spread
-       is added (their 1..99 % quantiles); the band is the central ``interval`` of that mix
-       for every future day. On simulated noisy trends an 80 % band held about 78 % of later
-       days with 8 weeks of history to fit, but only 60-70 % with 2-4 weeks: short histories
-       give overconfident bands, which is why :func:`backtest` reports ``coverage_pct``.
-    4. **Crossing**: the first future day whose forecast (upper bound, lower bound) reaches
-       ``limit`` gives ``crossing`` (``crossing_earliest``, ``crossing_latest``). If the fit
-       already exceeds the limit on the last observed day, ``crossing`` is that day (0 weeks).
-       ``limit=None`` only fits and projects. The fixed ``seed`` makes results reproducible.
-
-    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
-    >>> flat = pd.Series(100.0 + np.tile([0.0, 1.0], 14), index=days)
-    >>> fc = forecast_crossing(flat, limit=200)
-    >>> fc.crossing is None, fc.describe().startswith("Not within horizon (84 days)")
-    (True, True)
-    """
-    history = _as_daily(daily)
-    if len(history) < MIN_HISTORY_DAYS:
-        raise ValueError(
-            f"forecast_crossing: {len(history)} day(s) of history, need {MIN_HISTORY_DAYS}"
-        )
-    if not 0.0 < interval < 1.0:
-        raise ValueError(f"forecast_crossing: interval must be in (0, 1), got {interval}")
-    design = _Design.of(history.index)
-    y = history.to_numpy(dtype=float)
-    fit = _fit(design, y[None, :])
-    fitted = fit.predict(history.index)[0]
-    as_of = history.index[-1]
-    future = pd.date_range(as_of + DAY, periods=int(horizon_days), freq="D")
-    forecast = fit.predict(future)[0]
-    residual = (y - fitted) * design.inflation
-    lower, upper = _bootstrap_band(design, fitted, residual, future, interval, n_bootstrap, seed)
-    crossing = earliest = latest = None
-    if limit is not None:
-        crossing = as_of if fitted[-1] >= limit else _first_reaching(future, forecast, limit)
-        earliest = _min_day(crossing, _first_reaching(future, upper, limit))
-        latest = _first_reaching(future, lower, limit)
-        latest = None if latest is None or crossing is None else max(latest, crossing)
-    weeks_left = None if crossing is None else round((crossing - as_of) / DAY / 7.0, 1)
-    method = (
-        "Theil-Sen trend + weekday medians"
-        if design.seasonal
-        else f"Theil-Sen trend (no weekday adjustment: under {MIN_WEEKS_FOR_WEEKDAYS} weeks)"
-    ) + f"; {interval:.0%} band from a 7-day block bootstrap ({n_bootstrap} refits)"
-    return Forecast(
-        limit=None if limit is None else float(limit),
-        crossing=crossing,
-        weeks_left=weeks_left,
-        crossing_earliest=earliest,
-        crossing_latest=latest,
-        slope_per_week=float(fit.slope_per_day[0] * 7.0),
-        method=method,
-        as_of=as_of,
-        horizon_days=int(horizon_days),
-        interval=float(interval),
-        history=history,
-        fitted=pd.Series(fitted, index=history.index, name="fitted"),
-        projection=pd.DataFrame(
-            {"forecast": forecast, "lower": lower, "upper": upper}, index=future
-        ),
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class Backtest:
-    """Result of :func:`backtest`: how well the first half forecast the second half.
-
-    ``mape_pct``: mean absolute percentage error of the forecast daily peaks; ``bias_pct``:
-    mean error over mean actual (positive: the forecast ran high); ``coverage_pct``: share of
-    actual days inside the band (near ``interval`` when the band is honest);
-    ``crossing_error_days``: forecast crossing minus the first actual day at or above the limit
-    (positive: the forecast warned too late), when both exist.
-    """
-
-    train_days: int
-    test_days: int
-    mape_pct: float
-    bias_pct: float
-    coverage_pct: float
-    crossing_predicted: pd.Timestamp | None
-    crossing_actual: pd.Timestamp | None
-    crossing_error_days: float | None
-    forecast: Forecast
-
-    def describe(self) -> str:
-        """One sentence for a report: how far to trust the forecast."""
-        text = (
-            f"Backtest: forecasting the last {self.test_days} days from the first "
-            f"{self.train_days}, daily peaks were off by {self.mape_pct:.1f} % on average "
-            f"(bias {self.bias_pct:+.1f} %), {self.coverage_pct:.0f} % of days fell inside the "
-            f"{self.forecast.interval:.0%} band"
-        )
-        if self.crossing_error_days is not None:
-            text += f", crossing date off by {self.crossing_error_days:+.0f} days"
-        return text + "."
-
-
-def backtest(
-    daily: pd.Series,
-    limit: float | None = None,
-    interval: float = DEFAULT_INTERVAL,
-    n_bootstrap: int = N_BOOTSTRAP,
-    seed: int = 0,
-) -> Backtest:
-    """Forecast the second half of ``daily`` from its first half and score the forecast.
-
-    Needs ``2 * MIN_HISTORY_DAYS`` days. See :class:`Backtest` for the scores.
-
-    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
-    >>> bt = backtest(pd.Series(100.0 + 10.0 * np.arange(28), index=days), limit=300)
-    >>> round(bt.mape_pct, 3), bt.crossing_error_days
-    (0.0, 0.0)
-    """
-    history = _as_daily(daily)
-    if len(history) < 2 * MIN_HISTORY_DAYS:
-        raise ValueError(f"backtest: {len(history)} day(s) of history, need {2 * MIN_HISTORY_DAYS}")
-    train, test = history.iloc[: len(history) // 2], history.iloc[len(history) // 2 :]
-    horizon_days = int((test.index[-1] - train.index[-1]) / DAY)
-    fc = forecast_crossing(train, limit, horizon_days, interval, n_bootstrap, seed)
-    band = fc.projection.reindex(test.index)
-    error = band["forecast"] - test
-    nonzero = test != 0
-    mape_pct = float((error[nonzero].abs() / test[nonzero].abs()).mean() * 100.0)
-    bias_pct = float(error.mean() / test.abs().mean() * 100.0) if test.abs().sum() else math.nan
-    inside = (test >= band["lower"]) & (test <= band["upper"])
-    actual = None
-    if limit is not None:
-        reached = test.index[test.to_numpy() >= limit]
-        actual = reached[0] if len(reached) else None
-    both = fc.crossing is not None and actual is not None
-    return Backtest(
-        train_days=len(train),
-        test_days=len(test),
-        mape_pct=mape_pct,
-        bias_pct=bias_pct,
-        coverage_pct=float(inside.mean() * 100.0),
-        crossing_predicted=fc.crossing,
-        crossing_actual=actual,
-        crossing_error_days=float((fc.crossing - actual) / DAY) if both else None,
-        forecast=fc,
-    )
-
-
-# --------------------------------------------------------------------------- growth anomalies
-
-
-def growth_anomalies(
-    daily: pd.Series,
-    z_threshold: float = THRESHOLD_DEFAULTS["growth_anomaly"]["robust_z"],
-    min_change_pct: float = THRESHOLD_DEFAULTS["growth_anomaly"]["min_change_pct"],
-) -> pd.DataFrame:
-    """Week-over-week changes of the daily peaks and which are beyond normal variation.
-
-    Days are cut into 7-day weeks ending on the last day (so every week holds each weekday
-    once and the weekly cycle cancels); a week's ``value`` is the mean of its daily peaks (a
-    week needs 4 days). ``change_pct`` is the change against the previous week. Normal
-    variation is the other weeks' changes (at least two, so 4 weeks of history are needed
-    before anything is flagged): ``robust_z = (change - median) / scale`` where
-    ``scale`` is their MAD (as a standard deviation), but never less than the change that the
-    day-to-day scatter around the trend alone would cause (``sqrt(2/7)`` daily residual SDs),
-    so perfectly steady growth does not make every wobble infinite. A week is an ``anomaly``
-    when ``|robust_z| >= z_threshold`` and it differs from the median change by at least
-    ``min_change_pct`` percentage points. Columns: ``ANOMALY_COLUMNS``.
-
-    >>> days = pd.date_range("2026-01-05", periods=56, freq="D", tz="UTC")
-    >>> level = np.where(np.arange(56) >= 42, 150.0, 100.0) + np.arange(56) * 0.1
-    >>> g = growth_anomalies(pd.Series(level, index=days))
-    >>> g.loc[g["anomaly"], "week_start"].dt.date.astype(str).tolist()
-    ['2026-02-16']
-    """
-    history = _as_daily(daily)
-    empty = pd.DataFrame({c: pd.Series([], dtype=_ANOMALY_DTYPES[c]) for c in ANOMALY_COLUMNS})
-    if history.empty:
-        return empty
-    week = ((history.index[-1] - history.index) / DAY).astype(int) // 7
-    weeks = history.groupby(week).agg(["mean", "size"]).sort_index(ascending=False)
-    weeks = weeks[weeks["size"] >= 4]
-    if len(weeks) < 2:
-        return empty
-    end = history.index[-1] - DAY * (7 * weeks.index.to_numpy())
-    value = weeks["mean"].to_numpy()
-    previous = np.roll(value, 1)
-    adjacent = np.diff(weeks.index.to_numpy(), prepend=weeks.index[0]) == -1  # first: False
-    with np.errstate(divide="ignore", invalid="ignore"):
-        change = np.where(adjacent & (previous > 0), (value / previous - 1.0) * 100.0, np.nan)
-    noise_pct = _weekly_noise_pct(history)
-    baseline = np.full(len(change), np.nan)
-    scale = np.full(len(change), np.nan)
-    for k in np.flatnonzero(~np.isnan(change)):
-        others = np.delete(change, k)
-        others = others[~np.isnan(others)]
-        if len(others) < 2:  # one other change cannot say which of the two is unusual
-            continue
-        baseline[k] = np.median(others)
-        mad_sd = _MAD_TO_SD * np.median(np.abs(others - baseline[k]))
-        scale[k] = max(mad_sd, noise_pct, 1e-9)
-    z = (change - baseline) / scale
-    out = pd.DataFrame(
-        {
-            "week_start": _utc(pd.Series(end - 6 * DAY)),
-            "week_end": _utc(pd.Series(end)),
-            "value": value,
-            "change_pct": change,
-            "baseline_change_pct": baseline,
-            "scale_pct": scale,
-            "robust_z": z,
-        }
-    )
-    out["anomaly"] = is_growth_anomaly(out, z_threshold, min_change_pct)
-    return out.iloc[1:].reset_index(drop=True)
-
-
-def is_growth_anomaly(weeks: pd.DataFrame, z_threshold: float, min_change_pct: float) -> pd.Series:
-    """The anomaly rule on a :func:`growth_anomalies` frame (shared with the findings).
-
-    >>> w = pd.DataFrame({"robust_z": [5.0, 5.0], "change_pct": [30.0, 4.0],
-    ...                   "baseline_change_pct": [2.0, 2.0]})
-    >>> is_growth_anomaly(w, 3.5, 10.0).tolist()
-    [True, False]
-    """
-    deviation = (weeks["change_pct"] - weeks["baseline_change_pct"]).abs()
-    return (weeks["robust_z"].abs() >= z_threshold) & (deviation >= min_change_pct)
 
 
 # --------------------------------------------------------------------------- headroom
@@ -774,8 +409,8 @@ def anomaly_table(
     daily: pd.DataFrame,
     resource: str,
     unit: str,
-    z_threshold: float = THRESHOLD_DEFAULTS["growth_anomaly"]["robust_z"],
-    min_change_pct: float = THRESHOLD_DEFAULTS["growth_anomaly"]["min_change_pct"],
+    z_threshold: float = _ANOMALY["robust_z"],
+    min_change_pct: float = _ANOMALY["min_change_pct"],
 ) -> pd.DataFrame:
     """:func:`growth_anomalies` of every series of a :func:`daily_peaks` frame, stacked.
 
@@ -842,18 +477,8 @@ def capacity_findings(
     return Findings(found)
 
 
-def threshold(profile: Profile, check: str, key: str) -> float:
-    """A capacity threshold from ``profile``, defaulting to ``THRESHOLD_DEFAULTS``.
-
-    >>> threshold(Profile(thresholds={"headroom_low": {"requests_pct": 70}}), "headroom_low",
-    ...           "requests_pct")
-    70.0
-    """
-    return profile.threshold(check, key, THRESHOLD_DEFAULTS[check][key])
-
-
 def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Finding]:
-    critical_weeks = threshold(profile, "capacity_exhaustion", "critical_weeks")
+    critical_weeks = check_thresholds(profile, "capacity_exhaustion")["critical_weeks"]
     found = []
     for row in forecasts[forecasts["limit"].notna()].itertuples(index=False):
         if pd.isna(row.crossing) and pd.isna(row.crossing_earliest):
@@ -862,9 +487,9 @@ def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Find
             "limit": row.limit,
             "limit_label": row.limit_label,
             "last_peak": row.last_peak,
-            "crossing": _day(row.crossing),
-            "crossing_earliest": _day(row.crossing_earliest),
-            "crossing_latest": _day(row.crossing_latest),
+            "crossing": day_text(row.crossing),
+            "crossing_earliest": day_text(row.crossing_earliest),
+            "crossing_latest": day_text(row.crossing_latest),
             "slope_per_week": row.slope_per_week,
             "backtest_mape_pct": row.backtest_mape_pct,
             "method": row.method,
@@ -877,7 +502,7 @@ def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Find
             weeks = (row.crossing_earliest - row.as_of) / DAY / 7.0
             severity, value, limit_weeks = "info", round(weeks, 1), math.nan
             summary = (
-                f"{what} may reach {limit_text} by {_day(row.crossing_earliest)} (upper bound "
+                f"{what} may reach {limit_text} by {day_text(row.crossing_earliest)} (upper bound "
                 f"of the forecast band); the central forecast stays below it."
             )
         else:
@@ -885,9 +510,9 @@ def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Find
             value, limit_weeks = row.weeks_left, critical_weeks
             summary = (
                 f"{what} is at {limit_text} already: its trend is above it on "
-                f"{_day(row.crossing)} (last daily peak {_quantity(row.last_peak, row.unit)})."
+                f"{day_text(row.crossing)} (last daily peak {_quantity(row.last_peak, row.unit)})."
                 if row.weeks_left == 0
-                else f"{what} is forecast to reach {limit_text} on {_day(row.crossing)}, in "
+                else f"{what} is forecast to reach {limit_text} on {day_text(row.crossing)}, in "
                 f"{row.weeks_left:.1f} weeks ({evidence['confidence']} confidence)."
             )
         found.append(
@@ -906,8 +531,8 @@ def _exhaustion_findings(forecasts: pd.DataFrame, profile: Profile) -> list[Find
 
 
 def _headroom_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
-    warn_pct = threshold(profile, "headroom_low", "requests_pct")
-    critical_pct = threshold(profile, "headroom_low", "critical_requests_pct")
+    warn_pct = check_thresholds(profile, "headroom_low")["requests_pct"]
+    critical_pct = check_thresholds(profile, "headroom_low")["critical_requests_pct"]
     keys = [c for c in frame.columns if c not in HEADROOM_VALUE_COLUMNS]
     found = []
     for row in frame[frame["requested_pct"] >= warn_pct].to_dict("records"):
@@ -936,8 +561,8 @@ def _headroom_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
 
 
 def _anomaly_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
-    z_threshold = threshold(profile, "growth_anomaly", "robust_z")
-    min_change = threshold(profile, "growth_anomaly", "min_change_pct")
+    z_threshold = check_thresholds(profile, "growth_anomaly")["robust_z"]
+    min_change = check_thresholds(profile, "growth_anomaly")["min_change_pct"]
     hits = frame[is_growth_anomaly(frame, z_threshold, min_change)]
     found = []
     for row in hits.itertuples(index=False):
@@ -945,13 +570,13 @@ def _anomaly_findings(frame: pd.DataFrame, profile: Profile) -> list[Finding]:
         verb = "grew" if row.change_pct > 0 else "fell"
         summary = (
             f"{what} daily peaks {verb} {abs(row.change_pct):.0f} % in the week to "
-            f"{_day(row.week_end)}, against a normal weekly change of "
+            f"{day_text(row.week_end)}, against a normal weekly change of "
             f"{row.baseline_change_pct:+.1f} % ± {row.scale_pct:.1f} % (robust z "
             f"{row.robust_z:+.1f})."
         )
         evidence = {
-            "week_start": _day(row.week_start),
-            "week_end": _day(row.week_end),
+            "week_start": day_text(row.week_start),
+            "week_end": day_text(row.week_end),
             "weekly_mean": row.value,
             "change_pct": row.change_pct,
             "baseline_change_pct": row.baseline_change_pct,
@@ -995,9 +620,10 @@ def capacity_report(
     """Everything the capacity notebook shows, from the frames it loaded, in one call.
 
     ``frames`` maps names of ``EXPECTED_FRAMES`` to tidy frames (missing or ``None`` entries
-    are skipped, with a note): the PromQL for the Prometheus ones is :func:`capacity_queries`,
-    run as range queries over the window; ``nodes``/``containers`` are the Kubernetes loader
-    frames (else ``node_allocatable``/``node_labels``/``resource_requests`` stand in).
+    are skipped, with a note): the PromQL for the Prometheus ones is
+    :func:`dwcp_diag.queries.promql.capacity_queries`, run as range queries over the window;
+    ``nodes``/``containers`` are the Kubernetes loader frames (else ``node_allocatable``/
+    ``node_labels``/``resource_requests`` stand in).
 
     Returns a dict: ``daily`` (all daily peaks: ``resource``, ``series``, ``unit``,
     ``timestamp``, ``value``), ``forecasts`` (:func:`forecast_table` rows), ``models``
@@ -1028,8 +654,8 @@ def capacity_report(
         if nodes is not None
         else {}
     )
-    rps_limit = threshold(profile, "capacity_exhaustion", "request_rate_limit_rps")
-    db_limit = threshold(profile, "capacity_exhaustion", "pg_database_size_limit_bytes")
+    rps_limit = check_thresholds(profile, "capacity_exhaustion")["request_rate_limit_rps"]
+    db_limit = check_thresholds(profile, "capacity_exhaustion")["pg_database_size_limit_bytes"]
     pg_connections, pg_max = get("pg_connections"), frames.get("pg_max_connections")
     shared = (
         [c for c in _label_columns(pg_connections) if pg_max is not None and c in pg_max.columns]
@@ -1057,8 +683,8 @@ def capacity_report(
                 latest_values(volume_capacity) if volume_capacity is not None else None,
                 "PV capacity"),
     ]  # fmt: skip
-    z_threshold = threshold(profile, "growth_anomaly", "robust_z")
-    min_change = threshold(profile, "growth_anomaly", "min_change_pct")
+    z_threshold = check_thresholds(profile, "growth_anomaly")["robust_z"]
+    min_change = check_thresholds(profile, "growth_anomaly")["min_change_pct"]
     daily_parts, tables, anomaly_parts, models = [], [], [], {}
     for demand in demands:
         frame = demand.frame
@@ -1154,133 +780,6 @@ def _node_names(nodes: pd.DataFrame) -> pd.DataFrame:
     return nodes.rename(columns=present) if present else nodes
 
 
-@dataclass(frozen=True)
-class _Design:
-    """Day positions of a history and every pair of them (reused by the bootstrap refits)."""
-
-    t0: pd.Timestamp
-    t: np.ndarray
-    weekday: np.ndarray
-    first: np.ndarray
-    second: np.ndarray
-    gap: np.ndarray
-    seasonal: bool
-
-    @classmethod
-    def of(cls, days: pd.DatetimeIndex) -> _Design:
-        t = ((days - days[0]) / DAY).to_numpy(dtype=float)
-        first, second = np.triu_indices(len(t), k=1)
-        if len(first) > _MAX_PAIRS:  # randomized Theil-Sen: a fixed subset of the pairs
-            keep = np.sort(np.random.default_rng(0).choice(len(first), _MAX_PAIRS, replace=False))
-            first, second = first[keep], second[keep]
-        weekday = days.day_of_week.to_numpy()
-        seasonal = bool(np.bincount(weekday, minlength=7).min() >= MIN_WEEKS_FOR_WEEKDAYS)
-        return cls(days[0], t, weekday, first, second, t[second] - t[first], seasonal)
-
-    @property
-    def inflation(self) -> float:
-        """Undo the shrinkage of in-sample residuals: sqrt(n / (n - fitted parameters))."""
-        n = len(self.t)
-        return math.sqrt(n / max(n - (8 if self.seasonal else 2), 1))
-
-
-@dataclass(frozen=True)
-class _Fit:
-    """Trend lines with weekday offsets, one per row of the values they were fitted to."""
-
-    t0: pd.Timestamp
-    intercept: np.ndarray
-    slope_per_day: np.ndarray
-    weekday_offsets: np.ndarray
-
-    def predict(self, days: pd.DatetimeIndex) -> np.ndarray:
-        t = ((days - self.t0) / DAY).to_numpy(dtype=float)
-        trend = self.intercept[:, None] + self.slope_per_day[:, None] * t
-        return trend + self.weekday_offsets[:, days.day_of_week.to_numpy()]
-
-
-def _theil_sen(design: _Design, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Median pairwise slope and median intercept of every row of ``y``, in memory-sized chunks."""
-    rows = max(1, _PAIRS_PER_CHUNK // max(len(design.gap), 1))
-    slope = np.concatenate(
-        [
-            np.median((part[:, design.second] - part[:, design.first]) / design.gap, axis=1)
-            for part in np.array_split(y, -(-len(y) // rows))
-        ]
-    )
-    return slope, np.median(y - slope[:, None] * design.t, axis=1)
-
-
-def _weekday_profile(residual: np.ndarray, weekday: np.ndarray) -> np.ndarray:
-    offsets = np.stack([np.median(residual[:, weekday == d], axis=1) for d in range(7)], axis=1)
-    return offsets - offsets.mean(axis=1, keepdims=True)
-
-
-def _fit(design: _Design, y: np.ndarray) -> _Fit:
-    """Fit every row of ``y`` (shape: fits x days); see :func:`forecast_crossing`."""
-    offsets = np.zeros((len(y), 7))
-    slope, intercept = _theil_sen(design, y)
-    if design.seasonal:
-        for _ in range(2):
-            residual = y - intercept[:, None] - slope[:, None] * design.t
-            offsets = _weekday_profile(residual, design.weekday)
-            slope, intercept = _theil_sen(design, y - offsets[:, design.weekday])
-    return _Fit(design.t0, intercept, slope, offsets)
-
-
-def _bootstrap_band(
-    design: _Design,
-    fitted: np.ndarray,
-    residual: np.ndarray,
-    future: pd.DatetimeIndex,
-    interval: float,
-    n_bootstrap: int,
-    seed: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    n = len(residual)
-    starts = rng.integers(0, n, size=(n_bootstrap, -(-n // 7)))
-    index = ((starts[:, :, None] + np.arange(7)) % n).reshape(n_bootstrap, -1)[:, :n]
-    paths = _fit(design, fitted + residual[index]).predict(future)
-    noise = np.quantile(residual, _NOISE_QUANTILES)
-    mixed = (paths[:, None, :] + noise[None, :, None]).reshape(-1, len(future))
-    tail = (1.0 - interval) / 2.0
-    lower, upper = np.quantile(mixed, [tail, 1.0 - tail], axis=0)
-    return lower, upper
-
-
-def _first_reaching(days: pd.DatetimeIndex, values: np.ndarray, limit: float) -> pd.Timestamp:
-    reached = np.flatnonzero(values >= limit)
-    return days[reached[0]] if len(reached) else None
-
-
-def _min_day(a: pd.Timestamp | None, b: pd.Timestamp | None) -> pd.Timestamp | None:
-    present = [d for d in (a, b) if d is not None]
-    return min(present) if present else None
-
-
-def _weekly_noise_pct(history: pd.Series) -> float:
-    """SD of a week-over-week change (in %) that day-to-day scatter alone would cause."""
-    if len(history) < MIN_HISTORY_DAYS:
-        return 0.0
-    y = history.to_numpy(dtype=float)
-    residual = y - _fit(_Design.of(history.index), y[None, :]).predict(history.index)[0]
-    sd = _MAD_TO_SD * np.median(np.abs(residual - np.median(residual)))
-    level = np.median(np.abs(y))
-    return float(sd * math.sqrt(2.0 / 7.0) / level * 100.0) if level > 0 else 0.0
-
-
-def _as_daily(daily: pd.Series) -> pd.Series:
-    if not isinstance(daily.index, pd.DatetimeIndex):
-        raise TypeError("expected a Series with a DatetimeIndex (one value per day)")
-    index = daily.index.tz_localize("UTC") if daily.index.tz is None else daily.index
-    series = pd.Series(daily.to_numpy(dtype=float), index=index.tz_convert("UTC").normalize())
-    series = series[np.isfinite(series.to_numpy())].sort_index()
-    if series.index.has_duplicates:
-        raise ValueError("expected one value per day; aggregate with daily_peaks first")
-    return series
-
-
 def _series_of(daily: pd.DataFrame) -> Iterator[tuple[dict[str, str], pd.Series]]:
     labels = _label_columns(daily)
     groups = daily.groupby(labels, observed=True) if labels else [((), daily)]
@@ -1350,10 +849,6 @@ def _median_step_s(timestamps: pd.Series) -> float | None:
     return float(np.median(np.diff(unique)) / np.timedelta64(1, "s"))
 
 
-def _utc(values: pd.Series) -> pd.Series:
-    return pd.to_datetime(values, utc=True).astype("datetime64[ns, UTC]")
-
-
 def _strings(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     """``columns`` as plain strings (missing values and absent columns as ``"unknown"``)."""
     out = frame.copy()
@@ -1390,21 +885,9 @@ def _group_usage(
     return per_time.groupby(level=keys).quantile(quantile)
 
 
-_ANOMALY_DTYPES = {
-    "week_start": "datetime64[ns, UTC]",
-    "week_end": "datetime64[ns, UTC]",
-    "value": "float64",
-    "change_pct": "float64",
-    "baseline_change_pct": "float64",
-    "scale_pct": "float64",
-    "robust_z": "float64",
-    "anomaly": "bool",
-}
-
-
 def _typed_forecast_table(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("as_of", "crossing", "crossing_earliest", "crossing_latest"):
-        table[column] = _utc(table[column])
+        table[column] = utc_timestamps(table[column])
     floats = [
         "last_peak",
         "limit",
@@ -1417,10 +900,6 @@ def _typed_forecast_table(table: pd.DataFrame) -> pd.DataFrame:
         "backtest_crossing_error_days",
     ]
     return table.astype({c: "float64" for c in floats} | {"days": "int64"})
-
-
-def _day(value: pd.Timestamp | None) -> str | None:
-    return None if value is None or pd.isna(value) else str(pd.Timestamp(value).date())
 
 
 def _quantity(value: float, unit: str) -> str:

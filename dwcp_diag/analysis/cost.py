@@ -34,26 +34,10 @@ Input frames (``{field}`` is a :class:`dwcp_diag.config.MetricNames` field):
   unit, value;
 - ``restarts`` / ``reasons`` / ``inventory``: as in :mod:`dwcp_diag.analysis.memory` (OOM kills).
 
-Thresholds (``Profile.threshold(check, key, default)``; the recommendation's settings live
-under the check they decide):
-
-====================== ===================== ======= ========================================
-check                  key                   default meaning
-====================== ===================== ======= ========================================
-overprovisioned_cpu    cpu_percentile        95      percentile of the CPU rate recommended
-overprovisioned_cpu    min_cpu_cores         0.01    recommendation floor (10m)
-overprovisioned_cpu    min_points            100     samples needed for a recommendation
-overprovisioned_cpu    min_slack_share       0.3     flag when (request - rec) / request >= this
-overprovisioned_cpu    min_monthly_usd       1       ... and the slack is worth this much
-overprovisioned_cpu    warning_monthly_usd   20      warning (else info) from this much
-overprovisioned_memory memory_buffer_pct     15      % added to the peak working set
-overprovisioned_memory min_memory_mib        100     recommendation floor
-overprovisioned_memory oom_buffer_pct        25      % over the limit an OOM kill happened at
-overprovisioned_memory min_points, min_slack_share, min_monthly_usd, warning_monthly_usd: as CPU
-idle_workload          max_usage_share       0.2     usage below 20 % of request (runbook Tip 7)
-unused_pv              min_monthly_usd       0       flag volumes costing at least this
-underprovisioned       tolerance_share       0.1     flag usage above request x 1.1
-====================== ===================== ======= ========================================
+Thresholds: ``check_thresholds(profile, CHECK)`` (:mod:`dwcp_diag.checks` holds every
+default with its unit, meaning and source; a profile's ``[thresholds.CHECK]`` tables override
+them, and an unknown key is an error). The recommendation's settings live under the check
+they decide (``overprovisioned_cpu``, ``overprovisioned_memory``).
 
 >>> import pandas as pd
 >>> t = pd.date_range("2026-01-01", periods=200, freq="5min", tz="UTC")
@@ -77,42 +61,23 @@ import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
 from dwcp_diag.analysis.memory import (
-    GIB,
     KEYS,
-    MIB,
-    check_settings,
     container_resources,
     latest,
     plain_labels,
     resource_table,
     restart_summary,
 )
-from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
+from dwcp_diag.analysis.rollup import rollup
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.config import Prices, Profile
+from dwcp_diag.units import GIB, MIB
 
 POD = ["namespace", "pod"]
 WORKLOAD = ["namespace", "workload_kind", "workload"]
 WORKLOAD_CONTAINER = [*WORKLOAD, "container"]
-CPU_DEFAULTS: dict[str, float] = {
-    "cpu_percentile": 95.0,
-    "min_cpu_cores": 0.01,
-    "min_points": 100.0,
-    "min_slack_share": 0.3,
-    "min_monthly_usd": 1.0,
-    "warning_monthly_usd": 20.0,
-}
-MEMORY_DEFAULTS: dict[str, float] = {
-    "memory_buffer_pct": 15.0,
-    "min_memory_mib": 100.0,
-    "oom_buffer_pct": 25.0,
-    "min_points": 100.0,
-    "min_slack_share": 0.3,
-    "min_monthly_usd": 1.0,
-    "warning_monthly_usd": 20.0,
-}
-IDLE_DEFAULTS: dict[str, float] = {"max_usage_share": 0.2}
-UNUSED_PV_DEFAULTS: dict[str, float] = {"min_monthly_usd": 0.0}
-UNDERPROVISIONED_DEFAULTS: dict[str, float] = {"tolerance_share": 0.1}
+# the defaults of the usage functions' arguments
+_CPU, _IDLE = check_thresholds(None, "overprovisioned_cpu"), check_thresholds(None, "idle_workload")
 UNUSED_PV_PHASES = ("Available", "Released", "Failed")
 MONEY_COLUMNS = [
     "cost_cpu_usd_per_month",
@@ -274,7 +239,7 @@ def workload_usage(
     cpu_rate: pd.DataFrame,
     working_set: pd.DataFrame,
     owners: pd.DataFrame | None = None,
-    cpu_percentile: float = CPU_DEFAULTS["cpu_percentile"],
+    cpu_percentile: float = _CPU["cpu_percentile"],
 ) -> pd.DataFrame:
     """Per workload and container, over all samples of all its pods: ``cpu_percentile_cores``
     (the ``cpu_percentile``-th percentile of the CPU rate, p95 by default), ``cpu_mean_cores``,
@@ -470,7 +435,7 @@ def container_usage_from_stats(stats: pd.DataFrame) -> pd.DataFrame:
 def workload_usage_from_stats(
     stats: pd.DataFrame,
     owners: pd.DataFrame | None = None,
-    cpu_percentile: float = CPU_DEFAULTS["cpu_percentile"],
+    cpu_percentile: float = _CPU["cpu_percentile"],
 ) -> pd.DataFrame:
     """:func:`workload_usage` from per-container statistics (push-down): the pods' samples
     pooled per workload container (the percentile by :func:`mixture_quantile`).
@@ -541,8 +506,8 @@ def recommend(
     >>> float(rec.cpu_recommended_cores[0]), round(float(rec.memory_recommended_bytes[0] / MIB), 6)
     (0.01, 460.0)
     """
-    cpu = check_settings(profile, "overprovisioned_cpu", CPU_DEFAULTS)
-    memory = check_settings(profile, "overprovisioned_memory", MEMORY_DEFAULTS)
+    cpu = check_thresholds(profile, "overprovisioned_cpu")
+    memory = check_thresholds(profile, "overprovisioned_memory")
     out = usage.copy()
     if oom is not None and not oom.empty:
         out = out.merge(oom, on=WORKLOAD_CONTAINER, how="left")
@@ -682,7 +647,7 @@ def cost_by(costs: pd.DataFrame, by: str = "namespace") -> pd.DataFrame:
 
 
 def idle_workloads(
-    workloads: pd.DataFrame, max_usage_share: float = IDLE_DEFAULTS["max_usage_share"]
+    workloads: pd.DataFrame, max_usage_share: float = _IDLE["max_usage_share"]
 ) -> pd.DataFrame:
     """Workload containers using less than ``max_usage_share`` of every resource they request.
 
@@ -1079,13 +1044,11 @@ def cost_report(
     ``by_namespace``, ``by_team``, ``idle``, ``unused_volumes``, ``nodes``,
     ``week_over_week``, ``summary`` (dict of totals, $/month) and ``findings``.
     """
-    cpu_settings = check_settings(profile, "overprovisioned_cpu", CPU_DEFAULTS)
-    memory_settings = check_settings(profile, "overprovisioned_memory", MEMORY_DEFAULTS)
-    idle_share = check_settings(profile, "idle_workload", IDLE_DEFAULTS)["max_usage_share"]
-    pv_min = check_settings(profile, "unused_pv", UNUSED_PV_DEFAULTS)["min_monthly_usd"]
-    tolerance = check_settings(profile, "underprovisioned", UNDERPROVISIONED_DEFAULTS)[
-        "tolerance_share"
-    ]
+    cpu_settings = check_thresholds(profile, "overprovisioned_cpu")
+    memory_settings = check_thresholds(profile, "overprovisioned_memory")
+    idle_share = check_thresholds(profile, "idle_workload")["max_usage_share"]
+    pv_min = check_thresholds(profile, "unused_pv")["min_monthly_usd"]
+    tolerance = check_thresholds(profile, "underprovisioned")["tolerance_share"]
     prices = profile.prices if profile is not None else Prices()
     owners = owners if owners is not None else inventory
     resources = container_resources(
@@ -1134,7 +1097,7 @@ def cost_report(
                 *_unused_pv(unused, pv_min),
                 *_underprovisioned(per_workload, tolerance),
             ],
-            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+            **check_thresholds(profile, "rollup"),
         )
     )
     totals = costs[MONEY_COLUMNS].sum()

@@ -47,19 +47,21 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
+from dwcp_diag.analysis.histograms import quantile_from_buckets
 from dwcp_diag.analysis.latency import (
-    breach_intervals,
     burn_rate_alerts,
     error_ratio,
+    latency_findings,
+    request_counts,
+    skipped_pairs_text,
+)
+from dwcp_diag.analysis.series import (
+    breach_intervals,
     format_utc,
     in_window,
     infer_step_s,
     label_columns,
-    latency_findings,
-    quantile_from_buckets,
-    request_counts,
     series_groups,
-    skipped_pairs_text,
 )
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.timewindow import TimeWindow, format_duration, parse_time

@@ -16,24 +16,9 @@ Input frames (``{field}`` is a :class:`dwcp_diag.config.MetricNames` field):
 - ``inventory``: the Kubernetes ``containers`` frame (restart_count, state_reason,
   last_terminated_reason, last_exit_code, memory_limit_bytes, ...).
 
-Thresholds come from ``Profile.threshold(check, key, default)`` (``[thresholds.CHECK]`` tables):
-
-=================== ============================ ======= =========================================
-check               key                          default meaning
-=================== ============================ ======= =========================================
-memory_leak         min_growth_mib_per_h         1.0     combined growth at least this
-memory_leak         min_confidence               0.5     see :func:`detect_leaks`
-memory_leak         min_span_h                   36      hours of growth the trend must persist
-memory_leak         drop_fraction                0.3     a fall by this share cuts a segment
-memory_leak         min_segment_h                0.5     shorter segments are not fitted
-memory_leak         critical_hours_to_limit      24      critical when the limit is nearer
-oom_killed          critical_count               3       warning from 1 kill, critical from this
-memory_near_limit   share                        0.85    p99 working set / limit (runbook: 85 %)
-memory_near_limit   quantile                     0.99    which quantile of the working set
-memory_near_limit   critical_share               0.95    critical from this share
-frequent_restarts   max_restarts                 5       flagged above this (runbook Tip 5: > 5)
-frequent_restarts   critical_restarts            20      critical from this (or CrashLoopBackOff)
-=================== ============================ ======= =========================================
+Thresholds: ``check_thresholds(profile, CHECK)`` (:mod:`dwcp_diag.checks` holds every
+default with its unit, meaning and source; a profile's ``[thresholds.CHECK]`` tables override
+them, and an unknown key is an error).
 
 >>> import pandas as pd
 >>> t = pd.date_range("2026-01-01", periods=4 * 24 * 12, freq="5min", tz="UTC")
@@ -55,14 +40,13 @@ import numpy as np
 import pandas as pd
 
 from dwcp_diag.analysis.findings import Finding, Findings
-from dwcp_diag.analysis.rollup import ROLLUP_DEFAULTS, rollup
+from dwcp_diag.analysis.forecast import segment_trend
+from dwcp_diag.analysis.rollup import rollup
+from dwcp_diag.checks import check_thresholds
 from dwcp_diag.config import Profile
 from dwcp_diag.frames import TIMESTAMP_DTYPE
+from dwcp_diag.units import HOUR_S, MIB
 
-MIB = 2**20
-GIB = 2**30
-HOUR_S = 3600.0
-DAY_S = 86400.0
 KEYS = ["namespace", "pod", "container"]
 RESOURCE_COLUMNS = [
     "cpu_request_cores",
@@ -84,34 +68,11 @@ EXIT_CODE_MEANINGS: dict[int, str] = {
 }
 # kube-state-metrics only reports the reason; these reasons imply an exit code.
 REASON_EXIT_CODES = {"OOMKilled": 137, "Completed": 0}
-LEAK_DEFAULTS: dict[str, float] = {
-    "min_growth_mib_per_h": 1.0,
-    "min_confidence": 0.5,
-    "min_span_h": 36.0,
-    "drop_fraction": 0.3,
-    "min_segment_h": 0.5,
-}
+_LEAK = check_thresholds(None, "memory_leak")  # the defaults of the leak functions' arguments
 MIN_SEGMENT_POINTS = 8
-THEIL_SEN_MAX_POINTS = 400  # pairwise slopes on an even subsample: 400 points = 79,800 pairs
-SEASONAL_STEPS_S = (60, 120, 300, 600, 900, 1200, 1800, 3600)  # grid steps dividing a day
-SEASONAL_MAX_GRID = 4000
 REASON_TOLERANCE = pd.Timedelta(minutes=15)
 # A near-zero slope projects the limit centuries away: no date (pandas stops at 2262).
 MAX_PROJECTION_H = 100 * 365 * 24.0
-
-
-def check_settings(
-    profile: Profile | None, check: str, defaults: Mapping[str, float]
-) -> dict[str, float]:
-    """``defaults`` overridden by the profile's ``[thresholds.CHECK]`` table.
-
-    >>> check_settings(Profile(thresholds={"memory_leak": {"min_span_h": 48}}), "memory_leak",
-    ...                {"min_span_h": 36.0, "min_confidence": 0.5})
-    {'min_span_h': 48.0, 'min_confidence': 0.5}
-    """
-    if profile is None:
-        return {key: float(value) for key, value in defaults.items()}
-    return {key: profile.threshold(check, key, value) for key, value in defaults.items()}
 
 
 def plain_labels(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
@@ -180,7 +141,7 @@ def container_resources(
     wins over ``limits``. Unset values are NaN.
 
     >>> inv = pd.DataFrame({"namespace": ["n"], "pod": ["p"], "container": ["c"],
-    ...                     "cpu_request_cores": [0.5], "memory_limit_bytes": [float(GIB)]})
+    ...                     "cpu_request_cores": [0.5], "memory_limit_bytes": [float(2**30)]})
     >>> container_resources(inv).to_dict("records")[0]  # doctest: +NORMALIZE_WHITESPACE
     {'namespace': 'n', 'pod': 'p', 'container': 'c', 'cpu_request_cores': 0.5,
      'cpu_limit_cores': nan, 'memory_request_bytes': nan, 'memory_limit_bytes': 1073741824.0}
@@ -226,69 +187,6 @@ def _limits_of(limits: pd.DataFrame | None) -> pd.DataFrame:
 # --------------------------------------------------------------------------- leaks
 
 
-def _theil_sen(x: np.ndarray, y: np.ndarray) -> float:
-    """Median of pairwise slopes, on an evenly spaced subsample of at most 400 points."""
-    if len(x) > THEIL_SEN_MAX_POINTS:
-        keep = np.unique(np.linspace(0, len(x) - 1, THEIL_SEN_MAX_POINTS).round().astype(int))
-        x, y = x[keep], y[keep]
-    i, j = np.triu_indices(len(x), k=1)
-    dx = x[j] - x[i]
-    valid = dx > 0
-    return float(np.median((y[j] - y[i])[valid] / dx[valid])) if valid.any() else 0.0
-
-
-def _r_squared(y: np.ndarray, fitted: np.ndarray) -> float:
-    total = float(np.sum((y - y.mean()) ** 2))
-    if total <= 0:
-        return 0.0
-    return max(0.0, 1.0 - float(np.sum((y - fitted) ** 2)) / total)
-
-
-def _seasonal_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
-    """Slope, intercept and R² with the daily cycle taken out (x in seconds from 0).
-
-    The series is put on a regular grid whose step divides a day; the slope is the median of
-    ``(y[t + k days] - y[t]) / k days`` over all grid points and k >= 1, so anything that repeats
-    every 24 h cancels out exactly (a seasonal Sen slope). R² is that of the line against the
-    series minus its median time-of-day profile.
-    """
-    interval = float(np.median(np.diff(x))) if len(x) > 1 else 60.0
-    span = float(x[-1] - x[0])
-    step = next(
-        (s for s in SEASONAL_STEPS_S if s >= interval and span / s <= SEASONAL_MAX_GRID),
-        SEASONAL_STEPS_S[-1],
-    )
-    bins = (x // step).astype(int)
-    grid = pd.Series(y).groupby(bins).median().reindex(range(bins.max() + 1))
-    values = grid.to_numpy()
-    per_day = int(DAY_S // step)
-    slopes = []
-    for days in range(1, len(values) // per_day + 1):
-        lag = days * per_day
-        change = (values[lag:] - values[:-lag]) / (days * DAY_S)
-        slopes.append(change[~np.isnan(change)])
-    pooled = np.concatenate(slopes) if slopes else np.array([])
-    slope = float(np.median(pooled)) if pooled.size else 0.0
-    xs = grid.index.to_numpy() * float(step)
-    phase = grid.index.to_numpy() % per_day
-    residual = pd.Series(values - slope * xs)
-    profile = residual.groupby(phase).transform("median").to_numpy()
-    deseasoned = values - profile + np.nanmedian(profile)
-    ok = ~np.isnan(deseasoned)
-    intercept = float(np.median(deseasoned[ok] - slope * xs[ok]))
-    r2 = _r_squared(deseasoned[ok], intercept + slope * xs[ok])
-    return slope, intercept, r2
-
-
-def _fit(x: np.ndarray, y: np.ndarray, min_span_s: float) -> tuple[float, float, float, str]:
-    """Slope (bytes/s), intercept (bytes at x=0), R² and method of one segment."""
-    if x[-1] - x[0] >= min_span_s and x[-1] - x[0] > DAY_S:
-        return (*_seasonal_fit(x, y), "seasonal-sen")
-    slope = _theil_sen(x, y)
-    intercept = float(np.median(y - slope * x))
-    return slope, intercept, _r_squared(y, intercept + slope * x), "theil-sen"
-
-
 def _cut_positions(
     t: np.ndarray, y: np.ndarray, restart_s: np.ndarray | None, drop_fraction: float
 ) -> list[int]:
@@ -326,9 +224,9 @@ SEGMENT_COLUMNS = [
 def leak_segments(
     working_set: pd.DataFrame,
     restarts: pd.DataFrame | None = None,
-    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
-    min_segment_h: float = LEAK_DEFAULTS["min_segment_h"],
-    min_span_h: float = LEAK_DEFAULTS["min_span_h"],
+    drop_fraction: float = _LEAK["drop_fraction"],
+    min_segment_h: float = _LEAK["min_segment_h"],
+    min_span_h: float = _LEAK["min_span_h"],
 ) -> pd.DataFrame:
     """A robust line through every growth segment of every container's working set.
 
@@ -373,7 +271,7 @@ def leak_segments(
             if len(seg_t) < MIN_SEGMENT_POINTS or seg_t[-1] - seg_t[0] < min_segment_h * HOUR_S:
                 continue
             x = seg_t - seg_t[0]
-            slope, intercept, r2, method = _fit(x, seg_y, min_span_h * HOUR_S)
+            slope, intercept, r2, method = segment_trend(x, seg_y, min_span_h * HOUR_S)
             rows.append(
                 {
                     **dict(zip(KEYS, key, strict=True)),
@@ -421,11 +319,11 @@ def detect_leaks(
     working_set: pd.DataFrame,
     restarts: pd.DataFrame | None = None,
     limits: pd.DataFrame | None = None,
-    min_growth_mib_per_h: float = LEAK_DEFAULTS["min_growth_mib_per_h"],
-    min_confidence: float = LEAK_DEFAULTS["min_confidence"],
-    min_span_h: float = LEAK_DEFAULTS["min_span_h"],
-    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
-    min_segment_h: float = LEAK_DEFAULTS["min_segment_h"],
+    min_growth_mib_per_h: float = _LEAK["min_growth_mib_per_h"],
+    min_confidence: float = _LEAK["min_confidence"],
+    min_span_h: float = _LEAK["min_span_h"],
+    drop_fraction: float = _LEAK["drop_fraction"],
+    min_segment_h: float = _LEAK["min_segment_h"],
     segments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Per container: is its working set leaking, how fast, and when does it hit its limit.
@@ -527,8 +425,8 @@ SCREEN_COLUMNS = [*KEYS, "slope_mib_per_h", "day_over_day_mib_per_h", "drop_rati
 
 def leak_candidates(
     screen: pd.DataFrame,
-    min_growth_mib_per_h: float = LEAK_DEFAULTS["min_growth_mib_per_h"],
-    drop_fraction: float = LEAK_DEFAULTS["drop_fraction"],
+    min_growth_mib_per_h: float = _LEAK["min_growth_mib_per_h"],
+    drop_fraction: float = _LEAK["drop_fraction"],
     max_series: int = 200,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stage one of leak detection at fleet scale: which containers to fetch in full.
@@ -982,22 +880,16 @@ def memory_report(
     >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "timestamp": t,
     ...                    "value": 100 * MIB + 10 * MIB * (t - t[0]) / pd.Timedelta(hours=1)})
     >>> inv = ws.iloc[:1][["namespace", "pod", "container"]].assign(
-    ...     memory_limit_bytes=float(GIB), restart_count=0)
+    ...     memory_limit_bytes=float(2**30), restart_count=0)
     >>> report = memory_report(ws, inventory=inv)
     >>> [f.check for f in report["findings"]], round(float(report["leaks"].hours_to_limit[0]), 1)
     (['memory_leak'], 20.5)
     """
-    leak = check_settings(profile, "memory_leak", LEAK_DEFAULTS)
-    critical = check_settings(profile, "memory_leak", {"critical_hours_to_limit": 24.0})
-    restart_settings = {
-        **check_settings(profile, "oom_killed", {"critical_count": 3.0}),
-        **check_settings(
-            profile, "frequent_restarts", {"max_restarts": 5.0, "critical_restarts": 20.0}
-        ),
-    }
-    near_settings = check_settings(
-        profile, "memory_near_limit", {"share": 0.85, "quantile": 0.99, "critical_share": 0.95}
-    )
+    leak = check_thresholds(profile, "memory_leak")
+    critical_hours = leak.pop("critical_hours_to_limit")
+    restart_settings = check_thresholds(profile, "oom_killed")
+    restart_settings |= check_thresholds(profile, "frequent_restarts")
+    near_settings = check_thresholds(profile, "memory_near_limit")
     working_set = plain_labels(working_set, KEYS)  # once, not in every step
     has_resources = requests is not None or limits is not None or inventory is not None
     resources = container_resources(
@@ -1018,12 +910,12 @@ def memory_report(
     findings = Findings(
         rollup(
             [
-                *_leak_findings(leaks, critical["critical_hours_to_limit"]),
+                *_leak_findings(leaks, critical_hours),
                 *_unanalysed_finding(skipped, max_series),
                 *_restart_findings(summary, restart_settings),
                 *_limit_findings(near, missing, near_settings),
             ],
-            **check_settings(profile, "rollup", ROLLUP_DEFAULTS),
+            **check_thresholds(profile, "rollup"),
         )
     )
     every = stats if stats is not None else working_set

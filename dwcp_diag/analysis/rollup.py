@@ -29,7 +29,6 @@ from typing import Any
 
 from dwcp_diag.analysis.findings import Finding
 
-ROLLUP_DEFAULTS = {"above": 30.0, "floor_usd_per_month": 5.0, "keep": 10.0}
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _POD_SUFFIX = re.compile(r"-[a-z0-9]{5}$")
 _REPLICASET_HASH = re.compile(r"-[bcdfghjklmnpqrstvwxz2456789]{5,10}$")

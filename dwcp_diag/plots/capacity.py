@@ -1,9 +1,10 @@
-"""Capacity report figures: demand with forecast and limit, scheduling headroom per node group.
+"""Capacity report figures and tables: demand with forecast and limit, scheduling headroom per
+node group, the forecasts described, the database size and connections in words.
 
 All traces are SVG (``go.Scatter``, ``go.Bar``) in the house style of :mod:`dwcp_diag.plots`.
 
 >>> import numpy as np
->>> from dwcp_diag.analysis.capacity import forecast_crossing
+>>> from dwcp_diag.analysis.forecast import forecast_crossing
 >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
 >>> fc = forecast_crossing(pd.Series(100.0 + 10.0 * np.arange(28), index=days), limit=600)
 >>> fig = forecast_figure(fc, title="request rate", y_title="rps", limit_label="KI-002")
@@ -13,11 +14,17 @@ All traces are SVG (``go.Scatter``, ``go.Bar``) in the house style of :mod:`dwcp
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
-from dwcp_diag.analysis.capacity import HEADROOM_VALUE_COLUMNS, Forecast
+from dwcp_diag.analysis.capacity import HEADROOM_VALUE_COLUMNS, latest_values
+from dwcp_diag.analysis.forecast import Forecast
 from dwcp_diag.plots import PALETTE, TARGET_COLOUR, house_layout, timeseries
+from dwcp_diag.plots.tables import Note
+from dwcp_diag.units import GIB
 
 BAND_COLOUR = "rgba(21, 101, 192, 0.15)"
 
@@ -188,3 +195,148 @@ def headroom_figure(
     )
     house_layout(fig, title, "% of allocatable")
     return fig.update_layout(barmode="group", hovermode="closest")
+
+
+# --------------------------------------------------------------------------- the notebook's parts
+
+DEMAND_TITLES = {
+    "namespace_cpu": "CPU used per namespace, daily p95 (cores)",
+    "namespace_memory": "Working set per namespace, daily peak (bytes)",
+    "pg_database_size": "Database size, daily peak (bytes)",
+    "pv_usage": "PersistentVolume bytes used, daily peak",
+}
+
+
+def demand_figures(daily: pd.DataFrame) -> list[go.Figure]:
+    """:func:`demand_figure` of each resource of :data:`DEMAND_TITLES` that has daily peaks.
+
+    >>> d = pd.DataFrame({"resource": "pv_usage", "series": "", "unit": "bytes",
+    ...     "timestamp": pd.date_range("2026-01-05", periods=3, tz="UTC"), "value": [1.0, 2, 3]})
+    >>> [f.layout.title.text for f in demand_figures(d)]
+    ['PersistentVolume bytes used, daily peak']
+    """
+    present = set(daily["resource"])
+    return [
+        demand_figure(daily, resource, title)
+        for resource, title in DEMAND_TITLES.items()
+        if resource in present
+    ]
+
+
+def database_size_text(server: pd.DataFrame | None, sizes: pd.DataFrame | None) -> str:
+    """The database size now, from PostgreSQL itself and from postgres_exporter's last sample.
+
+    >>> server = pd.DataFrame({"dbname": ["dwcp"], "database_size_bytes": [48 * GIB]})
+    >>> database_size_text(server, None)
+    'PostgreSQL itself: dwcp is 48.00 GiB'
+    """
+    lines = []
+    if server is not None and len(server):
+        now = server.iloc[0]
+        lines.append(
+            f"PostgreSQL itself: {now['dbname']} is {now['database_size_bytes'] / GIB:,.2f} GiB"
+        )
+    if sizes is not None and len(sizes):
+        for row in latest_values(sizes, ["datname"]).itertuples():
+            lines.append(
+                f"postgres_exporter, last sample: {row.datname} is {row.value / GIB:,.2f} GiB"
+            )
+    return "\n".join(lines)
+
+
+def connections_text(forecasts: pd.DataFrame) -> str:
+    """Per PostgreSQL server: the last daily peak of client connections against max_connections.
+
+    >>> f = pd.DataFrame({"resource": ["pg_connections"], "series": [""], "last_peak": [180.0],
+    ...     "as_of": [pd.Timestamp("2026-11-15", tz="UTC")], "limit": [200.0],
+    ...     "last_peak_pct_of_limit": [90.0]})
+    >>> connections_text(f)
+    'all servers: peak 180 connections on 2026-11-15, max_connections 200 (90.0 %)'
+    """
+    connections = forecasts[forecasts["resource"] == "pg_connections"]
+    return "\n".join(
+        f"{row.series or 'all servers'}: peak {row.last_peak:,.0f} connections on "
+        f"{row.as_of:%Y-%m-%d}, max_connections {row.limit:,.0f} "
+        f"({row.last_peak_pct_of_limit:.1f} %)"
+        for row in connections.itertuples()
+    )
+
+
+def connections_figure(daily: pd.DataFrame | None, forecasts: pd.DataFrame) -> go.Figure | None:
+    """Daily peaks of client connections with max_connections (KI-003), or ``None``."""
+    connections = forecasts[forecasts["resource"] == "pg_connections"]
+    if daily is None or connections.empty:
+        return None
+    limit = connections["limit"].iloc[0]
+    title, label = "Client connections, daily peak", f"max_connections {limit:,.0f} (KI-003)"
+    return demand_figure(daily, "pg_connections", title, limit, label)
+
+
+def forecast_summary(forecasts: pd.DataFrame, models: Mapping[str, Forecast]) -> pd.DataFrame:
+    """Every forecast, soonest crossing first, with its one-sentence description (or why
+    there is none).
+
+    >>> from dwcp_diag.analysis.capacity import forecast_table
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> d = pd.DataFrame({"timestamp": days, "value": [100.0 + 10.0 * i for i in range(28)]})
+    >>> table, models = forecast_table(d, "request_rate", "rps", limit=600)
+    >>> forecast_summary(table, models)["forecast"].iloc[0][:29]
+    'Reaches 600 rps on 2026-02-24'
+    """
+    described = forecasts.assign(
+        forecast=[
+            models[key].describe(unit) if key in models else note
+            for key, unit, note in zip(
+                forecasts["key"], forecasts["unit"], forecasts["note"], strict=True
+            )
+        ]
+    )
+    columns = ["key", "last_peak", "limit", "slope_per_week", "crossing", "weeks_left"]
+    columns += ["crossing_earliest", "crossing_latest", "backtest_mape_pct", "backtest_bias_pct"]
+    columns += ["backtest_coverage_pct", "forecast"]
+    return described.sort_values("weeks_left")[columns]
+
+
+def backtest_text(row: Any) -> str:
+    """How well a forecast table row's backtest did, in a sentence (``""`` without one)."""
+    if pd.isna(row.backtest_mape_pct):
+        return ""
+    return (
+        f"Backtest of {row.key}: forecasting the last {row.days - row.days // 2} days from the "
+        f"first {row.days // 2}, daily peaks were off by {row.backtest_mape_pct:.1f} % on "
+        f"average (bias {row.backtest_bias_pct:+.1f} %); {row.backtest_coverage_pct:.0f} % "
+        "of days fell inside the 80 % band."
+    )
+
+
+def forecast_parts(forecasts: pd.DataFrame, models: Mapping[str, Forecast]) -> list[Any]:
+    """Per forecast with a limit, soonest first: its :func:`forecast_figure`, then its
+    backtest sentence (a :class:`~dwcp_diag.plots.tables.Note`) when it has one.
+
+    >>> from dwcp_diag.analysis.capacity import forecast_table
+    >>> days = pd.date_range("2026-01-05", periods=28, freq="D", tz="UTC")
+    >>> d = pd.DataFrame({"timestamp": days, "value": [100.0 + 10.0 * i for i in range(28)]})
+    >>> table, models = forecast_table(d, "request_rate", "rps", limit=600)
+    >>> [type(part).__name__ for part in forecast_parts(table, models)]
+    ['Figure', 'Note']
+    """
+    limited = forecasts[forecasts["limit"].notna() & forecasts["key"].isin(models)]
+    parts: list[Any] = []
+    for row in limited.sort_values("weeks_left").itertuples():
+        parts.append(forecast_figure(models[row.key], row.key, row.unit, row.limit_label))
+        if text := backtest_text(row):
+            parts.append(Note(text))
+    return parts
+
+
+def anomaly_rows(anomalies: pd.DataFrame | None) -> pd.DataFrame:
+    """The weeks flagged as growth anomalies (empty when none, or no anomaly table).
+
+    >>> anomaly_rows(None).empty
+    True
+    """
+    columns = ["key", "week_start", "week_end", "value", "change_pct", "baseline_change_pct"]
+    if anomalies is None:
+        return pd.DataFrame(columns=[*columns, "robust_z"])
+    numbers = ["value", "change_pct", "baseline_change_pct", "robust_z"]
+    return anomalies[anomalies["anomaly"]][[*columns, "robust_z"]].round(dict.fromkeys(numbers, 2))

@@ -1,4 +1,5 @@
-"""The incident notebook's figure: every signal on one time axis around the incident window.
+"""The incident notebook's figures and tables: every signal on one time axis around the
+incident window, then each signal on its own, what changed, the events, the timeline source.
 
 Rows (top to bottom): request rate, error rate, p95, restarts / OOM kills, memory of the top
 pods, database connections by state, Kafka consumer lag. Rollouts are dashed vertical lines
@@ -16,17 +17,23 @@ the same in every report.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dwcp_diag.analysis.incident import KI001_LAG_THRESHOLD
-from dwcp_diag.analysis.latency import label_columns
+from dwcp_diag.analysis.series import label_columns
 from dwcp_diag.config import SLOTargets
 from dwcp_diag.plots import TARGET_COLOUR, house_layout, timeseries
+from dwcp_diag.plots.tables import Note
 from dwcp_diag.timewindow import TimeWindow, parse_time
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 # (row title, panels drawn in it, factor to the row's unit)
 ROWS: tuple[tuple[str, tuple[str, ...], float], ...] = (
@@ -43,13 +50,16 @@ WINDOW_FILL = "#ffcc80"
 ROLLOUT_COLOUR = "#546e7a"
 
 
+def _series_names(frame: pd.DataFrame) -> pd.Series | None:
+    """Each row's label values joined with ``/`` (``None`` for a frame without labels)."""
+    keys = label_columns(frame)
+    return frame[keys].astype("str").agg("/".join, axis=1) if keys else None
+
+
 def _single_label(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
     """The frame with one ``series`` column naming each series (for one legend entry each)."""
-    keys = label_columns(frame)
-    if not keys:
-        return frame.assign(series=prefix)
-    names = frame[keys].astype("str").agg("/".join, axis=1)
-    return frame.assign(series=prefix + " " + names)
+    names = _series_names(frame)
+    return frame.assign(series=prefix if names is None else prefix + " " + names)
 
 
 def incident_chart(
@@ -152,3 +162,106 @@ def incident_chart(
     house_layout(fig, title, height=ROW_HEIGHT_PX * len(ROWS) + 80)
     fig.update_layout(legend={"orientation": "v", "x": 1.02, "y": 1.0, "yanchor": "top"})
     return fig
+
+
+# --------------------------------------------------------------------------- the notebook's parts
+
+
+def default_window(source: str, start: str | None, end: str | None) -> tuple[str | None, ...]:
+    """``start, end`` as given; for the ``demo`` source with neither, the simulator's seeded
+    incident (so ``dwcp-diag demo`` tells a story).
+
+    >>> default_window("demo", None, None)
+    ('2026-11-12T14:00:00Z', '2026-11-12T14:45:00Z')
+    >>> default_window("live", None, "2026-11-12T15:00Z")
+    (None, '2026-11-12T15:00Z')
+    """
+    if source != "demo" or start is not None or end is not None:
+        return start, end
+    from dwcp_diag.demo.simulator import DEMO_END, INCIDENT_DAYS_BEFORE_END, INCIDENT_LATENCY_CLOCK
+
+    day = (DEMO_END - pd.Timedelta(days=INCIDENT_DAYS_BEFORE_END)).date()
+    return tuple(f"{day}T{clock}:00Z" for clock in INCIDENT_LATENCY_CLOCK)
+
+
+def heading(incident_id: str, window: TimeWindow, margin: str) -> Note:
+    """The report's heading: the incident, its window and the margin shown around it.
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T14:45Z")
+    >>> heading("INC-<1>", w, "1h").startswith("## INC-&lt;1&gt;: 2026-11-12")
+    True
+    """
+    return Note(f"## {html.escape(incident_id)}: {window.label()}, shown with {margin} either side")
+
+
+def changed_table(zscores: pd.DataFrame, top: int = 15) -> pd.DataFrame:
+    """The ``top`` series that changed most, each linking to its chart (``chart``: HTML, shown
+    as is by ``report_table(..., raw_html="chart")``).
+
+    >>> z = pd.DataFrame({"rank": [1], "series": ["p95"], "metric": ["p95"], "z": [9.0],
+    ...     "z_peak": [12.0], "change_pct": [300.0], "window_median": [0.8],
+    ...     "baseline_median": [0.2], "peak_at": [pd.Timestamp("2026-11-12T14:34Z")]})
+    >>> changed_table(z)["chart"].tolist()
+    ['<a href="#panel-p95">p95</a>']
+    """
+    changed = zscores.head(top)
+    columns = ["rank", "series", "z", "z_peak", "change_pct", "window_median", "baseline_median"]
+    links = changed["metric"].map(html.escape).map(lambda k: f'<a href="#panel-{k}">{k}</a>')
+    return changed[[*columns, "peak_at"]].assign(chart=links)
+
+
+def events_table(events: pd.DataFrame, top: int = 30) -> pd.DataFrame:
+    """The first ``top`` Kubernetes events, warnings first, then by when first seen.
+
+    >>> ev = pd.DataFrame({"first_seen": pd.to_datetime([2, 1], unit="s", utc=True),
+    ...     "type": ["Normal", "Warning"], "reason": ["Scaled", "BackOff"], "object_kind": "Pod",
+    ...     "object_name": ["a", "b"], "message": "m", "count": 1, "namespace": "n"})
+    >>> events_table(ev)["reason"].tolist()
+    ['BackOff', 'Scaled']
+    """
+    columns = ["first_seen", "type", "reason", "object_kind", "object_name", "message", "count"]
+    ordered = events.sort_values(["type", "first_seen"], ascending=[False, True])
+    return ordered[[*columns, "namespace"]].head(top)
+
+
+def timeline_source(timeline: str) -> HTML:
+    """The timeline's markdown source, folded, to copy into a postmortem.
+
+    >>> "&lt;b&gt;" in timeline_source("- 14:05 <b>rollout</b>").data
+    True
+    """
+    from IPython.display import HTML
+
+    return HTML(
+        f"<details><summary>markdown source</summary><pre>{html.escape(timeline)}</pre></details>"
+    )
+
+
+def panel_figures(panels: Mapping[str, pd.DataFrame], window: TimeWindow) -> list[Any]:
+    """Each panel of the timeline as a chart of its own, in the row's unit, with the window
+    shaded; each preceded by the anchor the *what changed* table links to (``#panel-NAME``).
+
+    >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
+    >>> ts = pd.date_range("2026-11-12T13:30Z", periods=3, freq="30min")
+    >>> parts = panel_figures({"p95": pd.DataFrame({"timestamp": ts, "value": 0.2})}, w)
+    >>> parts[0].data, parts[1].layout.title.text, parts[1].data[0].y.tolist()
+    ('<a id="panel-p95"></a>', 'p95 (p95 ms)', [200.0, 200.0, 200.0])
+    """
+    from IPython.display import HTML
+
+    units = {key: (title, factor) for title, keys, factor in ROWS for key in keys}
+    parts: list[Any] = []
+    for name, frame in panels.items():
+        parts.append(HTML(f'<a id="panel-{html.escape(name)}"></a>'))
+        if frame.empty:
+            continue
+        unit, factor = units.get(name, (name, 1.0))
+        names = _series_names(frame)
+        lines = frame.assign(value=frame["value"] * factor, series=name if names is None else names)
+        title = f"{name} ({unit})"
+        figure = timeseries(lines, color="series", title=title, y_title=unit, max_series=10)
+        figure.add_vrect(
+            x0=window.start, x1=window.end, fillcolor=WINDOW_FILL, opacity=0.25, line_width=0
+        )
+        parts.append(figure)
+    return parts

@@ -1,5 +1,6 @@
-"""Figures of the latency notebook: quantiles against the SLO, a latency heatmap, the busiest
-endpoints, error rate against its target and burn rates with their firing intervals.
+"""Figures and texts of the latency notebook: quantiles against the SLO, a latency heatmap, the
+busiest endpoints, error rate against its target, burn rates with their firing intervals, the
+error budget and the p95-versus-ratio comparison in words.
 
 Builders take the frames of :mod:`dwcp_diag.analysis.latency` and return plotly figures in the
 house style; :func:`latency_figures` builds them all from a ``latency_report``.
@@ -15,13 +16,22 @@ house style; :func:`latency_figures` builds them all from a ``latency_report``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dwcp_diag.analysis.latency import BurnRateEvaluation, LatencyReport
-from dwcp_diag.config import SLOTargets
+from dwcp_diag.analysis.latency import (
+    BurnRateEvaluation,
+    ErrorBudget,
+    LatencyReport,
+    skipped_pairs_text,
+)
+from dwcp_diag.config import MetricNames, SLOTargets
 from dwcp_diag.plots import TARGET_COLOUR, downsample, house_layout, timeseries
+from dwcp_diag.plots.tables import Note
+from dwcp_diag.timewindow import TimeWindow
 
 SEVERITY_FILL = {"page": "#c62828", "ticket": "#ef6c00"}
 
@@ -56,7 +66,7 @@ def quantile_chart(
 def latency_heatmap(heatmap: pd.DataFrame, title: str = "Latency distribution") -> go.Figure:
     """Requests per latency bucket over time on a log-scaled latency axis (ms).
 
-    ``heatmap`` is :func:`~dwcp_diag.analysis.latency.heatmap_counts` output; other label
+    ``heatmap`` is :func:`~dwcp_diag.analysis.histograms.heatmap_counts` output; other label
     columns are summed. The lowest bucket is drawn from half its bound and the ``+Inf`` bucket
     up to twice the highest finite bound (a log axis has no 0 and no infinity).
     """
@@ -147,3 +157,103 @@ def latency_figures(
         "error_rate_by_endpoint": error_rate_chart(report["error_ratio"], slo, by=by),
         "burn_rate": burn_rate_chart(report["burn"]),
     }
+
+
+# --------------------------------------------------------------------------- the notebook's parts
+
+
+def quantile_charts(report: LatencyReport, slo: SLOTargets, by: str = "path") -> list[go.Figure]:
+    """p50, p95 and p99 per endpoint (``by``), each against the p95 target."""
+    return [
+        quantile_chart(
+            report["quantiles"], slo, color=by, quantile=q, title=f"{q} latency by endpoint"
+        )
+        for q in ("p50", "p95", "p99")
+    ]
+
+
+def no_traffic_text(window: TimeWindow, metrics: MetricNames) -> Note:
+    """Why a latency report without requests shows no charts, and what to check."""
+    return Note(
+        f"**No requests in {window.label()}**: nothing to chart, and the SLOs cannot be "
+        "evaluated. Is the service idle, the `endpoints` filter right, or the metric names "
+        f"(`{metrics.http_requests}`, `{metrics.http_duration_bucket}`) different in this "
+        "profile?"
+    )
+
+
+def error_budget_text(budget: ErrorBudget) -> Note:
+    """The window's availability and how much of the error budget it spent, in a sentence.
+
+    >>> from dwcp_diag.analysis.latency import ErrorBudget
+    >>> fields = dict.fromkeys(ErrorBudget.__dataclass_fields__, 1.0)
+    >>> budget = ErrorBudget(**fields | {"availability_pct": 99.978, "period_s": 2592000.0})
+    >>> error_budget_text(budget).startswith("Availability **99.978 %** (target 1 %)")
+    True
+    """
+    return Note(
+        f"Availability **{budget.availability_pct:.3f} %** (target "
+        f"{budget.availability_target_pct:g} %). Error budget: **{budget.spent_pct:.1f} % "
+        f"spent**, {budget.remaining_requests:,.0f} of {budget.budget_requests:,.0f} failed "
+        f"requests remaining in the window ({budget.period_spent_pct:.1f} % of the "
+        f"{budget.period_s / 86400:g}-day budget)."
+    )
+
+
+def error_budget_table(budget: ErrorBudget) -> pd.DataFrame:
+    """Every field of the error budget: large counts whole, small ones to 4 digits.
+
+    >>> from dwcp_diag.analysis.latency import ErrorBudget
+    >>> fields = dict.fromkeys(ErrorBudget.__dataclass_fields__, 0.0005)
+    >>> table = error_budget_table(ErrorBudget(**fields | {"window_s": 604800.0}))
+    >>> table.iloc[:2].values.tolist()
+    [['window_s', '604,800'], ['period_s', '0.0005']]
+    """
+    fields = budget.as_series().map(lambda v: f"{v:,.0f}" if abs(v) >= 100 else f"{v:.4g}")
+    return fields.rename_axis("field").reset_index(name="value")
+
+
+def slo_ratio_text(compared: pd.DataFrame, slo: SLOTargets, by: str = "path") -> Note:
+    """On the slowest endpoint, the interpolated p95 against the share counted under target.
+
+    ``compared`` is the report's ``p95_vs_ratio`` rows that have a p95.
+    """
+    worst = compared.loc[compared["p95_s"].idxmax()]
+    low, high = worst["share_below"] * 100, worst["share_above"] * 100
+    share = f"{low:.2f} %" if low == high else f"between {low:.2f} % and {high:.2f} %"
+    disagree = int((~compared["agree"].fillna(True)).sum())
+    return Note(
+        f"On **{worst[by]}**, the slowest endpoint, the interpolated p95 is "
+        f"**{worst['p95_s'] * 1000:.0f} ms** ({worst['quantile_over_target_pct']:+.0f} % against "
+        f"{slo.p95_latency_ms:g} ms) while **{share}** of its requests were counted under the "
+        f"target (the SLO needs 95 %). The two views disagree on "
+        f"{disagree} of {len(compared)} endpoint(s)."
+    )
+
+
+def slo_ratio_table(compared: pd.DataFrame, by: str = "path") -> pd.DataFrame:
+    """The columns of the report's ``p95_vs_ratio`` rows that a report shows."""
+    columns = ["p95_s", "share_under_target", "quantile_meets", "ratio_meets", "agree"]
+    return compared[[by, *columns, "quantile_over_target_pct", "shortfall_pct_points"]]
+
+
+def burn_rate_tables(burn: BurnRateEvaluation) -> list[Any]:
+    """The burn-rate pairs (could each be evaluated?), why some could not, and every interval
+    a pair fired (or a sentence saying none did)."""
+    parts: list[Any] = [burn.pairs]
+    if skipped := skipped_pairs_text(burn):
+        parts.append(Note(skipped))
+    alerts = burn.alerts
+    return [*parts, alerts if len(alerts) else Note("No burn-rate pair fired in the window.")]
+
+
+def worst_endpoints(p95: pd.DataFrame, by: str = "path", top: int = 10) -> pd.DataFrame:
+    """The ``top`` endpoints by their worst p95 (seconds) of a tidy p95 frame, worst first.
+
+    >>> ts = pd.to_datetime([0, 60], unit="s", utc=True)
+    >>> p95 = pd.DataFrame({"path": ["/a", "/b"], "timestamp": ts, "value": [0.1, 0.3]})
+    >>> worst_endpoints(p95).values.tolist()
+    [['/b', 0.3], ['/a', 0.1]]
+    """
+    worst = p95.groupby(by, observed=True)["value"].max().nlargest(top)
+    return worst.rename("worst_p95_s").reset_index()

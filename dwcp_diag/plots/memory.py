@@ -1,10 +1,12 @@
-"""Memory report figures: working set against request and limit, top consumers, leak fits.
+"""Memory report figures and tables: working set against request and limit, top consumers,
+leak fits; the report's tables with sizes in MiB (``*_mib`` columns).
 
 SVG traces only (``go.Scatter``, ``go.Bar``) in the house style of :mod:`dwcp_diag.plots`;
 sizes are drawn in MiB. Inputs are the frames of :func:`dwcp_diag.analysis.memory.memory_report`.
 
 >>> import pandas as pd
->>> from dwcp_diag.analysis.memory import MIB, container_resources, detect_leaks, leak_segments
+>>> from dwcp_diag.analysis.memory import container_resources, detect_leaks, leak_segments
+>>> from dwcp_diag.units import MIB
 >>> t = pd.date_range("2026-01-01", periods=3 * 24 * 12, freq="5min", tz="UTC")
 >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "timestamp": t,
 ...                    "value": 100 * MIB + 10 * MIB * (t - t[0]) / pd.Timedelta(hours=1)})
@@ -16,11 +18,15 @@ sizes are drawn in MiB. Inputs are the frames of :func:`dwcp_diag.analysis.memor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import pandas as pd
 import plotly.graph_objects as go
 
-from dwcp_diag.analysis.memory import KEYS, MIB, plain_labels, resource_table
-from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout
+from dwcp_diag.analysis.memory import EXIT_CODE_MEANINGS, KEYS, plain_labels, resource_table
+from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout, timeseries
+from dwcp_diag.units import MIB
 
 REQUEST_COLOUR = PALETTE[2]
 
@@ -195,3 +201,141 @@ def leak_figure(
                 f"(confidence {row['confidence']:.2f})"
             )
     return house_layout(fig, title or f"{namespace}/{pod} {container}", "MiB")
+
+
+def limit_share_figure(
+    working_set: pd.DataFrame, resources: pd.DataFrame, top: int = 12, warn_pct: float = 85
+) -> go.Figure:
+    """Each container's working set as % of its memory limit (the ``top`` highest), with the
+    runbook's 85 % line (*Problem 4: high memory*). Containers without a limit are left out.
+
+    >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "value": 5e8,
+    ...                    "timestamp": pd.date_range("2026-01-01", periods=2, tz="UTC")})
+    >>> res = ws.iloc[:1][KEYS].assign(memory_limit_bytes=1e9)
+    >>> limit_share_figure(ws, res).data[0].y.tolist()
+    [50.0, 50.0]
+    """
+    limit = resources[[*KEYS, "memory_limit_bytes"]].dropna()
+    share = plain_labels(working_set, KEYS).merge(limit, on=KEYS)
+    share["value"] = 100 * share["value"] / share["memory_limit_bytes"]
+    title = f"Working set as % of the memory limit (the {top} highest)"
+    label = f"runbook Problem 4: {warn_pct:g} %"
+    return timeseries(share, "pod", title, "% of limit", warn_pct, label, max_series=top)
+
+
+def near_limit_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """The report's ``near_limit`` rows in MiB, with their share of the request and the limit.
+
+    >>> near = pd.DataFrame({"namespace": ["n"], "pod": ["p"], "container": ["c"],
+    ...     "working_set_bytes": [900 * MIB], "memory_limit_bytes": [1024 * MIB],
+    ...     "share_of_limit": [0.879], "near": [True]})
+    >>> res = near[KEYS].assign(memory_request_bytes=512 * MIB)
+    >>> near_limit_table({"near_limit": near, "resources": res}).iloc[0, 3:8].tolist()
+    [900.0, 512.0, 1024.0, 175.8, 87.9]
+    """
+    request = report["resources"][[*KEYS, "memory_request_bytes"]]
+    near = report["near_limit"].merge(request, on=KEYS, how="left")
+    table = near.assign(
+        p99_working_set_mib=near["working_set_bytes"] / MIB,
+        request_mib=near["memory_request_bytes"] / MIB,
+        limit_mib=near["memory_limit_bytes"] / MIB,
+        share_of_request_pct=100 * near["working_set_bytes"] / near["memory_request_bytes"],
+        share_of_limit_pct=100 * near["share_of_limit"],
+    )
+    columns = ["p99_working_set_mib", "request_mib", "limit_mib", "share_of_request_pct"]
+    return table[[*KEYS, *columns, "share_of_limit_pct", "near"]].round(1)
+
+
+def no_limit_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """The report's containers without a memory limit: their peak and request in MiB.
+
+    >>> missing = pd.DataFrame({"namespace": ["n"], "pod": ["p"], "container": ["c"],
+    ...     "memory_max_bytes": [1843 * MIB], "memory_request_bytes": [float("nan")]})
+    >>> no_limit_table({"no_limit": missing})["peak_mib"].tolist()
+    [1843.0]
+    """
+    missing = report["no_limit"]
+    table = missing.assign(
+        peak_mib=missing["memory_max_bytes"] / MIB,
+        request_mib=missing["memory_request_bytes"] / MIB,
+    )
+    return table[[*KEYS, "peak_mib", "request_mib"]].round(0)
+
+
+def leak_table(report: Mapping[str, Any], top: int = 10) -> pd.DataFrame:
+    """The first ``top`` rows of the report's leak analysis, sizes in MiB; the projection to
+    the limit (``hours_to_limit``, ``limit_at``) only where the growth is a leak.
+
+    >>> leaks = pd.DataFrame({"namespace": ["n"], "pod": ["p"], "container": ["c"],
+    ...     "is_leak": [False], "growth_mib_per_h": [0.5], "confidence": [0.2],
+    ...     "growing_h": [3.0], "level_bytes": [100 * MIB], "memory_limit_bytes": [200 * MIB],
+    ...     "hours_to_limit": [200.0], "limit_at": [pd.Timestamp("2026-01-09", tz="UTC")]})
+    >>> leak_table({"leaks": leaks})[["level_mib", "hours_to_limit"]].values.tolist()
+    [[100.0, nan]]
+    """
+    leaks = report["leaks"]
+    table = leaks.assign(
+        limit_at=leaks["limit_at"].dt.floor("s"),
+        level_mib=leaks["level_bytes"] / MIB,
+        limit_mib=leaks["memory_limit_bytes"] / MIB,
+    )
+    columns = ["growth_mib_per_h", "confidence", "growing_h", "level_mib", "limit_mib"]
+    columns += ["hours_to_limit"]
+    table = table[[*KEYS, "is_leak", *columns, "limit_at"]].round(dict.fromkeys(columns, 2))
+    projected = ["hours_to_limit", "limit_at"]  # a projection only means something for a leak
+    table[projected] = table[projected].where(table["is_leak"])
+    return table.head(top)
+
+
+def worst_leak_figure(working_set: pd.DataFrame, report: Mapping[str, Any]) -> go.Figure | None:
+    """:func:`leak_figure` of the leak nearest its limit (the fastest on a tie), or ``None``."""
+    leaks = report["leaks"].assign(limit_at=report["leaks"]["limit_at"].dt.floor("s"))
+    found = leaks[leaks["is_leak"]]
+    if found.empty:
+        return None
+    ordered = found.sort_values(["hours_to_limit", "growth_mib_per_h"], ascending=[True, False])
+    worst = ordered.iloc[0]
+    where = (worst["namespace"], worst["pod"], worst["container"])
+    return leak_figure(working_set, leaks, report["segments"], *where)
+
+
+def restart_table(report: Mapping[str, Any]) -> pd.DataFrame:
+    """Containers that restarted, were OOM-killed or crash-loop, the crash loops first.
+
+    >>> summary = pd.DataFrame({"namespace": "n", "pod": ["a", "b"], "container": "c",
+    ...     "restarts": [0, 3], "restarts_scope": "window", "oom_kills": [0, 1],
+    ...     "crash_loop": [False, False], "last_restart_at": None, "last_reason": None,
+    ...     "last_exit_code": None, "exit_meaning": None, "state_reason": None})
+    >>> restart_table({"restarts": summary})["pod"].tolist()
+    ['b']
+    """
+    summary = report["restarts"]
+    restarted = summary[
+        (summary["restarts"] > 0) | (summary["oom_kills"] > 0) | summary["crash_loop"]
+    ].sort_values(["crash_loop", "oom_kills", "restarts"], ascending=False)
+    columns = ["restarts", "restarts_scope", "oom_kills", "last_restart_at", "last_reason"]
+    columns += ["last_exit_code", "exit_meaning", "state_reason"]
+    return restarted[[*KEYS, *columns]]
+
+
+def exit_code_table() -> pd.DataFrame:
+    """What each container exit code means (the runbook's table).
+
+    >>> exit_code_table().loc[137, "meaning"].startswith("SIGKILL")
+    True
+    """
+    return pd.Series(EXIT_CODE_MEANINGS, name="meaning").rename_axis("exit code").to_frame()
+
+
+def crash_loop_table(inventory: pd.DataFrame) -> pd.DataFrame:
+    """The Kubernetes inventory's containers in ``CrashLoopBackOff`` and how they last ended.
+
+    >>> inv = pd.DataFrame({"namespace": "n", "pod": ["a", "b"], "container": "c",
+    ...     "state_reason": ["CrashLoopBackOff", None], "restart_count": [9, 0],
+    ...     "last_terminated_reason": "Error", "last_exit_code": 1, "last_terminated_at": None})
+    >>> crash_loop_table(inv)["pod"].tolist()
+    ['a']
+    """
+    looping = inventory[inventory["state_reason"] == "CrashLoopBackOff"]
+    columns = ["restart_count", "last_terminated_reason", "last_exit_code", "last_terminated_at"]
+    return looping[[*KEYS, *columns]]

@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from dwcp_diag.units import human_bytes, human_duration, human_money, human_number
+from dwcp_diag.units import human_bytes, human_duration, human_money, human_number, human_percent
 
 GREY = "color: #9e9e9e"
 LONG_TEXT = 80  # characters shown of a longer text cell; the whole text is in its tooltip
@@ -45,6 +45,13 @@ HEADER_UNITS = {
     "_h": "h",
     "_days": "days",
 }
+
+
+class Note(str):
+    """A sentence a report shows in place of an empty table: as text, not as a quoted string."""
+
+    def _repr_markdown_(self) -> str:
+        return str(self)
 
 
 def number(value: float) -> str:
@@ -77,13 +84,10 @@ def _text(value: Any) -> str:
     return f'<span title="{html.escape(text)}">{html.escape(cut)} …</span>'
 
 
-def _percent(value: float) -> str:
-    return f"{human_number(value)} %"
-
-
 def column_formats(frame: pd.DataFrame, columns: list[str]) -> dict[str, Callable]:
     """Per column, by its name's unit: bytes as KiB/MiB/GiB, seconds as 2d3h, shares as %,
-    money with cents, other numbers to three significant digits, text escaped and wrapped."""
+    percentages as %, two decimals near 100 (availability 99.72 %), money with cents, other
+    numbers to three significant digits, text escaped and wrapped."""
     chosen: dict[str, Callable] = {}
     for c in columns:
         kind = frame[c].dtype.kind
@@ -95,7 +99,7 @@ def column_formats(frame: pd.DataFrame, columns: list[str]) -> dict[str, Callabl
     chosen |= {c: human_duration for c in columns if c.endswith("_s")}
     chosen |= {c: "{:.1%}".format for c in columns if c.endswith(("_ratio", "_share", "_time"))}
     chosen |= {c: human_money for c in columns if c.endswith(("_usd", "_usd_per_month"))}
-    chosen |= {c: _percent for c in columns if c.endswith("_pct")}
+    chosen |= {c: human_percent for c in columns if c.endswith("_pct")}
     chosen |= {c: str for c in ("queryid", "pid") if c in columns}
     return {c: f for c, f in chosen.items() if c in columns}
 
@@ -105,16 +109,21 @@ def report_table(
     columns: str | None = None,
     grey: pd.Series | None = None,
     raw_html: str = "",
+    empty: str = "(none)",
 ) -> Styler | str:
     """The ``columns`` (space-separated; default all) of ``frame`` styled for a report; rows
     where ``grey`` holds are greyed (e.g. unreliable estimates); ``raw_html`` names columns
-    holding HTML (links) shown as is. An empty frame gives ``"(none)"``. The frame keeps its
-    raw numbers: only the display is in human units.
+    holding HTML (links) shown as is. An empty frame gives the ``empty`` sentence. The frame
+    keeps its raw numbers: only the display is in human units. Every table of every report
+    goes through here (``display(frame)`` too, see :func:`register_frame_display`).
 
     ``dd.show(frame)`` is this function: ``dd.show(s.pg.tables(), "relname total_bytes")``.
+
+    >>> report_table(pd.DataFrame({"pv": []}), empty="Every volume is in use.")
+    'Every volume is in use.'
     """
     if frame.empty:
-        return "(none)"
+        return Note(empty)
     names = columns.split() if columns is not None else [str(c) for c in frame.columns]
     formats = column_formats(frame, names)
     for column in raw_html.split():

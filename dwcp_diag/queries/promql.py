@@ -470,6 +470,43 @@ def day_over_day_growth(
     return f"{median} / 24"
 
 
+# ----------------------------------------------------------------------------------- capacity
+
+VOLUME_CAPACITY_METRIC = "kubelet_volume_stats_capacity_bytes"
+
+
+def capacity_queries(metrics: MetricNames | None = None) -> dict[str, str]:
+    """PromQL (range queries over the report window) for the frames of
+    :func:`dwcp_diag.analysis.capacity.capacity_report`.
+
+    ``table_sizes`` has no standard exporter metric and ``nodes``/``containers`` come from the
+    Kubernetes loader, so they are not here.
+
+    >>> capacity_queries()["request_rate"]
+    'sum(rate(http_requests_total[5m]))'
+    >>> capacity_queries()["node_cpu_usage"].split(" (rate(")[0]
+    'sum by (namespace, pod)'
+    """
+    m = metrics or MetricNames()
+    cpu, memory = container_cpu_usage(m), container_memory_working_set(m)
+    return {
+        "request_rate": f"sum(rate({m.http_requests}[5m]))",
+        "cpu_usage": f"sum by (namespace) ({cpu})",
+        "memory_usage": f"sum by (namespace) ({memory})",
+        # by pod, placed on nodes through the inventory: cAdvisor series often lack `node`
+        "node_cpu_usage": f"sum by (namespace, pod) ({cpu})",
+        "node_memory_usage": f"sum by (namespace, pod) ({memory})",
+        "node_allocatable": node_allocatable(m),
+        "node_labels": "kube_node_labels",
+        "resource_requests": container_resources(m, resource=None),
+        "pg_database_size": m.pg_database_size,
+        "pg_connections": pg_connections(m, by=("instance",)),
+        "pg_max_connections": pg_max_connections(m),
+        "volume_used": m.volume_used,
+        "volume_capacity": VOLUME_CAPACITY_METRIC,
+    }
+
+
 # Every template, callable with MetricNames alone: the suites that run them all use this.
 TEMPLATES: dict[str, Callable[[MetricNames], str]] = {
     "request_rate_by_path": request_rate_by_path,
