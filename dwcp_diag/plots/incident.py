@@ -31,6 +31,7 @@ from dwcp_diag.config import SLOTargets
 from dwcp_diag.plots import TARGET_COLOUR, house_layout, timeseries
 from dwcp_diag.plots.tables import Note
 from dwcp_diag.timewindow import TimeWindow, parse_time
+from dwcp_diag.units import GIB
 
 if TYPE_CHECKING:
     from IPython.display import HTML
@@ -41,7 +42,7 @@ ROWS: tuple[tuple[str, tuple[str, ...], float], ...] = (
     ("5xx %", ("error_ratio",), 100.0),
     ("p95 ms", ("p95",), 1000.0),
     ("restarts / OOM", ("restarts", "oom_killed"), 1.0),
-    ("memory GiB", ("memory",), 1.0 / 2**30),
+    ("memory GiB", ("memory",), 1.0 / GIB),
     ("DB connections", ("db_connections",), 1.0),
     ("Kafka lag", ("lag",), 1.0),
 )
