@@ -764,7 +764,7 @@ CHECKS: dict[str, Check] = {
             "data a report needs came back empty (an unknown metric name, a selector or "
             "window matching nothing): its checks could not run",
             {},
-            "dwcp_diag.collect:Sections.findings",
+            "dwcp_diag.collect.area:UnreachableSources.findings",
             (),
             "an input came back empty: always first",
             "none",

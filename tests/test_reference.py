@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK
+from dwcp_diag.report.parameters import notebook_parameters
 from dwcp_diag.report.reference import reference_page, write_reference_pages
-from dwcp_diag.report.render import available_notebooks, notebook_parameters, resolve_notebook
+from dwcp_diag.report.render import available_notebooks, resolve_notebook
 
 COMMITTED = Path(__file__).resolve().parents[1] / "notebooks" / "reference"
 
