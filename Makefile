@@ -16,7 +16,7 @@ help:
 	@echo "make demo-record  re-record the demo bundle from the simulator through real servers"
 	@echo "make bench        run the benchmarks in benchmarks/"
 	@echo "make lab          JupyterLab on 127.0.0.1:8888 with the project kernel"
-	@echo "make docs         regenerate notebooks/reference/NAME.md from the notebooks"
+	@echo "make docs         regenerate notebooks/reference/ (NAME.md from the notebooks, checks.md) and the README table of checks from dwcp_diag/checks.py"
 
 $(STAMP): pyproject.toml constraints.txt
 	@# a half-made venv (no pip) is made again; Debian's python3 needs python3-venv for it

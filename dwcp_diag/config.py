@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dwcp_diag.checks import validate_thresholds
 from dwcp_diag.credentials import Secret, literal_dsn, mask_dsn, mask_url, secret_from_config
 from dwcp_diag.errors import ConfigError
 from dwcp_diag.sources.redact import QUERY_TEXT_POLICIES
@@ -179,8 +180,9 @@ class MetricNames:
 class Profile:
     """Everything one run needs to know about where data comes from and what is 'bad'.
 
-    ``thresholds`` maps a finding's check id (DESIGN.md) to its settings, e.g.
-    ``{"slow_query": {"mean_ms": 20, "calls": 100}}``; analysis modules hold the defaults.
+    ``thresholds`` maps a finding's check id to its settings, e.g.
+    ``{"slow_query": {"mean_ms": 20, "calls": 100}}``; the check registry
+    (:data:`dwcp_diag.checks.CHECKS`) holds the valid keys and their defaults.
     """
 
     name: str = DEFAULT_PROFILE
@@ -371,6 +373,7 @@ def _build_profile(
             f"profile {name!r}: [thresholds] must hold one table per check, "
             "e.g. [thresholds.slow_query] mean_ms = 20"
         )
+    _check_thresholds_table(name, thresholds)
     return Profile(
         name=name,
         thresholds={k: dict(v) for k, v in thresholds.items()},
@@ -378,6 +381,28 @@ def _build_profile(
         source_path=source_path,
         **sections,
     )
+
+
+def _check_thresholds_table(profile: str, thresholds: Mapping[str, Mapping[str, Any]]) -> None:
+    """Unknown ``[thresholds.X]`` tables or keys, and values that are not numbers, are errors
+    at load, in every area (a typo would otherwise be ignored silently).
+
+    >>> _check_thresholds_table("prod", {"memory_leak": {"min_spn_h": 48}})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dwcp_diag.errors.ConfigError: profile 'prod': [thresholds.memory_leak]: unknown key(s) ...
+    """
+    try:
+        validate_thresholds(thresholds)
+    except ConfigError as exc:
+        raise ConfigError(f"profile {profile!r}: {exc}") from None
+    for check, values in thresholds.items():
+        for key, value in values.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ConfigError(
+                    f"profile {profile!r}: thresholds.{check}.{key}: expected a number, "
+                    f"got {value!r}"
+                )
 
 
 def _build_section(

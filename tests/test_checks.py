@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import math
 import re
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
+import dwcp_diag
 from dwcp_diag.checks import (
     CHECKS,
     SETTINGS_TABLES,
@@ -17,6 +20,7 @@ from dwcp_diag.checks import (
     check_thresholds,
     measure_spec,
     notebook_checks,
+    threshold_tables,
     validate_thresholds,
 )
 from dwcp_diag.config import Profile
@@ -140,3 +144,20 @@ def test_measure_spec_refuses_an_unknown_measure() -> None:
     assert measure_spec("none") == ("none", None, 1.0)
     with pytest.raises(ValueError, match=re.escape("unknown measure 'evidense.x'")):
         measure_spec("evidense.x")
+
+
+def test_every_threshold_key_is_read_somewhere_in_the_package() -> None:
+    """A registry key no code reads would be accepted at profile load and then ignored: each
+    key appears in the package (outside the registry) as a string or a parameter name."""
+    names: set[str] = set()
+    for path in Path(dwcp_diag.__file__).parent.rglob("*.py"):
+        if path.name == "checks.py" and path.parent.name == "dwcp_diag":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.add(node.value)
+            elif isinstance(node, ast.arg):
+                names.add(node.arg)
+    for table, thresholds in threshold_tables().items():
+        unread = [key for key in thresholds if key not in names]
+        assert not unread, f"[thresholds.{table}] keys no code reads: {unread}"

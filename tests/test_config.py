@@ -108,6 +108,55 @@ def test_unknown_keys_are_named_with_the_valid_ones(tmp_path):
         load_profile("p", path=path, environ={})
 
 
+# One typo per area: each must fail at load, naming the valid keys (or check ids).
+THRESHOLD_TYPOS = [
+    ("latency_slo_breach", "min_duraton_s", "min_duration_s"),
+    ("slow_query", "mean_msec", "critical_mean_ms"),
+    ("memory_leak", "min_spn_h", "min_span_h"),
+    ("overprovisioned_cpu", "cpu_percentil", "cpu_percentile"),
+    ("headroom_low", "request_pct", "critical_requests_pct"),
+    ("forecast_drift", "min_move", "min_moves"),
+    ("consumer_lag_spike", "slack_s", "change_slack_s"),
+    ("rollup", "abov", "floor_usd_per_month"),
+]
+
+
+@pytest.mark.parametrize(("check", "typo", "valid"), THRESHOLD_TYPOS)
+def test_an_unknown_threshold_key_fails_at_load_in_every_area(tmp_path, check, typo, valid):
+    path = tmp_path / "c.toml"
+    path.write_text(f"[profiles.p.thresholds.{check}]\n{typo} = 48\n")
+    with pytest.raises(ConfigError) as raised:
+        load_profile("p", path=path, environ={})
+    message = str(raised.value)
+    assert f"[thresholds.{check}]: unknown key(s) ['{typo}']" in message
+    assert "valid keys:" in message and valid in message
+
+
+def test_an_unknown_check_id_or_a_non_number_fails_at_load(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[defaults.thresholds.slow_qeury]\nmean_ms = 50\n[profiles.p.slo]\n")
+    with pytest.raises(
+        ConfigError, match=r"\[thresholds.slow_qeury\]: unknown check id.*slow_query"
+    ):
+        load_profile("p", path=path, environ={})
+    path.write_text('[profiles.p.thresholds.memory_leak]\nmin_span_h = "48h"\n')
+    with pytest.raises(ConfigError, match=r"thresholds.memory_leak.min_span_h: expected a number"):
+        load_profile("p", path=path, environ={})
+
+
+def test_known_thresholds_of_every_area_load(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        "[profiles.p.thresholds.memory_leak]\nmin_span_h = 48\n"
+        "[profiles.p.thresholds.idle_workload]\nmax_usage_share = 0.5\n"
+        "[profiles.p.thresholds.rollup]\nabove = 5\n"
+        "[profiles.p.thresholds.capacity_exhaustion]\npg_database_size_limit_bytes = 1e12\n"
+    )
+    profile = load_profile("p", path=path, environ={})
+    assert profile.thresholds["memory_leak"] == {"min_span_h": 48}
+    assert profile.thresholds["capacity_exhaustion"]["pg_database_size_limit_bytes"] == 1e12
+
+
 def test_wrong_types_and_bad_toml_are_reported(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[profiles.p.slo]\np95_latency_ms = "fast"\n')

@@ -1,4 +1,5 @@
-"""The findings contract (DESIGN.md): ids, severities, order, JSON and notebook display."""
+"""The findings contract (README "Findings", dwcp_diag/checks.py): ids, severities, order, JSON
+and notebook display."""
 
 from __future__ import annotations
 

@@ -1,10 +1,11 @@
 """Findings: the contract between analysis, reports and whoever reads ``NAME.findings.json``.
 
-Each finding has a stable ``check`` id (DESIGN.md), a ``severity`` (critical|warning|info), a
-``subject`` (labels naming what it is about), a one-sentence ``summary``, the measured
-``value``, the ``threshold`` it was compared with, the ``unit``, optional ``evidence``, and in
-its JSON form ``value_text`` (the value in human units, :func:`dwcp_diag.units.human_value`)
-and ``fix`` when there is one (the SQL, command or config change; ``evidence["fix_sql"]``).
+Each finding has a stable ``check`` id (one of :data:`dwcp_diag.checks.CHECKS`), a
+``severity`` (critical|warning|info), a ``subject`` (labels naming what it is about), a
+one-sentence ``summary``, the measured ``value``, the ``threshold`` it was compared with, the
+``unit``, optional ``evidence``, and in its JSON form ``value_text`` (the value in human units,
+:func:`dwcp_diag.units.human_value`) and ``fix`` when there is one (the SQL, command or config
+change; ``evidence["fix_sql"]``).
 Within a severity, findings are ordered by :data:`IMPACT`: the check's urgency, then its own
 measure of impact (time to exhaustion, $/month, bytes, ...).
 
@@ -26,96 +27,18 @@ from typing import Any
 
 import pandas as pd
 
+from dwcp_diag.checks import CHECKS, URGENCY, measure_spec, notebook_checks
 from dwcp_diag.errors import DwcpDiagError
 from dwcp_diag.units import human_value
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 CHECKS_BY_NOTEBOOK: dict[str, tuple[str, ...]] = {
-    "latency": (
-        "latency_slo_breach",
-        "error_rate_breach",
-        "error_budget_burn",
-        "availability_breach",
-    ),
-    "database": (
-        "slow_query",
-        "table_bloat",
-        "index_bloat",
-        "missing_index",
-        "unused_index",
-        "duplicate_index",
-        "vacuum_lag",
-        "long_running_query",
-        "idle_in_transaction",
-        "connection_saturation",
-        "xid_wraparound_risk",
-        "sequence_exhaustion",
-        "low_cache_hit_ratio",
-        "stats_unavailable",
-    ),
-    "memory": (
-        "memory_leak",
-        "oom_killed",
-        "memory_near_limit",
-        "no_memory_limit",
-        "frequent_restarts",
-    ),
-    "cost": (
-        "overprovisioned_cpu",
-        "overprovisioned_memory",
-        "idle_workload",
-        "unused_pv",
-        "underprovisioned",
-    ),
-    "capacity": ("capacity_exhaustion", "headroom_low", "growth_anomaly", "forecast_drift"),
-    "incident": ("deployment_in_window", "scaling_in_window", "consumer_lag_spike"),
-    "all": ("source_unavailable", "no_data", "report_failed"),
+    notebook: notebook_checks(notebook)
+    for notebook in dict.fromkeys(c.notebook for c in CHECKS.values())
 }
-CHECK_IDS = frozenset(c for checks in CHECKS_BY_NOTEBOOK.values() for c in checks)
-CHECK_DESCRIPTIONS: dict[str, str] = {
-    "latency_slo_breach": "an endpoint's p95 latency over the target for 5 minutes or more",
-    "error_rate_breach": "the 5xx share of requests over the target, overall or per endpoint",
-    "error_budget_burn": "a burn-rate window pair (1h/5m, 6h/30m, 3d/6h) over its threshold",
-    "availability_breach": "availability (1 - 5xx share) under the SLO over the window",
-    "slow_query": "a statement slow on average and called often (pg_stat_statements)",
-    "table_bloat": "a table whose bloat (measured, else estimated) is large in bytes and share",
-    "index_bloat": "a btree index whose bloat (measured, else estimated) is large in bytes, share",
-    "missing_index": "a large table read mostly by sequential scans",
-    "unused_index": "an index (not unique, not a constraint) scanned almost never",
-    "duplicate_index": "an index whose columns another index already covers",
-    "vacuum_lag": "dead tuples far past the table's autovacuum trigger",
-    "long_running_query": "a statement active for longer than the threshold",
-    "idle_in_transaction": "a session idle inside an open transaction (holds locks and xmin)",
-    "connection_saturation": "client connections near max_connections (runbook KI-003)",
-    "xid_wraparound_risk": "a database or table close to transaction-ID wraparound",
-    "sequence_exhaustion": "a sequence (or its column's type) near its last value",
-    "low_cache_hit_ratio": "shared-buffer hit ratio under 99 % for tables or indexes",
-    "stats_unavailable": "a statistic this role may not read, with the grant or setting to fix",
-    "memory_leak": "steady working-set growth, with the projected time to the memory limit",
-    "oom_killed": "a container terminated by the OOM killer (exit code 137) in the window",
-    "memory_near_limit": "p99 working set at 85 % of the memory limit or more",
-    "no_memory_limit": "a container without a memory limit",
-    "frequent_restarts": "more than 5 restarts or CrashLoopBackOff, with the exit code's meaning",
-    "overprovisioned_cpu": "CPU requested far above the p95 used, in dollars a month",
-    "overprovisioned_memory": "memory requested far above the peak used, in dollars a month",
-    "idle_workload": "a workload using under 20 % of its CPU and memory requests",
-    "unused_pv": "a PersistentVolume released, unbound or mounted by no pod",
-    "underprovisioned": "usage above the request: the scheduler reserved too little",
-    "capacity_exhaustion": "a resource forecast to reach its limit within the horizon",
-    "headroom_low": "CPU or memory requests at 80 % of the nodes' allocatable or more",
-    "growth_anomaly": "a week-over-week change well beyond the series' normal variation",
-    "forecast_drift": "an exhaustion forecast's date moving closer period after period",
-    "deployment_in_window": "a rollout or scaling inside (or just before) the incident window",
-    "scaling_in_window": "a scale event (replicas changed) inside or just before the window",
-    "consumer_lag_spike": "Kafka consumer lag over the runbook's threshold (KI-001)",
-    "source_unavailable": "a source could not be reached; the rest of the report still renders",
-    "no_data": "data a report needs came back empty (an unknown metric name, a selector or "
-    "window matching nothing): its checks could not run",
-    "report_failed": "a cell raised, so the report is incomplete: the cell (In [N]), the error, "
-    "and the findings published before it, marked partial",
-}
-"""One line per check id: what it flags (the reference pages and ``dwcp-diag`` docs use it)."""
+"""The check ids each notebook reports (``all``: any report), from the registry."""
+CHECK_IDS = frozenset(CHECKS)
 # Notebooks publish their findings as a display output of this type; the renderer collects them.
 FINDINGS_MIMETYPE = "application/vnd.dwcp-diag.findings+json"
 # The window a report covers: published by report.notebook.open_session, shown in the header.
@@ -299,11 +222,22 @@ class Findings(list):
         display(bundle, raw=True)
 
 
-# A measure is NaN when the finding lacks it: such findings sort after the others of the check.
-def _evidence(key: str) -> Callable[[Mapping[str, Any]], float]:
+def _measure(spec: str) -> Callable[[Mapping[str, Any]], float]:
+    """A check's ``measure`` (:func:`dwcp_diag.checks.measure_spec`) as a function of a
+    finding's record; NaN when the finding lacks it (such findings sort after the others).
+
+    >>> _measure("-evidence.hours_to_limit")({"evidence": {"hours_to_limit": 5}})
+    -5.0
+    """
+    source, key, sign = measure_spec(spec)
+
     def measure(record: Mapping[str, Any]) -> float:
-        value = (record.get("evidence") or {}).get(key)
-        return float(value) if isinstance(value, int | float) else math.nan
+        if source == "none":
+            return 0.0
+        value = record.get("value") if key is None else (record.get("evidence") or {}).get(key)
+        if not isinstance(value, int | float):
+            return math.nan
+        return abs(float(value)) if sign == 0 else sign * float(value)
 
     return measure
 
@@ -313,64 +247,10 @@ def _value(record: Mapping[str, Any]) -> float:
     return float(value) if isinstance(value, int | float) else math.nan
 
 
-def _none(record: Mapping[str, Any]) -> float:
-    return 0.0
-
-
-def _sooner(measure: Callable[[Mapping[str, Any]], float]) -> Callable[[Mapping[str, Any]], float]:
-    """Less time left is more urgent (0 = now, first)."""
-    return lambda record: -measure(record)
-
-
-# Within a severity: checks in this order (what breaks production soonest first), then each
-# check's findings by its measure, largest first. (check, how its findings are ranked, measure)
-IMPACT: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float]], ...] = (
-    ("report_failed", "the report is incomplete: always first", _none),
-    ("source_unavailable", "a source could not be read: always first", _none),
-    ("no_data", "an input came back empty: always first", _none),
-    ("stats_unavailable", "a statistic could not be read", _none),
-    ("availability_breach", "availability lost (100 % - availability)", lambda r: -_value(r)),
-    ("error_budget_burn", "burn rate", _value),
-    ("error_rate_breach", "5xx share of requests", _value),
-    ("latency_slo_breach", "time over the target", _evidence("over_target_s")),
-    ("connection_saturation", "share of the usable connections", _value),
-    ("xid_wraparound_risk", "share of the transaction-ID space used", _value),
-    ("sequence_exhaustion", "share of the sequence used", _value),
-    ("oom_killed", "OOM kills in the window", _value),
-    (
-        "memory_leak",
-        "time to the memory limit, soonest first",
-        _sooner(_evidence("hours_to_limit")),
-    ),
-    ("memory_near_limit", "working set / limit", _value),
-    ("frequent_restarts", "restarts in the window", _value),
-    ("capacity_exhaustion", "weeks to the limit, soonest first", _sooner(_value)),
-    ("forecast_drift", "days the exhaustion date moved closer", _value),
-    ("headroom_low", "share of allocatable requested", _value),
-    (
-        "underprovisioned",
-        "$/month the missing request would cost",
-        _evidence("extra_usd_per_month"),
-    ),
-    ("consumer_lag_spike", "peak lag in messages", _value),
-    ("long_running_query", "age of the statement", _value),
-    ("idle_in_transaction", "age of the open transaction", _value),
-    ("vacuum_lag", "dead tuples", _value),
-    ("slow_query", "share of all execution time", _evidence("share_of_total_time")),
-    ("missing_index", "rows read by sequential scans", _evidence("seq_tup_read")),
-    ("deployment_in_window", "in time order", _none),
-    ("scaling_in_window", "in time order", _none),
-    ("table_bloat", "bytes of bloat", _value),
-    ("index_bloat", "bytes of bloat", _value),
-    ("low_cache_hit_ratio", "misses (1 - hit ratio)", lambda r: -_value(r)),
-    ("duplicate_index", "bytes of the redundant index", _value),
-    ("unused_index", "bytes of the unused index", _evidence("size_bytes")),
-    ("no_memory_limit", "bytes of working set without a limit", _value),
-    ("overprovisioned_cpu", "$/month of idle request", _value),
-    ("overprovisioned_memory", "$/month of idle request", _value),
-    ("idle_workload", "$/month of the workload", _value),
-    ("unused_pv", "$/month of the volume", _value),
-    ("growth_anomaly", "size of the change", lambda r: abs(_value(r))),
+# Within a severity: checks in the registry's URGENCY order (what breaks production soonest
+# first), then each check's findings by its measure, largest first.
+IMPACT: tuple[tuple[str, str, Callable[[Mapping[str, Any]], float]], ...] = tuple(
+    (check, CHECKS[check].ranked_by, _measure(CHECKS[check].measure)) for check in URGENCY
 )
 """Per check: its rank among checks of one severity, and how its own findings are ordered."""
 _URGENCY = {check: (rank, measure) for rank, (check, _, measure) in enumerate(IMPACT)}
