@@ -119,7 +119,7 @@ def crossings(graph: dict[str, set[str]], layer: str, forbidden: tuple[str, ...]
 def test_the_reader_finds_the_imports():
     graph = import_graph()
     assert "dwcp_diag.analysis.findings" in graph["dwcp_diag.collect.area"]
-    assert "dwcp_diag.sources.postgres" in graph["dwcp_diag.collect.area"]  # TYPE_CHECKING
+    assert "dwcp_diag.sources.prometheus" in graph["dwcp_diag.collect.area"]  # TYPE_CHECKING
     assert "dwcp_diag.collect.latency" in graph["dwcp_diag.session"]  # inside a method
     relative = imports_of("from . import area\nfrom .area import X", "dwcp_diag.collect.memory")
     assert relative == {"dwcp_diag.collect.area"}
