@@ -12,24 +12,19 @@ Papermill and nbconvert into self-contained HTML reports.
 1     events     45187072
 >>> "MiB" in dd.show(tables, "relname total_bytes").to_html()  # human units on screen
 True
->>> dd.plots.timeseries, dd.collect.collect_memory  # doctest: +ELLIPSIS
-(<function timeseries at 0x...>, <function collect_memory at 0x...>)
+>>> dd.plots.timeseries, dd.collect.__name__  # doctest: +ELLIPSIS
+(<function timeseries at 0x...>, 'dwcp_diag.collect')
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
-
-try:
-    __version__ = version("dwcp-diag")
-except PackageNotFoundError:  # running from a source tree that was not installed
-    __version__ = "0+unknown"
 
 # Imported here, before the function of the same name is defined: importing a submodule
 # binds it as an attribute of its package, which would otherwise replace ``dd.session`` the
 # function by the module the first time any code imports ``dwcp_diag.session``.
 from dwcp_diag.session import Session
+from dwcp_diag.version import __version__
 
 if TYPE_CHECKING:
     import os

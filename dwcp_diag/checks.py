@@ -28,12 +28,18 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from dwcp_diag.errors import ConfigError
 
-if TYPE_CHECKING:
-    from dwcp_diag.config import Profile
+
+class HasThresholds(Protocol):
+    """What the registry reads of a :class:`dwcp_diag.config.Profile` (which validates its
+    tables through this module, so the registry does not import config, not even for a type).
+    """
+
+    thresholds: Mapping[str, Mapping[str, float]]
+
 
 MIB, GIB = 2**20, 2**30
 DAY_S = 86400.0
@@ -487,7 +493,7 @@ CHECKS: dict[str, Check] = {
                 ),
             },
             f"{_MEMORY}:_leak_findings",
-            _MEMORY_QUERIES,
+            (*_MEMORY_QUERIES, "promql.memory_growth_screen"),  # the push-down's leak screen
             "time to the memory limit, soonest first",
             "-evidence.hours_to_limit",
         ),
@@ -728,7 +734,7 @@ CHECKS: dict[str, Check] = {
             "a scale event (replicas changed) inside or just before the window",
             {},
             f"{_INCIDENT}:change_findings",
-            (),
+            ("promql.deployment_spec_replicas",),
             "in time order",
             "none",
         ),
@@ -764,7 +770,7 @@ CHECKS: dict[str, Check] = {
             "data a report needs came back empty (an unknown metric name, a selector or "
             "window matching nothing): its checks could not run",
             {},
-            "dwcp_diag.collect:Sections.findings",
+            "dwcp_diag.collect.area:UnreachableSources.findings",
             (),
             "an input came back empty: always first",
             "none",
@@ -853,7 +859,7 @@ def threshold_tables() -> dict[str, dict[str, Threshold]]:
     return {**{c.id: c.thresholds for c in CHECKS.values()}, **SETTINGS_TABLES}
 
 
-def _given(source: Profile | Mapping[str, Mapping[str, float]] | None) -> Mapping:
+def _given(source: HasThresholds | Mapping[str, Mapping[str, float]] | None) -> Mapping:
     if source is None:
         return {}
     thresholds = getattr(source, "thresholds", source)  # a Profile, else the mapping itself
@@ -861,7 +867,7 @@ def _given(source: Profile | Mapping[str, Mapping[str, float]] | None) -> Mappin
 
 
 def check_thresholds(
-    source: Profile | Mapping[str, Mapping[str, float]] | None, check: str
+    source: HasThresholds | Mapping[str, Mapping[str, float]] | None, check: str
 ) -> dict[str, float]:
     """The thresholds of ``check`` (or a shared table such as ``rollup``) in force: the
     registry's defaults overridden by ``source``, a :class:`~dwcp_diag.config.Profile` (its

@@ -29,13 +29,14 @@ from typing import Any
 
 import pandas as pd
 
-from dwcp_diag import __version__
 from dwcp_diag.config import Profile, load_profile
 from dwcp_diag.errors import DwcpDiagError
 from dwcp_diag.report import compare
 from dwcp_diag.report import notify as notifying
 from dwcp_diag.report import render as rendering
+from dwcp_diag.report.parameters import notebook_parameters
 from dwcp_diag.timewindow import TimeWindow
+from dwcp_diag.version import __version__
 
 log = logging.getLogger("dwcp_diag")
 
@@ -379,7 +380,7 @@ def build_jobs(
         # only the user's -p keys must exist; standard ones go to notebooks that declare them
         rendering.check_parameters(path, parameters)
         offered.update(convert(path, parameters))
-        declared = rendering.notebook_parameters(path)
+        declared = notebook_parameters(path)
         if record and "record" not in declared:
             raise DwcpDiagError(f"notebook {path.stem!r} cannot record (no 'record' parameter)")
         jobs.append(
@@ -491,7 +492,7 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     names = [name for name in args.notebooks.split(",") if name]
     jobs = []
     for name in names:
-        declared = rendering.notebook_parameters(rendering.resolve_notebook(name))
+        declared = notebook_parameters(rendering.resolve_notebook(name))
         extra = {"incident_id": incident} if "incident_id" in declared else {}
         jobs += build_jobs(args, [name], times, extra, out_dir, record=record)
     _output_dir(out_dir)

@@ -164,7 +164,7 @@ class AreaFindings:
 
         >>> s.findings.latency(window="7d").to_frame()["check"].unique().tolist()  # doctest: +SKIP
         """
-        from dwcp_diag.collect import collect_latency
+        from dwcp_diag.collect.latency import collect_latency
 
         return collect_latency(self.session, self._window(window, start, end), endpoints).findings
 
@@ -182,7 +182,7 @@ class AreaFindings:
 
         >>> s.findings.database(thresholds={"slow_query": {"mean_ms": 50}})  # doctest: +SKIP
         """
-        from dwcp_diag.collect import collect_database
+        from dwcp_diag.collect.database import collect_database
 
         chosen = self._window(window, start, end)
         return collect_database(self.session, chosen, thresholds).findings
@@ -198,7 +198,7 @@ class AreaFindings:
 
         >>> s.findings.memory(window="24h", namespaces="production")  # doctest: +SKIP
         """
-        from dwcp_diag.collect import collect_memory
+        from dwcp_diag.collect.memory import collect_memory
 
         chosen = self._window(window, start, end)
         return collect_memory(self.session, chosen, namespaces).findings
@@ -213,7 +213,7 @@ class AreaFindings:
 
         >>> s.findings.cost(window="7d")  # doctest: +SKIP
         """
-        from dwcp_diag.collect import collect_cost
+        from dwcp_diag.collect.cost import collect_cost
 
         return collect_cost(self.session, self._window(window, start, end)).findings
 
@@ -228,7 +228,7 @@ class AreaFindings:
 
         >>> s.findings.capacity(horizon_weeks=8)  # doctest: +SKIP
         """
-        from dwcp_diag.collect import collect_capacity
+        from dwcp_diag.collect.capacity import collect_capacity
 
         chosen = self._window(window, start, end)
         return collect_capacity(self.session, chosen, horizon_weeks).findings
@@ -246,7 +246,7 @@ class AreaFindings:
 
         >>> s.findings.incident("2026-11-12T14:00Z", "2026-11-12T14:45Z")  # doctest: +SKIP
         """
-        from dwcp_diag.collect import collect_incident
+        from dwcp_diag.collect.incident import collect_incident
 
         chosen = self.session.window(start=start, end=end)
         return collect_incident(self.session, chosen, margin, namespaces).findings

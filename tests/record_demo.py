@@ -17,7 +17,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dwcp_diag.collect import collect_cost, collect_memory
+from dwcp_diag.collect.cost import collect_cost
+from dwcp_diag.collect.memory import collect_memory
 from dwcp_diag.config import load_profile
 from dwcp_diag.demo import DEMO_END
 from dwcp_diag.session import DEMO_BUNDLE, Session

@@ -30,7 +30,7 @@ from dwcp_diag.analysis.database.maintenance import (
     vacuum_lag_findings,
     wraparound_findings,
 )
-from dwcp_diag.analysis.database.report import LOADER_CALLS, database_report
+from dwcp_diag.analysis.database.report import database_report
 from dwcp_diag.analysis.database.space import bloat_findings, space_tree
 from dwcp_diag.analysis.database.statements import (
     slow_query_basis,
@@ -1270,13 +1270,6 @@ def test_empty_figures_render():
     assert len(figures) == 6
     assert connections_figure(database_report({})["connection_series"]).data == ()
     assert [t.x for t in space_figure(space_tree(frame([], TABLES_SCHEMA))).data] == [(), ()]
-
-
-def test_loader_calls_name_real_loader_methods():
-    from dwcp_diag.sources.postgres.loader import PostgresLoader
-
-    for method, _ in LOADER_CALLS.values():
-        assert callable(getattr(PostgresLoader, method))
 
 
 DATABASE_MODULES = [

@@ -1,7 +1,8 @@
 """Database findings end to end against a real PostgreSQL (tests/fixtures/postgres.py), no mocks.
 
-Every frame comes from :class:`PostgresLoader` exactly as the database notebook loads it (the
-loop over ``LOADER_CALLS``), and :func:`database_report` turns them into findings. Checked:
+Every frame comes from :class:`PostgresLoader` exactly as the database notebook loads it
+(``collect.database.postgres_frames``), and :func:`database_report` turns them into findings.
+Checked:
 
 - the demo scenario (``pg_scenario``): each planted problem of ``truth()`` is found, on the
   right subject (truth names bare tables, findings schema-qualify them), and nothing else is;
@@ -29,9 +30,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from dwcp_diag.analysis.database.report import LOADER_CALLS, database_report
+from dwcp_diag.analysis.database.report import database_report
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK, Finding
-from dwcp_diag.collect import load_each
+from dwcp_diag.collect.database import postgres_frames
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
 from dwcp_diag.demo.postgres import setup_sql
@@ -73,8 +74,8 @@ def loader(dsn: str, **settings: Any) -> PostgresLoader:
 
 
 def load_frames(pg: PostgresLoader) -> dict[str, Any]:
-    """Every frame of LOADER_CALLS, a failed call's exception in its place (as the notebook)."""
-    return load_each(pg, LOADER_CALLS)
+    """Every frame of the database report, a failed call's exception in its place."""
+    return postgres_frames(pg)
 
 
 def report_for(dsn: str, thresholds: Any = None, **settings: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import pytest
 
 import dwcp_diag
 from dwcp_diag.analysis.incident import change_findings, change_points, consumer_lag_spike
-from dwcp_diag.collect import collect_incident
+from dwcp_diag.collect.incident import collect_incident
 from dwcp_diag.config import PrometheusSettings
 from dwcp_diag.sources.kubernetes import KubernetesLoader
 from dwcp_diag.sources.prometheus import PrometheusLoader

@@ -18,7 +18,9 @@ from pandas.testing import assert_frame_equal
 import dwcp_diag as dd
 from dwcp_diag.analysis.findings import Findings
 from dwcp_diag.cli import main
-from dwcp_diag.collect import AreaReport, collect_latency, collect_memory
+from dwcp_diag.collect.area import AreaReport
+from dwcp_diag.collect.latency import collect_latency
+from dwcp_diag.collect.memory import collect_memory
 from dwcp_diag.config import MetricNames, Profile, load_profile
 from dwcp_diag.demo.simulator import DEMO_END
 from dwcp_diag.errors import ReplayMissing, TimeWindowError

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from dwcp_diag.analysis.cost import mixture_quantile
-from dwcp_diag.collect import collect_cost, collect_memory
+from dwcp_diag.collect.cost import collect_cost
+from dwcp_diag.collect.memory import collect_memory
 from dwcp_diag.config import KubernetesSettings, Profile, PrometheusSettings
 from dwcp_diag.demo.simulator import DEMO_END
 from dwcp_diag.session import Session
@@ -142,12 +143,12 @@ def test_pushdown_survives_a_bundle_recorded_without_it(tmp_path):
 
 
 def test_split_windows_pool_exactly_but_for_quantiles(prometheus_server, monkeypatch):
-    import dwcp_diag.collect as collect
+    from dwcp_diag.collect import pushdown
 
     whole = collect_cost(
         _session(prometheus_server.url), _session(prometheus_server.url).window("7d")
     )
-    monkeypatch.setattr(collect, "SUBWINDOW_MAX_POINTS", 500)  # 7 days at 5 min: 5 sub-windows
+    monkeypatch.setattr(pushdown, "SUBWINDOW_MAX_POINTS", 500)  # 7 days at 5 min: 5 sub-windows
     s = _session(prometheus_server.url)
     split = collect_cost(s, s.window("7d"))
     assert sum("[149850s:300s]" in q for q in split.context["queries"].values()) > 0

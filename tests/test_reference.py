@@ -10,13 +10,14 @@ import pytest
 
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK
 from dwcp_diag.checks import CHECKS
+from dwcp_diag.report.parameters import notebook_parameters
 from dwcp_diag.report.reference import (
     checks_page,
     reference_page,
     with_readme_checks,
     write_reference_pages,
 )
-from dwcp_diag.report.render import available_notebooks, notebook_parameters, resolve_notebook
+from dwcp_diag.report.render import available_notebooks, resolve_notebook
 
 COMMITTED = Path(__file__).resolve().parents[1] / "notebooks" / "reference"
 

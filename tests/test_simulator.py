@@ -20,7 +20,10 @@ import pandas as pd
 import pytest
 
 from dwcp_diag.demo import DEMO_END, DEMO_SEED, Cluster, simulate
-from dwcp_diag.demo.simulator import HISTOGRAM_BOUNDS_S, MIB, histogram_quantile, parse_quantity
+from dwcp_diag.demo.kube import build_kube_objects
+from dwcp_diag.demo.openmetrics import write_cluster_openmetrics
+from dwcp_diag.demo.simulator import HISTOGRAM_BOUNDS_S, MIB, histogram_quantile
+from dwcp_diag.sources.quantity import parse_bytes, parse_cpu_cores
 
 SeriesIndex = dict[str, list[tuple[dict[str, str], np.ndarray, np.ndarray]]]
 COUNTERS = (
@@ -48,7 +51,7 @@ def series(cluster: Cluster) -> SeriesIndex:
 
 @pytest.fixture(scope="module")
 def kube(cluster: Cluster) -> dict[str, dict]:
-    return cluster.kube_objects()
+    return build_kube_objects(cluster)
 
 
 def only(series: SeriesIndex, name: str, **labels: str) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +71,7 @@ def unix_s(iso: str) -> int:
 
 def openmetrics_bytes(cluster: Cluster, directory: Path) -> bytes:
     path = directory / f"{cluster.seed}-{len(cluster.grid_s)}.om"
-    cluster.write_openmetrics(path)
+    write_cluster_openmetrics(cluster, path)
     return path.read_bytes()
 
 
@@ -82,7 +85,7 @@ def test_same_arguments_give_byte_identical_outputs(tmp_path: Path) -> None:
     assert openmetrics_bytes(first, tmp_path / "first") == openmetrics_bytes(
         second, tmp_path / "second"
     )
-    assert json.dumps(first.kube_objects()) == json.dumps(second.kube_objects())
+    assert json.dumps(build_kube_objects(first)) == json.dumps(build_kube_objects(second))
     assert first.postgres_setup_sql() == second.postgres_setup_sql()
     assert first.postgres_workload() == second.postgres_workload()
     assert json.dumps(first.truth) == json.dumps(second.truth)
@@ -92,7 +95,7 @@ def test_another_seed_gives_another_cluster(tmp_path: Path) -> None:
     default, other = simulate(days=2), simulate(seed=7, days=2)
     assert default.seed == DEMO_SEED
     assert openmetrics_bytes(default, tmp_path) != openmetrics_bytes(other, tmp_path)
-    assert json.dumps(default.kube_objects()) != json.dumps(other.kube_objects())
+    assert json.dumps(build_kube_objects(default)) != json.dumps(build_kube_objects(other))
     assert default.truth["memory_leak"]["subject"] != other.truth["memory_leak"]["subject"]
 
 
@@ -170,7 +173,7 @@ def test_histogram_buckets_are_cumulative_and_match_count(series: SeriesIndex) -
 def test_openmetrics_file_matches_iter_series(tmp_path: Path) -> None:
     one_day = simulate(days=1)
     path = tmp_path / "demo.om"
-    written = one_day.write_openmetrics(path)
+    written = write_cluster_openmetrics(one_day, path)
     lines = path.read_text().splitlines()
     assert lines[-1] == "# EOF"
     type_lines = [line.split() for line in lines if line.startswith("# TYPE ")]
@@ -202,7 +205,9 @@ def test_time_window_chunks_add_up_to_the_whole_file(tmp_path: Path) -> None:
     one_day = simulate(days=1)
     block_s = 7200
     chunk_samples = [
-        one_day.write_openmetrics(tmp_path / f"{start}.om", start=start, end=start + block_s)
+        write_cluster_openmetrics(
+            one_day, tmp_path / f"{start}.om", start=start, end=start + block_s
+        )
         for start in range(one_day.start_s, one_day.end_s + 1, block_s)
     ]
     assert sum(chunk_samples) == one_day.sample_count
@@ -435,7 +440,7 @@ def test_kube_lists_have_api_shapes(kube: dict[str, dict]) -> None:
         "spot",
     }
     for node in nodes:
-        assert parse_quantity(node["status"]["allocatable"]["cpu"]) <= parse_quantity(
+        assert parse_cpu_cores(node["status"]["allocatable"]["cpu"]) <= parse_cpu_cores(
             node["status"]["capacity"]["cpu"]
         )
 
@@ -468,8 +473,8 @@ def test_kube_pods_match_the_series(
         labels = {"namespace": namespace, "pod": name, "container": container["name"]}
         _, restarts = only(series, "kube_pod_container_status_restarts_total", **labels)
         assert status["restartCount"] == restarts[-1]
-        for resource in ("cpu", "memory"):
-            assert parse_quantity(container["resources"]["requests"][resource]) == request(
+        for resource, parse in (("cpu", parse_cpu_cores), ("memory", parse_bytes)):
+            assert parse(container["resources"]["requests"][resource]) == request(
                 series, resource, **labels
             )
     deployments = {d["metadata"]["name"]: d for d in kube["deployments"]["items"]}
@@ -523,7 +528,7 @@ def test_kube_volumes_match_the_truth(
     for volume in unused:
         pv = volumes[volume["persistentvolume"]]
         assert pv["status"]["phase"] == volume["phase"]
-        assert parse_quantity(pv["spec"]["capacity"]["storage"]) == volume["capacity_bytes"]
+        assert parse_bytes(pv["spec"]["capacity"]["storage"]) == volume["capacity_bytes"]
         claim = pv["spec"].get("claimRef")
         assert claim is None or (claim["namespace"], claim["name"]) not in claims_mounted
     for name in cluster.truth["unused_pv"]["mounted"]:
@@ -542,10 +547,10 @@ def test_pod_metrics_match_the_last_samples(series: SeriesIndex, kube: dict[str,
         usage = item["containers"][0]["usage"]
         pod = item["metadata"]["name"]
         _, memory = only(series, "container_memory_working_set_bytes", pod=pod)
-        assert parse_quantity(usage["memory"]) == memory[-1]
+        assert parse_bytes(usage["memory"]) == memory[-1]
         cores = cpu_rate_cores(series, pod=pod)[-1]
         if cores >= 0:  # not restarted within the last interval
-            assert parse_quantity(usage["cpu"]) == pytest.approx(cores, abs=5e-4)
+            assert parse_cpu_cores(usage["cpu"]) == pytest.approx(cores, abs=5e-4)
 
 
 # ---------------------------------------------------------------------------- PostgreSQL, promtool
@@ -582,7 +587,7 @@ def test_promtool_imports_the_openmetrics_file(tmp_path: Path) -> None:
     if not Path(promtool).exists():
         pytest.fail("promtool not found: apt-get install prometheus (it ships promtool)")
     one_day = simulate(days=1)
-    written = one_day.write_openmetrics(tmp_path / "demo.om")
+    written = write_cluster_openmetrics(one_day, tmp_path / "demo.om")
     result = subprocess.run(
         [promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", "demo.om", "blocks"],
         cwd=tmp_path,

@@ -19,12 +19,14 @@ import json
 import sys
 from pathlib import Path
 
+from dwcp_diag.demo.kube import build_kube_objects
+from dwcp_diag.demo.model import Cluster
+from dwcp_diag.demo.openmetrics import write_cluster_openmetrics
 from dwcp_diag.demo.simulator import (
     DEMO_DAYS,
     DEMO_END,
     DEMO_SCRAPE_INTERVAL_S,
     DEMO_SEED,
-    Cluster,
     simulate,
 )
 
@@ -59,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _write_kube(cluster: Cluster, directory: Path) -> str:
     directory.mkdir(parents=True, exist_ok=True)
-    lists = cluster.kube_objects()
+    lists = build_kube_objects(cluster)
     for key, body in lists.items():
         (directory / f"{key}.json").write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
     return f"wrote {len(lists)} lists to {directory}"
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed, end=args.end, days=args.days, scrape_interval_s=args.scrape_interval_s
     )
     if args.command == "openmetrics":
-        samples = cluster.write_openmetrics(args.path)
+        samples = write_cluster_openmetrics(cluster, args.path)
         print(f"wrote {samples} samples of {len(cluster.series)} series to {args.path}")
     elif args.command == "kube":
         print(_write_kube(cluster, args.directory))

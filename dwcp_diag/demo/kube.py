@@ -17,25 +17,19 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from dwcp_diag.demo.model import Cluster, Node, Pod, Revision, Series, Volume, Workload
 from dwcp_diag.demo.simulator import (
     CONTAINER_START_DELAY_S,
     ROLLOUT_READY_DELAY_S,
     ROLLOUT_STAGGER_S,
     WORKLOADS,
-    Cluster,
-    Node,
-    Pod,
-    Revision,
-    Series,
-    Volume,
-    Workload,
     canonical_quantity,
     iso_utc,
-    parse_quantity,
     stable_digest,
     stable_name_suffix,
     stable_uid,
 )
+from dwcp_diag.sources.quantity import parse_bytes, parse_quantity
 
 JsonObject = dict[str, Any]
 
@@ -67,7 +61,8 @@ _DEFAULT_TOLERATIONS = [
 
 
 def build_kube_objects(cluster: Cluster) -> dict[str, JsonObject]:
-    """All lists, keyed like ``"pods"``, ``"nodes"``, ..., ``"pod_metrics"``."""
+    """Kubernetes List objects as a real apiserver returns them, state as of the cluster's
+    ``end``: all lists, keyed like ``"pods"``, ``"nodes"``, ..., ``"pod_metrics"``."""
     return _KubeBuilder(cluster).build()
 
 
@@ -882,7 +877,7 @@ class _KubeBuilder:
             )
         if history.termination_reason == "OOMKilled":
             node = {"kind": "Node", "name": pod.node.name, "uid": pod.node.name}
-            memory_kb = int(parse_quantity(pod.workload.resources.memory_limit or "0") // 1024)
+            memory_kb = int(parse_bytes(pod.workload.resources.memory_limit or "0") // 1024)
             for number, oom_s in enumerate(terminations_s):
                 pid = 3000 + int.from_bytes(stable_digest(pod.uid, number, size=2), "big")
                 message = (

@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 import numpy as np
+import pandas as pd
 
-if TYPE_CHECKING:
-    from dwcp_diag.demo.simulator import Series
+from dwcp_diag.demo.model import Cluster, Series, unix_s
 
 _WRITE_BUFFER_BYTES = 1 << 22
 _EXACT_INTEGER_LIMIT = 2.0**53
@@ -111,3 +111,38 @@ def write_openmetrics(path: str | Path, series: Iterable[Series], grid_s: np.nda
     """Write an OpenMetrics file at ``path``; return the number of samples written."""
     with open(path, "w", encoding="utf-8", newline="\n", buffering=_WRITE_BUFFER_BYTES) as out:
         return write_openmetrics_text(out, series, grid_s)
+
+
+def write_cluster_openmetrics(
+    cluster: Cluster,
+    path: str | Path,
+    start: pd.Timestamp | str | int | None = None,
+    end: pd.Timestamp | str | int | None = None,
+) -> int:
+    """Write the cluster's series as OpenMetrics text (for promtool); return the sample count.
+
+    ``start``/``end`` (Unix seconds or times) keep only samples with start <= t < end.
+    promtool parses its whole input once per block it writes (2 hours by default): give
+    it ``tsdb create-blocks-from --max-block-duration=8760h openmetrics`` (a flag 2.42
+    accepts but does not list), or files of one 2-hour-aligned window each.
+
+    >>> from dwcp_diag.demo.simulator import simulate
+    >>> cluster = simulate(days=1)
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "demo.om")
+    >>> write_cluster_openmetrics(cluster, path, end=cluster.start_s + 7200) < cluster.sample_count
+    True
+    """
+    if start is None and end is None:
+        return write_openmetrics(path, cluster.series, cluster.grid_s)
+    grid_s = cluster.grid_s
+    first = 0 if start is None else int(np.searchsorted(grid_s, unix_s(start)))
+    stop = len(grid_s) if end is None else int(np.searchsorted(grid_s, unix_s(end)))
+    window = []
+    for one in cluster.series:
+        begin = max(first, one.first_index)
+        finish = min(stop, one.first_index + len(one.values))
+        if finish > begin:
+            values = one.values[begin - one.first_index : finish - one.first_index]
+            window.append(Series(one.family, one.kind, one.name, one.labels, begin - first, values))
+    return write_openmetrics(path, window, grid_s[first:stop])

@@ -18,20 +18,32 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from dwcp_diag.demo import postgres as demo_postgres
-from dwcp_diag.demo.openmetrics import write_openmetrics
+from dwcp_diag.demo.model import (
+    Cluster,
+    ContainerHistory,
+    Node,
+    Pod,
+    Resources,
+    Revision,
+    Rollout,
+    Series,
+    Usage,
+    Volume,
+    Workload,
+    unix_s,
+)
+from dwcp_diag.sources.quantity import parse_bytes, parse_cpu_cores, parse_quantity
 
 DEMO_END = pd.Timestamp("2026-11-16T00:00:00Z")
 DEMO_DAYS = 28
@@ -136,30 +148,6 @@ def iso_utc(seconds: float) -> str:
     return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_QUANTITY = re.compile(r"([+-]?(?:\d+\.?\d*|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE]?)")
-_QUANTITY_FACTOR = {
-    **{suffix: 1024.0**power for power, suffix in enumerate(("", "Ki", "Mi", "Gi", "Ti", "Pi"))},
-    **{"n": 1e-9, "u": 1e-6, "m": 1e-3, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15},
-    "E": 1e18,
-    "Ei": 1024.0**6,
-}
-
-
-def parse_quantity(text: str) -> float:
-    """A Kubernetes quantity as a number in base units (cores, bytes).
-
-    >>> parse_quantity("250m"), parse_quantity("1.5Gi") / GIB, parse_quantity("1e3")
-    (0.25, 1.5, 1000.0)
-    """
-    match = _QUANTITY.fullmatch(text.strip())
-    if match is None:
-        raise ValueError(f"not a Kubernetes quantity: {text!r}")
-    number, suffix = match.groups()
-    if suffix[:1] in ("e", "E") and len(suffix) > 1:
-        return float(number + suffix)
-    return float(number) * _QUANTITY_FACTOR[suffix]
-
-
 def canonical_quantity(value: float, binary: bool = False) -> str:
     """A quantity as the apiserver prints it back: the largest suffix with a whole mantissa.
 
@@ -180,215 +168,10 @@ def canonical_quantity(value: float, binary: bool = False) -> str:
     return f"{nano}n"
 
 
-def _unix_s(time: pd.Timestamp | str | float) -> int:
-    """Unix seconds of a time given as seconds, ISO string or Timestamp (naive = UTC)."""
-    if isinstance(time, int | float | np.integer):
-        return int(time)
-    stamp = pd.Timestamp(time)
-    return int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp())
-
-
 def _at(end_s: int, days_before_end: float, clock: str) -> int:
     """The time ``clock`` (HH:MM UTC) on the day that starts ``days_before_end`` before end."""
     hours, minutes = (int(part) for part in clock.split(":"))
     return int(end_s - days_before_end * DAY_S + hours * HOUR_S + minutes * 60)
-
-
-# ---------------------------------------------------------------------------- topology
-
-
-@dataclass(frozen=True)
-class Node:
-    """One worker node; quantities are spelled as the kubelet reports them."""
-
-    name: str
-    instance_type: str
-    zone: str
-    capacity_type: str  # karpenter.sh/capacity-type: on-demand | spot
-    internal_ip: str
-    created_s: int
-    capacity: dict[str, str]
-    allocatable: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Resources:
-    """Container requests and limits as quantity strings (``None``: not set)."""
-
-    cpu_request: str
-    memory_request: str
-    cpu_limit: str | None
-    memory_limit: str | None
-
-    def as_dict(self) -> dict[str, dict[str, str]]:
-        """The container's ``resources`` stanza; unset limits are left out.
-
-        >>> Resources("250m", "1G", None, "1536Mi").as_dict()
-        {'limits': {'memory': '1536Mi'}, 'requests': {'cpu': '250m', 'memory': '1G'}}
-        """
-        limits = {"cpu": self.cpu_limit, "memory": self.memory_limit}
-        stanza = {"requests": {"cpu": self.cpu_request, "memory": self.memory_request}}
-        present_limits = {name: value for name, value in limits.items() if value is not None}
-        return {**({"limits": present_limits} if present_limits else {}), **stanza}
-
-
-@dataclass(frozen=True)
-class Usage:
-    """How a workload's container uses CPU and memory (``load`` is 1.0 at the final peak)."""
-
-    cpu_base_cores: float
-    cpu_per_load_cores: float
-    memory_base_bytes: float
-    memory_daily_amplitude_bytes: float
-    memory_noise_bytes: float
-
-
-@dataclass(frozen=True)
-class Workload:
-    """A Deployment or StatefulSet with one container per pod."""
-
-    namespace: str
-    kind: str  # "Deployment" | "StatefulSet"
-    name: str
-    replicas: int
-    team: str
-    container: str
-    image: str  # repository without tag
-    tags: tuple[str, ...]  # one image tag per revision
-    resources: Resources
-    usage: Usage
-    node_slots: tuple[int, ...]  # node index per replica
-    created_days_before_end: float
-    claim_template: str | None = None  # StatefulSet volumeClaimTemplate name
-    volume_size: str | None = None
-    mount_path: str | None = None
-
-
-@dataclass(frozen=True)
-class Revision:
-    """One ReplicaSet (Deployment) or controller revision (StatefulSet) of a workload."""
-
-    workload: Workload
-    number: int  # deployment.kubernetes.io/revision, from 1
-    template_hash: str
-    created_s: int
-    tag: str
-
-    @property
-    def replicaset_name(self) -> str:
-        return f"{self.workload.name}-{self.template_hash}"
-
-
-@dataclass(frozen=True)
-class ContainerHistory:
-    """Runs of a pod's container: restarts are ``len(start_times_s) - 1``."""
-
-    start_times_s: np.ndarray
-    termination_times_s: np.ndarray  # one per finished run, ascending
-    termination_reason: str | None = None
-    exit_code: int | None = None
-    waiting_reason: str | None = None  # set when the container is not running at the end
-
-    def restarts_at(self, times_s: np.ndarray) -> np.ndarray:
-        """restartCount as kube-state-metrics reports it at each time.
-
-        >>> runs = ContainerHistory(np.array([100, 500]), np.array([490]))
-        >>> runs.restarts_at(np.array([50, 200, 600])).tolist()
-        [0, 0, 1]
-        """
-        return np.maximum(np.searchsorted(self.start_times_s, times_s, side="right") - 1, 0)
-
-
-@dataclass(frozen=True)
-class Pod:
-    """One pod over its lifetime (``deleted_s`` is ``None`` for pods alive at the end)."""
-
-    name: str
-    workload: Workload
-    revision: Revision
-    replica: int
-    node: Node
-    created_s: int
-    deleted_s: int | None
-    uid: str
-    ip: str
-    history: ContainerHistory
-
-    @property
-    def namespace(self) -> str:
-        return self.workload.namespace
-
-    @property
-    def owner_kind(self) -> str:
-        return "ReplicaSet" if self.workload.kind == "Deployment" else "StatefulSet"
-
-    @property
-    def owner_name(self) -> str:
-        if self.workload.kind == "Deployment":
-            return self.revision.replicaset_name
-        return self.workload.name
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The pod's metadata.labels."""
-        common = {"app": self.workload.name, "team": self.workload.team}
-        if self.workload.kind == "Deployment":
-            return {**common, "pod-template-hash": self.revision.template_hash}
-        return {
-            **common,
-            "apps.kubernetes.io/pod-index": str(self.replica),
-            "controller-revision-hash": f"{self.workload.name}-{self.revision.template_hash}",
-            "statefulset.kubernetes.io/pod-name": self.name,
-        }
-
-    @property
-    def claim_name(self) -> str | None:
-        if self.workload.claim_template is None:
-            return None
-        return f"{self.workload.claim_template}-{self.name}"
-
-
-@dataclass(frozen=True)
-class Volume:
-    """A PersistentVolume and, when bound, its claim."""
-
-    pv_name: str
-    capacity: str
-    storage_class: str
-    reclaim_policy: str
-    zone: str
-    phase: str  # "Bound" | "Available"
-    created_s: int
-    claim_namespace: str | None = None
-    claim_name: str | None = None
-    claim_uid: str | None = None
-    mounted_by: str | None = None  # pod name
-
-    @property
-    def capacity_bytes(self) -> float:
-        return parse_quantity(self.capacity)
-
-
-@dataclass(frozen=True)
-class Rollout:
-    """A Deployment rolling update from one ReplicaSet to the next."""
-
-    workload: Workload
-    time_s: int
-    old: Revision
-    new: Revision
-
-
-@dataclass(frozen=True)
-class Series:
-    """One Prometheus series: ``values[k]`` is at ``grid_s[first_index + k]``."""
-
-    family: str  # OpenMetrics family (counters without the ``_total`` suffix)
-    kind: str  # "counter" | "gauge" | "histogram"
-    name: str  # sample name, as Prometheus stores it
-    labels: dict[str, str]
-    first_index: int
-    values: np.ndarray
 
 
 _INSTANCE_TYPES = {
@@ -616,109 +399,6 @@ def traffic_rps(times_s: np.ndarray, end_s: int) -> np.ndarray:
     return PEAK_RPS_AT_END / (1.0 + DAILY_AMPLITUDE) * growth * daily * weekly
 
 
-# ---------------------------------------------------------------------------- the cluster
-
-
-@dataclass(eq=False)
-class Cluster:
-    """The simulated cluster: topology, histories, series and the truth about its problems."""
-
-    seed: int
-    start: pd.Timestamp
-    end: pd.Timestamp
-    scrape_interval_s: int
-    grid_s: np.ndarray  # int64 Unix seconds, ascending, from start to end
-    nodes: tuple[Node, ...]
-    revisions: tuple[Revision, ...]
-    rollouts: tuple[Rollout, ...]
-    pods: tuple[Pod, ...]  # every pod that exists at some time in [start, end]
-    volumes: tuple[Volume, ...]
-    series: list[Series] = field(default_factory=list)
-    truth: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def start_s(self) -> int:
-        return int(self.start.timestamp())
-
-    @property
-    def end_s(self) -> int:
-        return int(self.end.timestamp())
-
-    @property
-    def sample_count(self) -> int:
-        return sum(len(series.values) for series in self.series)
-
-    def pods_at_end(self) -> list[Pod]:
-        """Pods that exist at ``end`` (what ``kubectl get pods`` shows then).
-
-        >>> sorted({pod.workload.name for pod in simulate(days=1).pods_at_end()})[:2]
-        ['dwcp-api', 'dwcp-api-staging']
-        """
-        return [pod for pod in self.pods if pod.deleted_s is None]
-
-    def timestamps_of(self, series: Series) -> np.ndarray:
-        return self.grid_s[series.first_index : series.first_index + len(series.values)]
-
-    def iter_series(self) -> Iterator[tuple[str, dict[str, str], np.ndarray, np.ndarray]]:
-        """Yield ``(metric_name, labels, timestamps_s, values)`` per series, family by family.
-
-        >>> name, labels, ts, values = next(simulate(days=1).iter_series())
-        >>> name, len(ts) == len(values)
-        ('http_requests_total', True)
-        """
-        for series in self.series:
-            yield series.name, dict(series.labels), self.timestamps_of(series), series.values
-
-    def write_openmetrics(
-        self,
-        path: str | Path,
-        start: pd.Timestamp | str | int | None = None,
-        end: pd.Timestamp | str | int | None = None,
-    ) -> int:
-        """Write the series as OpenMetrics text (for promtool); return the sample count.
-
-        ``start``/``end`` (Unix seconds or times) keep only samples with start <= t < end.
-        promtool parses its whole input once per block it writes (2 hours by default): give
-        it ``tsdb create-blocks-from --max-block-duration=8760h openmetrics`` (a flag 2.42
-        accepts but does not list), or files of one 2-hour-aligned window each.
-
-        >>> cluster = simulate(days=1)
-        >>> import tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "demo.om")
-        >>> cluster.write_openmetrics(path, end=cluster.start_s + 7200) < cluster.sample_count
-        True
-        """
-        if start is None and end is None:
-            return write_openmetrics(path, self.series, self.grid_s)
-        first = 0 if start is None else int(np.searchsorted(self.grid_s, _unix_s(start)))
-        stop = len(self.grid_s) if end is None else int(np.searchsorted(self.grid_s, _unix_s(end)))
-        window = []
-        for one in self.series:
-            begin = max(first, one.first_index)
-            finish = min(stop, one.first_index + len(one.values))
-            if finish > begin:
-                values = one.values[begin - one.first_index : finish - one.first_index]
-                window.append(
-                    Series(one.family, one.kind, one.name, one.labels, begin - first, values)
-                )
-        return write_openmetrics(path, window, self.grid_s[first:stop])
-
-    def kube_objects(self) -> dict[str, dict]:
-        """Kubernetes List objects as a real apiserver returns them, state as of ``end``."""
-        # Imported here, not at the top: kube.py imports this module's model classes.
-        from dwcp_diag.demo.kube import build_kube_objects
-
-        return build_kube_objects(self)
-
-    def postgres_setup_sql(self) -> str:
-        """Plain SQL creating the database scenario (see :mod:`dwcp_diag.demo.postgres`)."""
-        return demo_postgres.setup_sql()
-
-    def postgres_workload(self) -> list[tuple[str, int]]:
-        """``(sql, repeat_count)`` statements that populate ``pg_stat_statements``."""
-        return demo_postgres.workload()
-
-
 def simulate(
     seed: int = DEMO_SEED,
     end: pd.Timestamp | str = DEMO_END,
@@ -733,7 +413,7 @@ def simulate(
     """
     if days <= 0 or scrape_interval_s <= 0:
         raise ValueError("days and scrape_interval_s must be positive")
-    end_s = _unix_s(end)
+    end_s = unix_s(end)
     end_ts = pd.Timestamp(end_s, unit="s", tz="UTC")
     start_s = int(end_s - days * DAY_S)
     sample_count = (end_s - start_s) // scrape_interval_s + 1
@@ -873,7 +553,7 @@ def _build_pods(
 
 def _oom_history(workload: Workload, first_start_s: int, end_s: int) -> ContainerHistory:
     """Memory grows from LEAK_BASE_MIB at LEAK_RATE_MIB_PER_H until the limit: OOMKilled, again."""
-    limit_bytes = parse_quantity(workload.resources.memory_limit or "0")
+    limit_bytes = parse_bytes(workload.resources.memory_limit or "0")
     fill_s = (limit_bytes / MIB - LEAK_BASE_MIB) / LEAK_RATE_MIB_PER_H * HOUR_S
     run_period_s = fill_s + OOM_RESTART_DELAY_S
     candidates = np.arange(int((end_s - first_start_s) // run_period_s) + 1)
@@ -1105,7 +785,7 @@ class _SeriesGenerator:
         run = np.maximum(np.searchsorted(history.start_times_s, times, side="right") - 1, 0)
         run_age_s = np.maximum(times - history.start_times_s[run], 0)
         if history.termination_reason == "OOMKilled":
-            limit_bytes = parse_quantity(pod.workload.resources.memory_limit or "0")
+            limit_bytes = parse_bytes(pod.workload.resources.memory_limit or "0")
             leaked = LEAK_BASE_MIB * MIB + LEAK_RATE_MIB_PER_H * MIB * run_age_s / HOUR_S
             memory = np.minimum(
                 leaked + 2 * MIB * rng.standard_normal(count), limit_bytes - PAGE_BYTES
@@ -1158,7 +838,9 @@ class _SeriesGenerator:
         for (family, resource, unit), quantity in quantities.items():
             if quantity is not None:  # kube-state-metrics has no series for an unset limit
                 resource_labels = {**labels, "resource": resource, "unit": unit}
-                self.add_constant(family, family, resource_labels, parse_quantity(quantity), span)
+                self.add_constant(
+                    family, family, resource_labels, float(parse_quantity(quantity)), span
+                )
         restarts = pod.history.restarts_at(self.grid_s[span]).astype(np.float64)
         self.add(
             "kube_pod_container_status_restarts", "counter",
@@ -1194,7 +876,7 @@ class _SeriesGenerator:
                 for resource, unit in (("cpu", "core"), ("memory", "byte"), ("pods", "integer")):
                     labels = {"node": node.name, "resource": resource, "unit": unit}
                     self.add_constant(
-                        family, family, labels, parse_quantity(quantities[resource]), whole
+                        family, family, labels, float(parse_quantity(quantities[resource])), whole
                     )
 
     def _volumes(self) -> None:
@@ -1359,7 +1041,7 @@ def _build_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any
     def usage_of(pods: list[Pod], statistic: str) -> float:
         return round(max(getattr(generator.usage[pod.name], statistic) for pod in pods), 4)
 
-    limit_bytes = parse_quantity(leaking.workload.resources.memory_limit or "0")
+    limit_bytes = parse_bytes(leaking.workload.resources.memory_limit or "0")
     fill_h = (limit_bytes / MIB - LEAK_BASE_MIB) / LEAK_RATE_MIB_PER_H
     oom_times = _times_in_window(leaking.history.termination_times_s, cluster)
     leak_subject = _container_subject(leaking)
@@ -1422,9 +1104,9 @@ def _build_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any
                     "pods": [pod.name for pod in staging],
                     "idle": True,
                     "resources": ["cpu", "memory"],
-                    "cpu_request_cores": parse_quantity(staging[0].workload.resources.cpu_request),
+                    "cpu_request_cores": parse_cpu_cores(staging[0].workload.resources.cpu_request),
                     "memory_request_bytes": int(
-                        parse_quantity(staging[0].workload.resources.memory_request)
+                        parse_bytes(staging[0].workload.resources.memory_request)
                     ),
                     "cpu_usage_mean_cores": usage_of(staging, "cpu_mean_cores"),
                     "memory_usage_mean_bytes": round(usage_of(staging, "memory_mean_bytes")),
@@ -1436,7 +1118,7 @@ def _build_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any
                     "pods": [pod.name for pod in api],
                     "idle": False,
                     "resources": ["cpu"],
-                    "cpu_request_cores": parse_quantity(api[0].workload.resources.cpu_request),
+                    "cpu_request_cores": parse_cpu_cores(api[0].workload.resources.cpu_request),
                     "cpu_usage_p95_cores": usage_of(api, "cpu_p95_cores"),
                 },
             ],
@@ -1446,7 +1128,7 @@ def _build_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any
             "subject": {"namespace": "data", "workload": "redis", "container": "redis"},
             "pods": [pod.name for pod in redis],
             "resource": "cpu",
-            "cpu_request_cores": parse_quantity(redis[0].workload.resources.cpu_request),
+            "cpu_request_cores": parse_cpu_cores(redis[0].workload.resources.cpu_request),
             "cpu_usage_mean_cores": usage_of(redis, "cpu_mean_cores"),
             # Not planted as such: the leak takes its pod's memory far above its request.
             "incidental": [{**leak_subject, "resource": "memory", "cause": "memory_leak"}],
@@ -1634,7 +1316,7 @@ def fleet_series(
     """
     if containers < 1 or days <= 0 or scrape_interval_s <= 0:
         raise ValueError("containers, days and scrape_interval_s must be positive")
-    end_s = _unix_s(end)
+    end_s = unix_s(end)
     grid_s = np.arange(end_s - int(days * DAY_S), end_s + 1, scrape_interval_s, dtype=np.int64)
     rng = stable_rng(seed, "fleet", containers)
     index = np.arange(containers)

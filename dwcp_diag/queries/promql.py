@@ -527,3 +527,98 @@ TEMPLATES: dict[str, Callable[[MetricNames], str]] = {
     "node_allocatable": node_allocatable,
     "pod_owner": pod_owner,
 }
+
+
+# ------------------------------------------------------- collect: push-down and incident panels
+
+SPEC_REPLICAS = "kube_deployment_spec_replicas"  # kube-state-metrics; not a MetricNames field
+_MIB_PER_BYTE = 1 / 2**20
+
+
+def series_count(inner: str) -> str:
+    """How many series ``inner`` has at one evaluation time.
+
+    >>> series_count('up{job="api"}')
+    'count(up{job="api"})'
+    """
+    return f"count({inner})"
+
+
+def last_over_window(query: str, range_s: float, step_s: float) -> str:
+    """Each series' last value in the window ending at the evaluation time (push-down).
+
+    >>> last_over_window("kube_pod_owner", 3600, 300)
+    'last_over_time((kube_pod_owner)[3750s:300s])'
+    """
+    return f"last_over_time(({query}){subquery_range(range_s, step_s)})"
+
+
+def with_matcher(selector: str, matcher: str) -> str:
+    """``selector`` narrowed by one more label ``matcher`` (first in its braces).
+
+    >>> with_matcher('kube_pod_container_status_restarts_total{namespace="a"}', 'pod="p"')
+    'kube_pod_container_status_restarts_total{pod="p",namespace="a"}'
+    >>> with_matcher("kube_pod_container_status_restarts_total", 'pod="p"')
+    'kube_pod_container_status_restarts_total{pod="p"}'
+    """
+    if "{" in selector:
+        return selector.replace("{", "{" + matcher + ",", 1)
+    return f"{selector}{{{matcher}}}"
+
+
+def memory_growth_screen(
+    inner: str, range_s: float, step_s: float, coarse_step_s: float
+) -> dict[str, str]:
+    """The leak screen's three statistics per container of the working set ``inner``: its
+    slope (MiB/h, at the coarse step), its day-over-day growth (MiB/h) and its largest fall
+    (the ratio of a sample to the one a step before it).
+
+    >>> screen = memory_growth_screen("ws", 86400, 300, 1800)
+    >>> print(screen["slope_mib_per_h"])
+    max by (namespace, pod, container) (deriv(ws[87300s:1800s])) * 0.0034332275390625
+    """
+    slope = over_window("deriv", inner, range_s, coarse_step_s)
+    growth = day_over_day_growth(inner, range_s, coarse_step_s)
+    return {
+        "slope_mib_per_h": f"{slope} * {3600 * _MIB_PER_BYTE!r}",
+        "day_over_day_mib_per_h": f"{growth} * {_MIB_PER_BYTE!r}",
+        "drop_ratio": sample_drop_ratio(inner, range_s, step_s),
+    }
+
+
+def pod_restarts(m: MetricNames, namespaces: str | Iterable[str] | None = None) -> str:
+    """Container restart counters summed per pod: the incident timeline's restarts panel.
+
+    >>> pod_restarts(MetricNames(), "production")
+    'sum by (namespace, pod) (kube_pod_container_status_restarts_total{namespace="production"})'
+    """
+    return _sum(("namespace", "pod"), container_restarts(m, namespaces))
+
+
+def pod_oom_killed(m: MetricNames, namespaces: str | Iterable[str] | None = None) -> str:
+    """1 per pod while one of its containers' last termination was an OOM kill.
+
+    >>> pod_oom_killed(MetricNames())
+    'max by (namespace, pod) (kube_pod_container_status_last_terminated_reason{reason="OOMKilled"})'
+    """
+    return f"max{_by(('namespace', 'pod'))}({last_terminated_reason(m, 'OOMKilled', namespaces)})"
+
+
+def pod_memory_working_set(m: MetricNames, namespaces: str | Iterable[str] | None = None) -> str:
+    """Working-set bytes summed per pod (its containers, without pause and cgroup series).
+
+    >>> pod_memory_working_set(MetricNames()).split(" (container")[0]
+    'sum by (namespace, pod)'
+    """
+    return _sum(("namespace", "pod"), container_memory_working_set(m, namespaces))
+
+
+def deployment_spec_replicas(namespaces: str | Iterable[str] | None = None) -> str:
+    """Each Deployment's desired replicas: its steps are scale events.
+
+    >>> deployment_spec_replicas("production")
+    'max by (namespace, deployment) (kube_deployment_spec_replicas{namespace="production"})'
+    """
+    selector = None if namespaces is None else {"namespace": namespaces}
+    spec = series_selector(SPEC_REPLICAS, selector=selector)
+    return f"max{_by(('namespace', 'deployment'))}({spec})"

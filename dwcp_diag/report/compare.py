@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.report.parameters import notebook_parameters
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
 log = logging.getLogger("dwcp_diag.compare")
@@ -173,8 +174,6 @@ def attach_history(jobs: Sequence[Any], history: Sequence[Path]) -> list[Any]:
     Each job gets ``compare_dir`` (the findings diff happens in the renderer) and, when its
     notebook declares a ``history`` parameter, the folders' paths for its trend charts.
     """
-    from dwcp_diag.report.render import notebook_parameters
-
     if not history:
         return list(jobs)
     folders = [str(Path(p).resolve()) for p in history]

@@ -294,10 +294,19 @@ def _example_text(name: str, kind: str, value: Any, help_text: str) -> str:
     )
 
 
+def notebook_parameters(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parameters a notebook declares in its cell tagged ``parameters`` (papermill's
+    reading: ``default``, ``help``, ``inferred_type_name`` per name)."""
+    import papermill
+
+    try:
+        return dict(papermill.inspect_notebook(str(path)))
+    except Exception as exc:  # not JSON, not a notebook: name the file, no traceback
+        raise ParameterError(f"{path} is not a readable notebook: {exc}") from None
+
+
 def notebook_parameter_types(path: str | os.PathLike[str]) -> dict[str, ParameterType]:
     """Every parameter a notebook declares, with its type."""
-    from dwcp_diag.report.render import notebook_parameters
-
     return {
         name: parameter_type(
             name,

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from dwcp_diag import __version__
 from dwcp_diag.errors import DwcpDiagError
 from dwcp_diag.sources.snapshot import atomic_write_bytes
+from dwcp_diag.version import __version__
 
 DEFAULT_NOTEBOOKS = ("incident", "latency", "database", "memory")
 _INCIDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")

@@ -26,7 +26,8 @@ from pathlib import Path
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK, impact_rank
 from dwcp_diag.checks import CHECKS, SETTINGS_TABLES, check_thresholds, threshold_tables
 from dwcp_diag.config import Profile
-from dwcp_diag.report.render import available_notebooks, notebook_parameters, resolve_notebook
+from dwcp_diag.report.parameters import notebook_parameters
+from dwcp_diag.report.render import available_notebooks, resolve_notebook
 from dwcp_diag.units import human_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +82,7 @@ def reference_page(name: str) -> str:
     if name in INTERACTIVE:
         window, facade = INTERACTIVE[name]
         lines += ["In a notebook (`import dwcp_diag as dd; s = dd.session(...)`):", "", "```python"]
-        lines += [f"from dwcp_diag.collect import collect_{name}", ""]
+        lines += [f"from dwcp_diag.collect.{name} import collect_{name}", ""]
         lines += [f"{facade}  # the findings, as a table", f"w = {window}"]
         lines += [f"{name} = collect_{name}(s, w)  # frames, report tables, findings", "```", ""]
     lines += ["## Parameters", "", "| parameter | default | meaning |", "|---|---|---|"]

@@ -30,7 +30,6 @@ from typing import Any
 
 import nbformat
 
-from dwcp_diag import __version__
 from dwcp_diag.analysis.findings import (
     FINDINGS_MIMETYPE,
     SEVERITY_RANK,
@@ -42,7 +41,9 @@ from dwcp_diag.analysis.findings import (
 from dwcp_diag.errors import DwcpDiagError
 from dwcp_diag.report import compare
 from dwcp_diag.report.figures import embed_figures, plotly_script
+from dwcp_diag.report.parameters import notebook_parameters
 from dwcp_diag.sources.snapshot import atomic_write_bytes
+from dwcp_diag.version import __version__
 
 log = logging.getLogger("dwcp_diag.render")
 
@@ -97,16 +98,6 @@ def resolve_notebook(name: str) -> Path:
         known = ", ".join(available_notebooks()) or "none"
         raise RenderError(f"unknown notebook {name!r}; available: {known}")
     return path
-
-
-def notebook_parameters(path: Path) -> dict[str, Any]:
-    """The parameters a notebook declares in its cell tagged ``parameters``."""
-    import papermill
-
-    try:
-        return dict(papermill.inspect_notebook(str(path)))
-    except Exception as exc:  # not JSON, not a notebook: name the file, no traceback
-        raise RenderError(f"{path} is not a readable notebook: {exc}") from None
 
 
 def check_parameters(path: Path, parameters: Mapping[str, Any]) -> None:

@@ -41,7 +41,6 @@ DECIMAL_SI = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12,
 _INT32 = 2**31
 _NUMBER = re.compile(r"([+-]?)([0-9]+\.?[0-9]*|\.[0-9]+)")
 _EXPONENT = re.compile(r"[eE]([+-]?[0-9]+)")
-_BYTE_SUFFIXES = ("Ei", "Pi", "Ti", "Gi", "Mi", "Ki")
 
 
 class QuantityError(DwcpDiagError, ValueError):
@@ -96,38 +95,6 @@ def parse_bytes(value: str | int | float, context: str | None = None) -> float:
     (1024.0, 500000000.0, 128974848.0)
     """
     return _as_float(value, context)
-
-
-def format_cpu_cores(cores: float) -> str:
-    """Cores as a CPU quantity in whole millicores, rounded up (requests are a floor).
-
-    >>> format_cpu_cores(0.25), format_cpu_cores(2), format_cpu_cores(0.0001)
-    ('250m', '2', '1m')
-    """
-    millis = math.ceil(Decimal(repr(float(cores))) * 1000)
-    return str(millis // 1000) if millis % 1000 == 0 else f"{millis}m"
-
-
-def format_bytes(count: float) -> str:
-    """Bytes as a quantity with the largest binary suffix that keeps it whole (rounded up to Ki
-    when the count is not a whole number of bytes or kibibytes).
-
-    >>> format_bytes(134217728), format_bytes(3072), format_bytes(1000), format_bytes(0)
-    ('128Mi', '3Ki', '1000', '0')
-    """
-    exact = Decimal(count) if isinstance(count, int) else Decimal(repr(float(count)))
-    whole = int(exact)
-    if whole != exact:
-        return _with_binary_suffix(math.ceil(exact / 1024) * 1024)
-    return _with_binary_suffix(whole)
-
-
-def _with_binary_suffix(whole: int) -> str:
-    for suffix in _BYTE_SUFFIXES:
-        unit = 1 << BINARY_SI[suffix]
-        if whole and whole % unit == 0:
-            return f"{whole // unit}{suffix}"
-    return str(whole)
 
 
 def _as_float(value: str | int | float, context: str | None) -> float:

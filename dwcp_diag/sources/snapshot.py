@@ -109,7 +109,7 @@ class Recorder:
         profile: str = "default",
         writer: str = "session",
     ) -> None:
-        from dwcp_diag import __version__
+        from dwcp_diag.version import __version__
 
         self.directory = Path(directory)
         self._lock = threading.Lock()

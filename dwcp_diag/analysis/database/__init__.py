@@ -32,7 +32,7 @@ module                    checks (function)                loader frame(s)
                           (:func:`cache_hit_findings`),
                           stats_unavailable                availability (+ errors)
                           (:func:`stats_unavailable_findings`)
-:mod:`.report`            all of them:                     every frame of ``LOADER_CALLS``
+:mod:`.report`            all of them:                     every frame of ``postgres_frames``
                           :func:`database_report`
 ========================= ================================ ==================================
 

@@ -1,5 +1,6 @@
 """The database report: every check of :mod:`dwcp_diag.analysis.database` on one dict of
-the loader's frames (:func:`database_report`), keyed as in :data:`LOADER_CALLS`.
+the loader's frames (:func:`database_report`), keyed as
+:func:`dwcp_diag.collect.database.postgres_frames` loads them.
 """
 
 from __future__ import annotations
@@ -73,25 +74,6 @@ from dwcp_diag.sources.postgres.schemas import (
     WRAPAROUND_SCHEMA,
 )
 
-LOADER_CALLS: dict[str, tuple[str, dict[str, Any]]] = {
-    "server": ("server", {}),
-    "settings": ("settings", {}),
-    "availability": ("availability", {}),
-    "slow_queries": ("slow_queries", {"limit": None}),
-    "activity": ("activity", {}),
-    "tables": ("tables", {}),
-    "indexes": ("indexes", {}),
-    "duplicate_indexes": ("duplicate_indexes", {}),
-    "bloat": ("bloat", {}),
-    "wraparound": ("wraparound", {}),
-    "sequences": ("sequences", {}),
-    "cache_hit": ("cache_hit", {}),
-}
-"""Frame key -> (PostgresLoader method, keyword arguments) for :func:`database_report`.
-Besides these: ``slow_queries_before`` (an earlier ``slow_queries(limit=None)`` capture: the
-window's start), ``pg_activity_count`` and ``pg_max_connections`` (Prometheus frames of
-postgres_exporter's ``pg_stat_activity_count`` and ``pg_settings_max_connections``)."""
-
 _SCHEMAS = {
     "server": SERVER_SCHEMA,
     "settings": SETTINGS_SCHEMA,
@@ -128,7 +110,7 @@ def database_report(
 ) -> dict[str, Any]:
     """Everything the database notebook shows, in one call: tables and ``findings``.
 
-    ``frames`` maps the keys of :data:`LOADER_CALLS` (plus ``slow_queries_before``,
+    ``frames`` maps the keys of ``collect.database.postgres_frames`` (plus ``slow_queries_before``,
     ``pg_activity_count``, ``pg_max_connections``) to frames; a key may hold the exception its
     loader call raised instead (a :class:`StatsUnavailable` becomes a ``stats_unavailable``
     finding, a :class:`SourceUnavailable` a ``source_unavailable`` one), and missing keys are
@@ -145,12 +127,7 @@ def database_report(
 
     A notebook cell (``pg`` a :class:`PostgresLoader`, ``profile`` the run's profile)::
 
-        frames = {}
-        for key, (method, kwargs) in LOADER_CALLS.items():
-            try:
-                frames[key] = getattr(pg, method)(**kwargs)
-            except DwcpDiagError as exc:  # reported as a finding, the notebook goes on
-                frames[key] = exc
+        frames = postgres_frames(pg)  # dwcp_diag.collect.database: errors kept as values
         report = database_report(frames, profile)
         report["findings"].publish()
 
