@@ -44,6 +44,8 @@ INSTALL_HINT = "apt-get install postgresql postgresql-contrib"
 SUPERUSER = "postgres"
 RUN_AS_WHEN_ROOT = "postgres"
 EXTENSIONS = ("pg_stat_statements", "pgstattuple")
+# Where Debian installs each major version's server binaries (<root>/15/bin/initdb, ...).
+DEBIAN_PG_ROOT = Path("/usr/lib/postgresql")
 
 SERVER_SETTINGS: dict[str, str] = {
     "listen_addresses": "'127.0.0.1'",
@@ -78,7 +80,7 @@ def find_bindir() -> Path:
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
     debian = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin"),
+        DEBIAN_PG_ROOT.glob("*/bin"),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
         reverse=True,
     )
@@ -137,15 +139,19 @@ class PostgresServer:
     # -- lifecycle -------------------------------------------------------------------------
     @classmethod
     def create(
-        cls, settings: dict[str, str] | None = None, bindir: Path | None = None
+        cls,
+        settings: dict[str, str] | None = None,
+        bindir: Path | None = None,
+        base_dir: Path | None = None,
     ) -> PostgresServer:
-        """initdb a new cluster (``bindir``'s binaries, else the system's) into a temporary
-        directory and start it."""
-        bindir = bindir or find_bindir()
-        sharedir = bindir.parent.parent.parent.parent / "share" / "postgresql"
-        _check_contrib(bindir, sharedir)
+        """initdb a new cluster (``bindir``'s binaries, else the system's) into ``base_dir``
+        (created; a temporary directory by default) and start it."""
+        bindir = check_installed(bindir)
         run_as = _run_as_user()
-        base_dir = Path(tempfile.mkdtemp(prefix="dwcp-pg-"))
+        if base_dir is None:
+            base_dir = Path(tempfile.mkdtemp(prefix="dwcp-pg-"))
+        else:
+            base_dir.mkdir(parents=True, exist_ok=True)
         server = cls(bindir, base_dir, run_as)
         began = time.monotonic()
         try:
@@ -288,6 +294,15 @@ class PostgresServer:
         for granted in grants:
             self.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(granted), role))
         return self.dsn(name, password, dbname)
+
+
+def check_installed(bindir: Path | None = None) -> Path:
+    """The server binaries' directory (``bindir``, else the system's), once the contrib
+    extensions are known to be there; else :class:`PostgresNotInstalled` with the install
+    command."""
+    bindir = bindir or find_bindir()
+    _check_contrib(bindir, bindir.parent.parent.parent.parent / "share" / "postgresql")
+    return bindir
 
 
 def _check_contrib(bindir: Path, sharedir_guess: Path) -> None:

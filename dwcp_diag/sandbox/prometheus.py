@@ -69,9 +69,13 @@ class ServerError(RuntimeError):
     """A server could not be prepared (missing binary, failed start, failed import)."""
 
 
+# Searched after $PATH (Debian's packages install there).
+SYSTEM_BIN = Path("/usr/bin")
+
+
 def require_binary(name: str, package: str) -> str:
     """The path of executable ``name``, or a ServerError saying which package provides it."""
-    path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+    path = shutil.which(name) or (str(SYSTEM_BIN / name) if (SYSTEM_BIN / name).exists() else None)
     if path is None:
         raise ServerError(f"{name} is not installed: apt-get install {package}")
     return path
@@ -253,6 +257,17 @@ class _Server:
         self._wait_ready()
         self.started_s = time.perf_counter() - began
         return self
+
+    def detach(self) -> int:
+        """Leave the process running after this Python process exits (the sandbox's servers
+        outlive ``dwcp-diag sandbox up``); returns its PID, which leads its process group."""
+        if self.process is None:
+            raise ServerError(f"{self.name} is not running")
+        pid = self.process.pid
+        atexit.unregister(self.stop)
+        self.process.returncode = 0  # no "still running" warning when the Popen is collected
+        self.process = None
+        return pid
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S
