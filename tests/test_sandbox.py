@@ -1,6 +1,6 @@
 """``dwcp-diag sandbox up|down|status`` end to end: real servers started by the command (in a
 child process, as a user runs it), read through the ``sandbox`` profile it writes, stopped by
-``down``; a crashed server; missing Debian packages."""
+``down``; a crashed server; missing Debian packages; the profile block in a user's config."""
 
 from __future__ import annotations
 
@@ -24,8 +24,6 @@ from dwcp_diag.config import load_profile
 from dwcp_diag.demo import DEMO_END
 from dwcp_diag.sandbox import postgres, prometheus, stack
 from dwcp_diag.session import Session
-
-pytestmark = pytest.mark.server
 
 
 def sandbox(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -65,6 +63,7 @@ def port_open(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.server
 def test_up_serves_every_source_through_the_profile_and_down_leaves_nothing(sandbox_env):
     state = Path(sandbox_env["DWCP_SANDBOX_DIR"])
     config = Path(sandbox_env["XDG_CONFIG_HOME"]) / "dwcp-diag" / "config.toml"
@@ -100,6 +99,8 @@ def test_up_serves_every_source_through_the_profile_and_down_leaves_nothing(sand
 
     status = sandbox(sandbox_env, "status")
     assert status.returncode == 0
+    lab_line = stack.describe_for_lab({"DWCP_SANDBOX_DIR": str(state)})
+    assert "sandbox up: Session(profile='sandbox')" in lab_line
     for component in components:
         assert f"pid {component.pid}" in status.stdout and component.url in status.stdout
         assert component.started_at in status.stdout
@@ -112,9 +113,11 @@ def test_up_serves_every_source_through_the_profile_and_down_leaves_nothing(sand
     assert not any(port_open(c.port) for c in components)
     assert not state.exists()
     assert "profiles.sandbox" not in config.read_text()
+    assert "dwcp-diag sandbox up" in stack.describe_for_lab({"DWCP_SANDBOX_DIR": str(state)})
     assert sandbox(sandbox_env, "status").returncode == 1
 
 
+@pytest.mark.server
 def test_a_killed_server_is_reported_and_down_still_cleans_up(sandbox_env):
     state = Path(sandbox_env["DWCP_SANDBOX_DIR"])
     assert sandbox(sandbox_env, "up").returncode == 0
@@ -140,6 +143,7 @@ def test_a_killed_server_is_reported_and_down_still_cleans_up(sandbox_env):
     assert not state.exists()
 
 
+@pytest.mark.server
 @pytest.mark.parametrize(
     ("present", "named", "not_named"),
     [
@@ -172,3 +176,40 @@ def test_a_missing_debian_package_is_one_line_with_the_install_command(
     for text in not_named:
         assert text not in err
     assert not (tmp_path / "state").exists() and not (tmp_path / "config").exists()
+
+
+USER_CONFIG = """# my settings
+default_profile = "prod"
+
+[profiles.prod.prometheus]
+url = "https://prometheus.prod.example:9090"
+"""
+
+
+def fake_components() -> list[stack.Component]:
+    return [stack.Component("prometheus", 1, "http://127.0.0.1:9", "2026-12-04T18:00:00Z", 0.0)]
+
+
+def test_the_profile_block_joins_a_users_config_and_leaves_it_as_it_was(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(USER_CONFIG)
+    config.chmod(0o644)
+    stack.write_profile(config, tmp_path / "state", fake_components())
+    stack.write_profile(config, tmp_path / "state", fake_components())  # a second up replaces
+    assert config.read_text().count(stack.BEGIN_MARKER) == 1
+    assert stat.S_IMODE(config.stat().st_mode) == 0o644
+    sandbox_profile = load_profile("sandbox", path=config, environ={})
+    assert sandbox_profile.prometheus.url == "http://127.0.0.1:9"
+    assert sandbox_profile.postgres.dsn.reference.endswith("postgres.dsn")
+    assert load_profile(None, path=config, environ={}).name == "prod"
+    assert stack.remove_profile(config)
+    assert config.read_text() == USER_CONFIG
+
+
+def test_a_sandbox_profile_the_user_wrote_is_not_overwritten(tmp_path):
+    config = tmp_path / "config.toml"
+    mine = USER_CONFIG + '[profiles.sandbox.prometheus]\nurl = "http://mine:9090"\n'
+    config.write_text(mine)
+    with pytest.raises(stack.SandboxError, match="already defines a profile 'sandbox'"):
+        stack.write_profile(config, tmp_path / "state", fake_components())
+    assert config.read_text() == mine

@@ -187,9 +187,9 @@ def stop_component(component: Component, grace_s: float = STOP_GRACE_S) -> bool:
     fast shutdown), SIGKILL to what is left after ``grace_s``. Returns False when its leader
     was no longer running.
 
-    What is left of a leader killed with -9 is stopped too: its group's members, and
-    processes working in its directories (PostgreSQL's backends each lead a group of their
-    own, and work in the data directory). The group id is used only while the leader is the
+    What is left of a leader killed with -9 is stopped too: its group's members, and its
+    program's processes working in its directories (PostgreSQL's backends each lead a group
+    of their own, and work in the data directory). The group id is used only while the leader is the
     process that was started, or while no process holds its PID (the kernel reuses no PID
     still naming a group).
     """
@@ -209,8 +209,9 @@ def stop_component(component: Component, grace_s: float = STOP_GRACE_S) -> bool:
 
 
 def component_processes(component: Component) -> list[psutil.Process]:
-    """The processes of ``component``: its leader's group and children, and processes whose
-    working directory is inside its ``cleanup_dirs``."""
+    """The processes of ``component``: its leader's group and children, and the processes of
+    its program (``postgres``) whose working directory is inside its ``cleanup_dirs`` (a
+    shell that happens to be there is not one of them)."""
     roots = [Path(d).resolve() for d in component.cleanup_dirs]
     found = []
     for process in psutil.process_iter():
@@ -218,7 +219,9 @@ def component_processes(component: Component) -> list[psutil.Process]:
             if process.pid == component.pid and not component.running():
                 continue
             if os.getpgid(process.pid) == component.pid or (
-                roots and any(Path(process.cwd()).is_relative_to(root) for root in roots)
+                roots
+                and process.name() == component.name
+                and any(Path(process.cwd()).is_relative_to(root) for root in roots)
             ):
                 found.append(process)
     if component.running():
