@@ -13,7 +13,9 @@ Exit status of ``render``, ``demo``, ``due`` and ``postmortem`` (:data:`EXIT_STA
 0 every report rendered and every source it needed answered; 1 at least one report failed;
 3 every report rendered, but a source was unavailable or a ``no_data`` finding fired; 2 bad
 usage, refused before anything ran. ``check``: 0 every configured source answered, 1 not,
-2 none configured. Errors are one line; ``-v`` adds the traceback.
+2 none configured. ``sandbox status``: 0 every process runs, 1 not up or one is gone;
+``sandbox up``: 2 when it cannot start (missing package, partly down). Errors are one line;
+``-v`` adds the traceback.
 """
 
 from __future__ import annotations
