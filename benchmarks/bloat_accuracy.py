@@ -1,6 +1,6 @@
 """Benchmark: how far each bloat method is from exact pgstattuple, with and without pg_stats.
 
-Starts a throwaway PostgreSQL (tests/fixtures/postgres.py) and plants tables at about 0, 20,
+Starts a throwaway PostgreSQL (dwcp_diag/sandbox/postgres.py) and plants tables at about 0, 20,
 45 and 65 % dead space with autovacuum off (tests/fixtures/bloat.py: an UPDATE of a quarter
 of the rows, a DELETE of 45 %, two UPDATEs of every row), plus the case the counters cannot
 see: the 45 % DELETE followed by a VACUUM (the dead rows are now free space inside the file,
@@ -94,9 +94,9 @@ def main() -> int:
 
     from dwcp_diag.config import PostgresSettings
     from dwcp_diag.credentials import Secret
+    from dwcp_diag.sandbox.postgres import PostgresServer
     from dwcp_diag.sources.postgres.loader import PostgresLoader
     from tests.fixtures.bloat import exact_bloat_ratios, plant_bloat_tables, plant_table
-    from tests.fixtures.postgres import PostgresServer
 
     server = PostgresServer.create()
     try:

@@ -67,8 +67,8 @@ def main() -> int:
         print(json.dumps(result))
         return 0
 
-    from tests.kubeapi_objects import scaled_objects
-    from tests.kubeapi_server import KubeApiStandIn
+    from dwcp_diag.sandbox.kubeapi import KubeApiStandIn
+    from dwcp_diag.sandbox.kubeapi_objects import scaled_objects
 
     cases = ["containers", "pods"] + ([] if args.skip_models else ["containers:models"])
     results = {}

@@ -1,6 +1,6 @@
 """Benchmark: PostgresLoader.slow_queries with 5,000 pg_stat_statements entries.
 
-Starts a throwaway PostgreSQL (tests/fixtures/postgres.py), runs 5,000 statements with
+Starts a throwaway PostgreSQL (dwcp_diag/sandbox/postgres.py), runs 5,000 statements with
 distinct queryids in one database, and the same 5,000 again with a 4,000-character comment in
 each text in a second database (pg_stat_statements keeps the text, so those entries are
 large). Then times ``slow_queries(limit=None)`` (every entry), ``slow_queries(limit=100)`` and
@@ -59,8 +59,9 @@ def main() -> int:
     from dwcp_diag.analysis.database.statements import slow_queries_delta
     from dwcp_diag.config import PostgresSettings
     from dwcp_diag.credentials import Secret
+    from dwcp_diag.sandbox.postgres import PostgresServer
     from dwcp_diag.sources.postgres.loader import PostgresLoader
-    from tests.fixtures.postgres import PostgresServer, distinct_statements, run_each_once
+    from tests.fixtures.postgres import distinct_statements, run_each_once
 
     began = time.perf_counter()
     server = PostgresServer.create({"pg_stat_statements.max": str(4 * args.statements)})

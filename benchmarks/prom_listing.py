@@ -98,7 +98,8 @@ def main() -> None:
     if args.child:
         child(*args.child, args.repeat)
         return
-    from tests.fixtures.prometheus import PrometheusServer, build_many_series_blocks
+    from dwcp_diag.sandbox.prometheus import PrometheusServer
+    from tests.fixtures.prometheus import build_many_series_blocks
 
     blocks = build_many_series_blocks()
     with (

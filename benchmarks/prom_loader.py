@@ -286,7 +286,7 @@ def main() -> None:
     if args.chunked_child:
         chunked_child(args.chunked_child)
         return
-    from tests.fixtures.prometheus import PrometheusServer, build_tsdb_blocks
+    from dwcp_diag.sandbox.prometheus import PrometheusServer, build_tsdb_blocks
 
     decode = bench_decode(args.repeat)
     blocks = build_tsdb_blocks()

@@ -43,7 +43,7 @@ import requests  # noqa: E402
 from dwcp_diag.demo import DEMO_END  # noqa: E402
 from dwcp_diag.demo.openmetrics import write_openmetrics  # noqa: E402
 from dwcp_diag.demo.simulator import fleet_series  # noqa: E402
-from tests.fixtures.prometheus import (  # noqa: E402
+from dwcp_diag.sandbox.prometheus import (  # noqa: E402
     CACHE_ROOT,
     PrometheusServer,
     cached_blocks,

@@ -7,12 +7,15 @@
     dwcp-diag due    [--out reports] [--suite NAME]  (vs the previous period; notifies per [notify])
     dwcp-diag postmortem INCIDENT --start T --end T [--out DIR]
     dwcp-diag check  [--profile NAME]
+    dwcp-diag sandbox up|down|status [--dir DIR]  (local servers on the demo data)
 
 Exit status of ``render``, ``demo``, ``due`` and ``postmortem`` (:data:`EXIT_STATUS_HELP`):
 0 every report rendered and every source it needed answered; 1 at least one report failed;
 3 every report rendered, but a source was unavailable or a ``no_data`` finding fired; 2 bad
 usage, refused before anything ran. ``check``: 0 every configured source answered, 1 not,
-2 none configured. Errors are one line; ``-v`` adds the traceback.
+2 none configured. ``sandbox status``: 0 every process runs, 1 not up or one is gone;
+``sandbox up``: 2 when it cannot start (missing package, partly down). Errors are one line;
+``-v`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -224,6 +227,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="working copy of the notebooks (default: $DWCP_LAB_DIR or ~/dwcp-notebooks)",
     )
     lab.set_defaults(func=cmd_lab)
+
+    sandbox = sub.add_parser(
+        "sandbox",
+        parents=[common],
+        help="a local stack on the demo data (Prometheus, PostgreSQL, Kubernetes API stand-in) "
+        "and a 'sandbox' profile for it",
+        description="up: start it on 127.0.0.1 and write the 'sandbox' profile into the user "
+        "config (or --config); status: what runs, where, since when (exit 1 if not all); "
+        "down: stop what up started and remove its state and profile",
+    )
+    sandbox.add_argument("action", choices=["up", "down", "status"])
+    sandbox.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="state directory (default: $DWCP_SANDBOX_DIR or ~/.local/share/dwcp-diag/sandbox)",
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
 
     check = sub.add_parser(
         "check", parents=[common], help="reachability and permissions of each configured source"
@@ -575,6 +596,17 @@ def cmd_lab(args: argparse.Namespace) -> int:
     from dwcp_diag.lab import run_lab
 
     return run_lab(rendering.notebook_dir(), args.port, args.dir)
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from dwcp_diag.sandbox import stack
+
+    directory = stack.sandbox_dir(args.dir)
+    if args.action == "up":
+        return stack.up(directory, stack.user_config_path(args.config))
+    if args.action == "down":
+        return stack.down(directory)
+    return stack.status(directory)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -20,6 +20,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dwcp_diag.sandbox.stack import describe_for_lab
+
 KERNEL_NAME = "dwcp-diag"
 KERNEL_DISPLAY_NAME = "Python (dwcp-diag)"
 KERNELSPEC = {"display_name": KERNEL_DISPLAY_NAME, "language": "python", "name": KERNEL_NAME}
@@ -131,6 +133,7 @@ def run_lab(packaged: Path, port: int = 8888, workdir: Path | None = None) -> in
         f"{workdir}); Ctrl-C stops it",
         file=sys.stderr,
     )
+    print(describe_for_lab(), file=sys.stderr)
     child = subprocess.Popen(lab_command(workdir, port, token), start_new_session=True)
 
     def stop(signum: int, _frame: object) -> None:

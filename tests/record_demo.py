@@ -21,12 +21,12 @@ from dwcp_diag.collect.cost import collect_cost
 from dwcp_diag.collect.memory import collect_memory
 from dwcp_diag.config import load_profile
 from dwcp_diag.demo import DEMO_END
+from dwcp_diag.sandbox.kubeapi import KubeApiStandIn
+from dwcp_diag.sandbox.postgres import PostgresServer, load_scenario
+from dwcp_diag.sandbox.prometheus import PrometheusServer, build_tsdb_blocks
 from dwcp_diag.session import DEMO_BUNDLE, Session
 from tests.fixtures.kubeapi import simulator_objects
 from tests.fixtures.live import live_environment, render_everything
-from tests.fixtures.postgres import PostgresServer, load_scenario
-from tests.fixtures.prometheus import PrometheusServer, build_tsdb_blocks
-from tests.kubeapi_server import KubeApiStandIn
 
 HOLD_S = 65.0
 

@@ -36,14 +36,10 @@ from dwcp_diag.collect.database import postgres_frames
 from dwcp_diag.config import PostgresSettings
 from dwcp_diag.credentials import Secret
 from dwcp_diag.demo.postgres import setup_sql
+from dwcp_diag.sandbox.ports import free_port
+from dwcp_diag.sandbox.postgres import flush_stats, run_workload
 from dwcp_diag.sources.postgres.loader import PostgresLoader
-from tests.fixtures.postgres import (
-    flush_stats,
-    free_port,
-    hold_idle_in_transaction,
-    run_workload,
-    running_sleep,
-)
+from tests.fixtures.postgres import hold_idle_in_transaction, running_sleep
 from tests.polling import wait_until
 
 DATABASE_CHECKS = set(CHECKS_BY_NOTEBOOK["database"])

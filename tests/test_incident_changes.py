@@ -26,13 +26,13 @@ import dwcp_diag
 from dwcp_diag.analysis.incident import change_findings, change_points, consumer_lag_spike
 from dwcp_diag.collect.incident import collect_incident
 from dwcp_diag.config import PrometheusSettings
+from dwcp_diag.sandbox import kubeapi_objects as k8s
+from dwcp_diag.sandbox.prometheus import PrometheusServer, ServerError, cached_blocks
 from dwcp_diag.sources.kubernetes import KubernetesLoader
 from dwcp_diag.sources.prometheus import PrometheusLoader
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import TimeWindow
-from tests import kubeapi_objects as k8s
 from tests.fixtures.kubeapi import settings_for
-from tests.fixtures.prometheus import FixtureError, PrometheusServer, cached_blocks
 
 NS = "production"
 T = k8s.NOW - pd.Timedelta("2h")
@@ -122,7 +122,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrometheusL
     try:
         server = PrometheusServer(cached_blocks(root / "blocks", write_series), root / "data")
         server.start()
-    except FixtureError as exc:
+    except ServerError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield PrometheusLoader(PrometheusSettings(url=server.url))
     server.stop()

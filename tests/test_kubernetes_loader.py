@@ -13,6 +13,8 @@ import pytest
 import yaml
 
 from dwcp_diag.errors import AuthError, SourceUnavailable
+from dwcp_diag.sandbox import kubeapi_objects as k8s
+from dwcp_diag.sandbox.kubeapi import DEFAULT_TOKEN, KubeApiStandIn
 from dwcp_diag.sources.kubernetes import (
     CLAIM_SCHEMA,
     CONTAINER_SCHEMA,
@@ -28,9 +30,7 @@ from dwcp_diag.sources.kubernetes import (
 )
 from dwcp_diag.sources.quantity import QuantityError
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
-from tests import kubeapi_objects as k8s
 from tests.fixtures.kubeapi import settings_for, simulated_cluster
-from tests.kubeapi_server import DEFAULT_TOKEN, KubeApiStandIn
 
 ROOT = Path(__file__).resolve().parent.parent
 INCIDENT = ("2026-11-12T13:00:00Z", "2026-11-12T15:00:00Z")  # the simulator's last rollout

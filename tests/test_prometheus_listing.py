@@ -20,6 +20,7 @@ from pandas.testing import assert_frame_equal
 from dwcp_diag.config import PrometheusSettings, load_profile
 from dwcp_diag.demo import DEMO_END, DEMO_SCRAPE_INTERVAL_S
 from dwcp_diag.errors import ConfigError, QueryError
+from dwcp_diag.sandbox.ports import free_port
 from dwcp_diag.sources import prometheus_empty
 from dwcp_diag.sources.prometheus import PrometheusLoader
 from dwcp_diag.sources.prometheus_decode import (
@@ -30,7 +31,7 @@ from dwcp_diag.sources.prometheus_decode import (
 )
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON, explain_empty, metric_names
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
-from tests.fixtures.prometheus import MANY_SERIES, MANY_SERIES_METRIC, free_port
+from tests.fixtures.prometheus import MANY_SERIES, MANY_SERIES_METRIC
 
 NOW = DEMO_END
 

@@ -30,6 +30,7 @@ from dwcp_diag.credentials import Secret
 from dwcp_diag.demo import DEMO_END, DEMO_SCRAPE_INTERVAL_S
 from dwcp_diag.errors import AuthError, QueryError, ReplayMissing, SourceUnavailable
 from dwcp_diag.queries import promql
+from dwcp_diag.sandbox.ports import free_port
 from dwcp_diag.session import Session
 from dwcp_diag.sources import cache, prometheus, prometheus_decode, prometheus_http
 from dwcp_diag.sources.cache import FrameCache
@@ -44,7 +45,6 @@ from dwcp_diag.sources.prometheus_decode import parse_result, to_frame
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from dwcp_diag.timewindow import TimeWindow
 from tests.fixtures.loopback_http import loopback_http_server, relay
-from tests.fixtures.prometheus import free_port
 
 NOW = DEMO_END
 SCRAPE_S = DEMO_SCRAPE_INTERVAL_S
