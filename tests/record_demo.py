@@ -39,6 +39,7 @@ from dwcp_diag.collect import (
 from dwcp_diag.config import load_profile
 from dwcp_diag.demo import DEMO_DAYS, DEMO_END
 from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.queries import promql
 from dwcp_diag.session import DEMO_BUNDLE, Session
 from dwcp_diag.sources import replay
 from dwcp_diag.sources.snapshot import MANIFEST_DIR, SnapshotBundle
@@ -50,6 +51,9 @@ from tests.kubeapi_server import KubeApiStandIn
 
 HOLD_S = 65.0
 DATA_START = DEMO_END - pd.Timedelta(days=DEMO_DAYS)
+# The month's range queries run an hour past "now": an incident's margin after a window ending
+# now asks for it (the server answers its lookback after the last sample, then nothing).
+DATA_END = DEMO_END + pd.Timedelta(hours=1)
 # Windows whose queries differ from the defaults' (each a step bucket of its collect function):
 # latency reads at 60 s up to 7 days, then at the loader's step over the window + 3 days.
 LATENCY_WINDOWS = ("1d", "8d", "12d", "20d", "28d")
@@ -60,6 +64,7 @@ INCIDENT_WINDOWS = (
     ("2026-10-27T00:00Z", "2026-11-15T00:00Z"),
 )
 DATABASE_WINDOWS = ("1d",)
+LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 # The documented examples of free-form SQL (README, docstrings), so the demo shows them.
 DOCUMENTED_SQL = (
     ("query", "SELECT relname, n_dead_tup FROM pg_stat_user_tables ORDER BY relname", None),
@@ -67,6 +72,7 @@ DOCUMENTED_SQL = (
     ("explain", "SELECT * FROM tasks WHERE id = 42", None),
     ("explain", "SELECT * FROM tasks WHERE user_id = 42 AND status = 'open'", None),
 )
+SERIES_EXAMPLES = ("kube_pod_owner", 'kube_pod_owner{namespace="production"}')
 LISTED_LABELS = ("__name__", "namespace", "pod", "container", "path", "status", "job")
 
 
@@ -89,6 +95,8 @@ def record_parameters(env: dict[str, str], bundle: Path) -> None:
     s = Session(profile, source="live", record=bundle, now=DEMO_END, writer="parameters")
     for window in LATENCY_WINDOWS:
         collect_latency(s, s.window(window))
+    for q in LATENCY_QUANTILES:  # the README's p95 and its neighbours, per path
+        s.prom.range(promql.latency_quantile(profile.metrics, q), window="6h", labels=["path"])
     for start, end in INCIDENT_WINDOWS:
         collect_incident(s, s.window(start=start, end=end))
     for window in DATABASE_WINDOWS:
@@ -97,7 +105,7 @@ def record_parameters(env: dict[str, str], bundle: Path) -> None:
     s.k8s.workloads()
     s.k8s.claims()
     s.k8s.events()
-    s.k8s.rollouts(DATA_START, DEMO_END)
+    s.k8s.rollouts(DATA_START, DATA_END)
     try:
         s.k8s.pod_metrics()
     except DwcpDiagError as exc:  # recorded as the error: the replay says the same
@@ -106,8 +114,13 @@ def record_parameters(env: dict[str, str], bundle: Path) -> None:
     s.pg.wraparound(table_limit=10_000)
     for call, sql, params in DOCUMENTED_SQL:
         getattr(s.pg, call)(sql, params)
+    s.pg.bloat_scan(budget_s=2)
+    for relname in s.pg.tables()["relname"].astype(str):
+        s.pg.bloat_exact(f"public.{relname}")
     for label in LISTED_LABELS:
         s.prom.label_values(label)
+    for match in SERIES_EXAMPLES:
+        s.prom.series(match, window="1d")
 
 
 def widen_ranges(env: dict[str, str], bundle: Path) -> tuple[int, int]:
@@ -126,7 +139,7 @@ def widen_ranges(env: dict[str, str], bundle: Path) -> tuple[int, int]:
     s = Session(profile, source="live", record=bundle, now=DEMO_END, writer="month")
     for query, how in sorted(widest.items()):
         s.prom.range(
-            query, start=DATA_START, end=DEMO_END, step=how["step"], labels=how["labels"] or ()
+            query, start=DATA_START, end=DATA_END, step=how["step"], labels=how["labels"] or ()
         )
     month_path = bundle / MANIFEST_DIR / "month.json"
     manifest = json.loads(month_path.read_text())

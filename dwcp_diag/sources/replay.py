@@ -14,7 +14,8 @@ that holds it, never an approximation:
 - Prometheus ``instant``: the row at that time of a range recording of the query.
 - PostgreSQL ``slow_queries``: a recording of every statement (``min_calls=1``,
   ``limit=None``), filtered, ordered and cut as the SQL does; ``wraparound``: the recording
-  with the most tables, cut to ``table_limit``.
+  with the most tables, cut to ``table_limit``; ``activity`` at another ``max_query_chars``
+  when no recorded text is longer.
 - Kubernetes lists: the cluster-wide recording filtered to a namespace; ``events`` and
   ``rollouts`` in a time window, of some reasons. Not a label selector: a pod's labels are
   kept only as its ``app``/``team`` columns.
@@ -273,6 +274,11 @@ def answer_postgres(
                 frame = _slow_queries_from(read(entry), params)
                 if frame is not None:
                     return frame
+    if call == "activity":  # the same sessions with texts cut shorter: when none was longer
+        for entry in candidates:
+            frame = read(entry)
+            if _texts_fit(frame, params["max_query_chars"]):
+                return frame
     if call == "wraparound" and candidates:
         widest = max(candidates, key=lambda e: e["params"].get("table_limit", 0))
         frame = read(widest)
@@ -283,10 +289,17 @@ def answer_postgres(
     return None
 
 
+def _texts_fit(frame: pd.DataFrame, max_query_chars: int) -> bool:
+    """Whether no recorded query text is longer than ``max_query_chars`` (then cutting at it,
+    which the SQL does before redaction, changes nothing)."""
+    longest = frame["query"].astype("string").str.len().max()
+    return pd.isna(longest) or longest <= max_query_chars
+
+
 def _slow_queries_from(frame: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame | None:
     """What slow_queries.sql answers for ``params``, from every statement's row: None when the
     recorded texts are longer than ``max_query_chars`` (the cut happens before redaction)."""
-    if frame["query"].astype("string").str.len().max() > params["max_query_chars"]:
+    if not _texts_fit(frame, params["max_query_chars"]):
         return None
     kept = frame[frame["calls"] >= params["min_calls"]].copy()
     total = kept["total_exec_time_ms"].sum()
