@@ -121,6 +121,20 @@ def record_parameters(env: dict[str, str], bundle: Path) -> None:
         s.prom.label_values(label)
     for match in SERIES_EXAMPLES:
         s.prom.series(match, window="1d")
+    _keep_the_notebooks_answers(bundle, "parameters")
+
+
+def _keep_the_notebooks_answers(bundle: Path, writer: str) -> None:
+    """Drop ``writer``'s recordings of calls a notebook recorded too: the notebooks' answers
+    (pg_stat_activity while the sessions were held) are the demo's, whichever merges last."""
+    path = bundle / MANIFEST_DIR / f"{writer}.json"
+    manifest = json.loads(path.read_text())
+    others = set()
+    for other in (bundle / MANIFEST_DIR).glob("*.json"):
+        if other != path:
+            others |= set(json.loads(other.read_text())["entries"])
+    manifest["entries"] = {k: e for k, e in manifest["entries"].items() if k not in others}
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
 
 
 def widen_ranges(env: dict[str, str], bundle: Path) -> tuple[int, int]:
