@@ -451,7 +451,7 @@ def cmd_due(args: argparse.Namespace) -> int:
             "no source configured: set DWCP_PROMETHEUS_URL, DWCP_PG_DSN or KUBECONFIG, or "
             "write a profile (see README); nothing rendered, no period marked done"
         )
-    now = parse_time(args.now) if args.now else pd.Timestamp.now(tz="UTC")
+    now = parse_time(args.now) if args.now else _source_clock(args.source)
     root = _output_dir(args.out)
     with schedule_lock(root) as acquired:
         if not acquired:
@@ -493,6 +493,17 @@ def cmd_due(args: argparse.Namespace) -> int:
     return rendering.exit_status(all_results)
 
 
+def _source_clock(source: str) -> pd.Timestamp:
+    """Now for a live source; a demo or snapshot's recorded 'now' (its periods are in the data)."""
+    from dwcp_diag.session import parse_source
+    from dwcp_diag.sources.snapshot import SnapshotBundle
+
+    _mode, bundle_dir = parse_source(source)
+    if bundle_dir is None:
+        return pd.Timestamp.now(tz="UTC")
+    return SnapshotBundle(bundle_dir).now
+
+
 def cmd_postmortem(args: argparse.Namespace) -> int:
     from dwcp_diag.report import postmortem
     from dwcp_diag.session import parse_source
@@ -521,7 +532,10 @@ def cmd_postmortem(args: argparse.Namespace) -> int:
     _copy(results, out_dir.parent, args.copy_to)
     ok = {r.name: r.ok for r in results}
     statuses = {r.name: r.status for r in results}
-    postmortem.write_readme(out_dir, incident, window.start, window.end, names, statuses)
+    replayed_from = None if live else args.source
+    postmortem.write_readme(
+        out_dir, incident, window.start, window.end, names, statuses, replayed_from
+    )
     zip_target = out_dir.with_name(f"{out_dir.name}.zip")  # ids may contain dots
     zip_path = postmortem.zip_directory(out_dir, zip_target) if live else None
     print(

@@ -104,4 +104,7 @@ def test_replaying_an_unrecorded_window_names_the_missing_query(rendered_live, t
     )
     assert code == 1
     page = (tmp_path / "latency.html").read_text()
-    assert "has no recording of prometheus.range" in page
+    # one line: what the bundle covers and what was asked (the request counter from 3 days
+    # before the window, which the live run read from the incident's baseline on)
+    assert "covers 2026-11-05T14:00Z..2026-11-16 at 1m" in page
+    assert "asked 2026-11-04..2026-11-10 at 1m" in page

@@ -217,7 +217,8 @@ def test_a_change_source_the_demo_did_not_record_is_an_empty_frame_with_its_reas
     s = dwcp_diag.session(source="demo")
     incident = collect_incident(s, s.window(start="2026-11-12T14:00Z", end="2026-11-12T14:45Z"))
     spec = incident.frames["spec_replicas"]
-    assert spec.empty and "has no recording" in spec.attrs[EMPTY_REASON]
+    # the simulator has no kube_deployment_spec_replicas: the recorded answer says so
+    assert spec.empty and "kube_deployment_spec_replicas" in spec.attrs[EMPTY_REASON]
     assert not [f for f in incident.findings if f.check == "source_unavailable"]
     points = incident.report["changes"]
     assert points[points["kind"] == "rollout"]["workload"].tolist() == ["dwcp-api"]

@@ -126,10 +126,23 @@ def test_replay_answers_sub_windows_exactly_as_prometheus_would(prometheus_serve
         assert_frame_equal(got, expected, check_exact=True, obj=f"{window} at {step}s")
 
     for window, step in [("3d", 60), ("6h", 90), ("6h", 30)]:  # wider, not a multiple, finer
-        with pytest.raises(ReplayMissing, match="no recording"):
+        with pytest.raises(ReplayMissing, match=r"covers 2026-11-14\.\.2026-11-16 at 1m"):
             replay.prom.range(RATE_BY_PATH, window=window, step=step, labels=["path"])
-    with pytest.raises(ReplayMissing):  # another label set is another question
-        replay.prom.range(RATE_BY_PATH, window="6h", step=60)
+    # `labels` only names an empty frame's columns: the recording answers without it too
+    assert_frame_equal(
+        replay.prom.range(RATE_BY_PATH, window="6h", step=60),
+        live.prom.range(RATE_BY_PATH, window="6h", step=60),
+        check_exact=True,
+    )
+    # a filter on a label the answer keeps: the recording's rows of that path
+    one_path = RATE_BY_PATH.replace(
+        "http_requests_total", 'http_requests_total{path="/api/v1/orders"}'
+    )
+    expected = live.prom.range(one_path, window="6h", step=300)
+    assert len(expected) and set(expected["path"]) == {"/api/v1/orders"}
+    assert_frame_equal(
+        replay.prom.range(one_path, window="6h", step=300), expected, check_exact=True
+    )
 
 
 def test_facade_answers_shorter_windows_from_the_demo_bundle(no_live_sources):

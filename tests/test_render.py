@@ -188,9 +188,10 @@ def test_index_shows_a_failed_report_as_failed_in_red(rendered):
 
 @pytest.mark.server  # starts a notebook kernel or another process
 def test_a_demo_report_that_fails_is_failed_everywhere(tmp_path, capsys):
-    """The issue's case: the demo bundle holds no 7-day incident window, so a cell raises."""
+    """A window the demo bundle does not hold (December), so a cell raises."""
     out = tmp_path / "out"
-    argv = ["render", "incident", "--source", "demo", "--window", "7d", "--out", str(out)]
+    window = ["--start", "2026-12-01", "--end", "2026-12-02"]
+    argv = ["render", "incident", "--source", "demo", *window, "--out", str(out)]
     assert main(argv) == 1
     err = capsys.readouterr().err
     (line,) = [x for x in err.splitlines() if x.startswith("dwcp-diag: FAILED")]

@@ -24,6 +24,7 @@ from dwcp_diag.config import load_profile
 from dwcp_diag.demo import DEMO_END
 from dwcp_diag.sandbox import postgres, prometheus, stack
 from dwcp_diag.session import Session
+from tests.test_readme import sandbox_blocks
 
 
 def sandbox(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -64,7 +65,9 @@ def port_open(port: int) -> bool:
 
 
 @pytest.mark.server
-def test_up_serves_every_source_through_the_profile_and_down_leaves_nothing(sandbox_env):
+def test_up_serves_every_source_through_the_profile_and_down_leaves_nothing(
+    sandbox_env, monkeypatch
+):
     state = Path(sandbox_env["DWCP_SANDBOX_DIR"])
     config = Path(sandbox_env["XDG_CONFIG_HOME"]) / "dwcp-diag" / "config.toml"
     started = sandbox(sandbox_env, "up")
@@ -96,6 +99,18 @@ def test_up_serves_every_source_through_the_profile_and_down_leaves_nothing(sand
     assert slow["query"].str.contains("pg_sleep").any()
     pods = session.k8s.pods()
     assert len(pods) > 5 and {"production"} <= set(pods["namespace"])
+
+    # the README's sandbox blocks run as written, on the user config `up` wrote
+    monkeypatch.setenv("XDG_CONFIG_HOME", sandbox_env["XDG_CONFIG_HOME"])
+    monkeypatch.setenv("DWCP_SANDBOX_DIR", sandbox_env["DWCP_SANDBOX_DIR"])
+    for name in ("DWCP_CONFIG", "DWCP_PROFILE", "DWCP_PROMETHEUS_URL", "DWCP_PG_DSN", "KUBECONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    blocks = sandbox_blocks()
+    assert blocks, "README.md has no block marked <!-- readme-test: sandbox -->"
+    for code, line in blocks:
+        namespace: dict = {"__name__": "readme"}
+        exec(compile(code, f"README.md:{line}", "exec"), namespace)
+        assert namespace["s"].profile.name == "sandbox"
 
     status = sandbox(sandbox_env, "status")
     assert status.returncode == 0

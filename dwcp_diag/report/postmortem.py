@@ -6,6 +6,9 @@ Layout of ``reports/postmortems/INC-ID/`` (zipped to ``reports/postmortems/INC-I
     incident.html ...    the reports (ipynb, html, findings.json per notebook)
     data/                every frame the reports loaded (a record/replay bundle)
 
+A postmortem replayed from ``--source demo`` or ``snapshot:DIR`` records nothing new: its
+README says so and names the source that renders it again (no ``data/``, no zip).
+
 >>> check_incident_id("INC-2026-042")
 'INC-2026-042'
 """
@@ -37,8 +40,11 @@ def check_incident_id(incident_id: str) -> str:
     return incident_id
 
 
-def rerender_command(incident_id: str, start: pd.Timestamp, end: pd.Timestamp) -> str:
-    """The command, run inside the unzipped bundle, that renders it again from ``data/``."""
+def rerender_command(
+    incident_id: str, start: pd.Timestamp, end: pd.Timestamp, source: str = "snapshot:data"
+) -> str:
+    """The command that renders the bundle again: run inside the unzipped bundle, from
+    ``data/`` (or from the replayed ``source`` it was rendered from)."""
     args = [
         "dwcp-diag",
         "postmortem",
@@ -48,7 +54,7 @@ def rerender_command(incident_id: str, start: pd.Timestamp, end: pd.Timestamp) -
         "--end",
         end.isoformat(),
         "--source",
-        "snapshot:data",
+        source,
         "--out",
         "rerendered",
     ]
@@ -62,9 +68,23 @@ def write_readme(
     end: pd.Timestamp,
     notebooks: list[str],
     statuses: dict[str, str],
+    replayed_from: str | None = None,
 ) -> Path:
     """The bundle's README; ``statuses`` per notebook: ``ok``, ``partial`` (rendered, but a
-    source was unavailable or data came back empty) or ``failed``."""
+    source was unavailable or data came back empty) or ``failed``. ``replayed_from`` names
+    the demo/snapshot source of a replayed run, which writes no ``data/`` and no zip."""
+    if replayed_from is None:
+        provenance = [
+            "`data/` holds every frame these reports loaded. To render them again offline (no",
+            "access to Prometheus, PostgreSQL or Kubernetes needed), inside this directory:",
+        ]
+        source = "snapshot:data"
+    else:
+        provenance = [
+            f"These reports were replayed from `--source {replayed_from}`, so nothing new was",
+            "recorded: there is no `data/` folder and no zip. To render them again:",
+        ]
+        source = replayed_from
     lines = [
         f"# Postmortem bundle {incident_id}",
         "",
@@ -76,11 +96,10 @@ def write_readme(
         "|---|---|",
         *[f"| [{name}]({name}.html) | {statuses.get(name, 'failed')} |" for name in notebooks],
         "",
-        "`data/` holds every frame these reports loaded. To render them again offline (no",
-        "access to Prometheus, PostgreSQL or Kubernetes needed), inside this directory:",
+        *provenance,
         "",
         "```bash",
-        rerender_command(incident_id, start, end),
+        rerender_command(incident_id, start, end, source),
         "```",
         "",
     ]

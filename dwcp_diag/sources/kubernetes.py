@@ -46,7 +46,8 @@ from dwcp_diag.sources.kube_rows import (
     ROLLOUT_SCHEMA,
     WORKLOAD_SCHEMA,
 )
-from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle, rows_where
+from dwcp_diag.sources.replay import rows_where
+from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from dwcp_diag.timewindow import TimeLike, parse_time
 
 log = logging.getLogger(__name__)

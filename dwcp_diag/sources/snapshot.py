@@ -3,7 +3,10 @@
 A bundle is a directory::
 
     manifests/<writer>.json  format, package version, "now" of the run, one entry per call
-                             (with the frame's ``attrs``, such as ``empty_reason``, if any)
+                             (with the frame's ``attrs``, such as ``empty_reason``, if any);
+                             optionally "data_start": the first sample the recorded server
+                             held (the demo's simulated month), so windows reaching earlier
+                             are answered from there
     data/<source>/<key>.parquet
 
 Each writer (one notebook of a parallel render, or one interactive session) keeps its own
@@ -37,8 +40,11 @@ import pandas as pd
 
 from dwcp_diag import errors
 from dwcp_diag.errors import ReplayMissing, SnapshotError
+from dwcp_diag.sources import replay
+from dwcp_diag.timewindow import format_duration
 
 MANIFEST_DIR = "manifests"
+DEMO_DIRECTORY = Path(__file__).resolve().parents[1] / "demo" / "bundle"
 # mkstemp creates 0600 files; reports and bundles are meant to be read by the team
 SHARED_FILE_MODE = 0o644
 FORMAT_VERSION = 1
@@ -92,10 +98,29 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def _frame_to_parquet(frame: pd.DataFrame) -> bytes:
+    """Parquet (zstd) with the encodings that suit long metric frames: times and counters as
+    deltas, floats byte-split, labels as dictionaries; a month at 1m is half the plain size."""
     import io
 
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=True)
+    encodings = {}
+    for field in table.schema:
+        if pa.types.is_timestamp(field.type) or pa.types.is_int64(field.type):
+            encodings[field.name] = "DELTA_BINARY_PACKED"
+        elif pa.types.is_float64(field.type):
+            encodings[field.name] = "BYTE_STREAM_SPLIT"
     buffer = io.BytesIO()
-    frame.to_parquet(buffer, index=True, compression="zstd")
+    pq.write_table(
+        table,
+        buffer,
+        compression="zstd",
+        compression_level=9,
+        use_dictionary=[name for name in table.column_names if name not in encodings],
+        column_encoding=encodings,
+    )
     return buffer.getvalue()
 
 
@@ -194,6 +219,8 @@ def _merge_manifests(directory: Path, prefer: str | None = None) -> dict[str, An
             merged = {**manifest, "entries": {}}
         # writers that pinned an earlier end (an incident window) do not move the bundle's now
         merged["now"] = max(merged["now"], manifest["now"], key=pd.Timestamp)
+        if "data_start" in manifest:  # where the recorded server's samples begin (the demo's)
+            merged["data_start"] = manifest["data_start"]
         merged["entries"].update(manifest["entries"])
     return merged
 
@@ -217,51 +244,104 @@ class SnapshotBundle:
     def entries(self) -> dict[str, dict[str, Any]]:
         return self.manifest["entries"]
 
+    @property
+    def name(self) -> str:
+        """``demo data`` for the bundle shipped in the package, ``snapshot DIR`` otherwise."""
+        return (
+            "demo data"
+            if self.directory.resolve() == DEMO_DIRECTORY
+            else f"snapshot {self.directory}"
+        )
+
     def has(self, source: str, call: str, params: Mapping[str, Any]) -> bool:
         return call_key(source, call, params) in self.entries
 
     def load(self, source: str, call: str, params: Mapping[str, Any]) -> pd.DataFrame:
         """The recorded frame of this call (or its recorded error, raised).
 
-        A range query not recorded as such is answered from a recording of the same query
-        whose window covers it, at the same step or a finer one that divides it: Prometheus
-        evaluates at multiples of the step, so those samples are exactly what it would answer.
+        A call not recorded as such is answered from a recording that holds its answer (a
+        range query's window and step inside a recording of the same query; see
+        :mod:`dwcp_diag.sources.replay`); otherwise :class:`ReplayMissing` says, in one line,
+        what the bundle covers.
         """
-        key = call_key(source, call, params)
-        entry = self.entries.get(key)
-        if entry is None and call == "range":
-            covering = self._covering_range(source, params)
-            if covering is not None:
-                return _sub_range(self._read(covering, source, call), params)
-        if entry is None:
-            raise ReplayMissing(
-                f"snapshot bundle {self.directory} has no recording of {source}.{call}"
-                f"({canonical_params(params)}); re-record the bundle with this call "
-                "(e.g. `make demo-record` for the demo bundle, or --record on a live run)"
-            )
-        return self._read(entry, source, call)
-
-    def _covering_range(self, source: str, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        entry = self.entries.get(call_key(source, call, params))
+        if entry is not None:
+            return self._read(entry, source, call)
         wanted = json.loads(canonical_params(params))
-        if not {"start", "end", "step"} <= wanted.keys():
-            return None
-        start, end = pd.Timestamp(wanted["start"]), pd.Timestamp(wanted["end"])
-        step_ms = round(float(wanted["step"]) * 1000)
-        same = {k: v for k, v in wanted.items() if k not in ("start", "end", "step")}
-        for entry in self.entries.values():
-            recorded = entry["params"]
-            if entry["source"] != source or entry["call"] != "range" or "error" in entry:
-                continue
-            if not {"start", "end", "step"} <= recorded.keys():
-                continue
-            if {k: v for k, v in recorded.items() if k not in ("start", "end", "step")} != same:
-                continue
-            recorded_step_ms = round(float(recorded["step"]) * 1000)
-            if step_ms % recorded_step_ms or int(start.value // 10**6) % recorded_step_ms:
-                continue
-            if pd.Timestamp(recorded["start"]) <= start and end <= pd.Timestamp(recorded["end"]):
-                return entry
+        frame = self._answer(source, call, wanted)
+        if frame is None:
+            raise ReplayMissing(self.missing_message(source, call, wanted))
+        return frame
+
+    def _answer(self, source: str, call: str, wanted: dict[str, Any]) -> pd.DataFrame | None:
+        entries = self.entries.values()
+
+        def read(entry: Mapping[str, Any]) -> pd.DataFrame:
+            return self._read(entry, entry["source"], entry["call"])
+
+        if source == "prometheus":
+            data_start = self.manifest.get("data_start")
+            start = pd.Timestamp(data_start) if data_start else None
+            return replay.answer_prometheus(call, wanted, entries, read, start)
+        if source == "postgres":
+            return replay.answer_postgres(call, wanted, entries, read)
+        if source == "kubernetes":
+            return replay.answer_kubernetes(call, wanted, entries, read)
         return None
+
+    def missing_message(self, source: str, call: str, wanted: Mapping[str, Any]) -> str:
+        """One line: what was asked and what this bundle covers."""
+        asked = replay.asked_text(call, wanted)
+        covered = self._covered_text(source, call, wanted)
+        if call in ("query", "explain"):
+            return (
+                f"{self.name} has no recording of {source}.{asked}: a recording answers the "
+                f"SQL it ran ({self._count(source, call)} statement(s) here), not new SQL; "
+                "run it against a live server"
+            )
+        if covered is not None:
+            return covered
+        if wanted.get("label_selector"):
+            return (
+                f"{self.name} has no recording of {source}.{asked}: a recording keeps a pod's "
+                "labels only as its app and team columns; filter those instead "
+                "(frame[frame['app'] == 'dwcp-api'])"
+            )
+        advice = (
+            "it answers the calls its notebooks make, with any window, step, namespace or "
+            "filter inside them; a free-form query needs a live server"
+        )
+        if self.name != "demo data":
+            advice = "re-record with this call (--record on a live run)"
+        return f"{self.name} has no recording of {source}.{asked}: {advice}"
+
+    def _count(self, source: str, call: str) -> int:
+        return sum(1 for e in self.entries.values() if e["source"] == source and e["call"] == call)
+
+    def _covered_text(self, source: str, call: str, wanted: Mapping[str, Any]) -> str | None:
+        """For a time or step outside what a recorded query covers: what it covers."""
+        if source != "prometheus" or call not in ("range", "instant"):
+            return None
+        recorded = []
+        for query, _filters in replay.query_variants(str(wanted.get("query", ""))):
+            recorded += replay.range_recordings(self.entries.values(), query)
+        if not recorded:
+            return None
+        first = min(pd.Timestamp(e["params"]["start"]) for e in recorded)
+        # past "now" a recording holds only the server's lookback after the last sample
+        last = min(max(pd.Timestamp(e["params"]["end"]) for e in recorded), self.now)
+        step = min(float(e["params"]["step"]) for e in recorded)
+        if call == "range":
+            asked = (
+                f"{replay.day_or_minute(wanted['start'])}..{replay.day_or_minute(wanted['end'])}"
+                f" at {format_duration(float(wanted['step']))}"
+            )
+        else:
+            asked = f"{replay.day_or_minute(wanted['time'])} (an instant)"
+        return (
+            f"{self.name} covers {replay.day_or_minute(first)}..{replay.day_or_minute(last)} "
+            f"at {format_duration(step)} (steps: multiples of it); asked {asked}"
+        )
 
     def _read(self, entry: Mapping[str, Any], source: str, call: str) -> pd.DataFrame:
         if "error" in entry:
@@ -290,26 +370,6 @@ class SnapshotBundle:
         frame = _restore_empty_categories(frame)
         frame.attrs.update(entry.get("attrs") or {})
         return frame
-
-
-def _sub_range(frame: pd.DataFrame, params: Mapping[str, Any]) -> pd.DataFrame:
-    """The rows of a recorded range frame at the evaluation times of ``params``."""
-    start = pd.Timestamp(params["start"])
-    end = pd.Timestamp(params["end"])
-    step_ms = round(float(params["step"]) * 1000)
-    stamps = frame["timestamp"]
-    offset_ms = (stamps - start) // pd.Timedelta(milliseconds=1)
-    return rows_where(frame, (stamps >= start) & (stamps <= end) & (offset_ms % step_ms == 0))
-
-
-def rows_where(frame: pd.DataFrame, keep: pd.Series) -> pd.DataFrame:
-    """The rows where ``keep`` holds, as the server would have answered them: a fresh index,
-    and categorical columns without the categories of the dropped rows."""
-    part = frame[keep].reset_index(drop=True)
-    for column in part.columns:
-        if isinstance(part[column].dtype, pd.CategoricalDtype):
-            part[column] = part[column].cat.remove_unused_categories()
-    return part
 
 
 def _restore_empty_categories(frame: pd.DataFrame) -> pd.DataFrame:
