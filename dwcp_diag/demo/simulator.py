@@ -1017,6 +1017,9 @@ class _SeriesGenerator:
         self._volumes()
         self._kafka()
         self._postgres_exporter()
+        from dwcp_diag.demo import platform  # the platform report's series (it imports this)
+
+        platform.add_series(self)
 
     # -- API traffic -------------------------------------------------------------------------
 
@@ -1513,7 +1516,14 @@ def _build_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any
             if len(_times_in_window(pod.history.start_times_s[1:], cluster))
         ],
         **demo_postgres.truth(),
+        "platform": _platform_truth(cluster),
     }
+
+
+def _platform_truth(cluster: Cluster) -> dict[str, Any]:
+    from dwcp_diag.demo import platform  # imports this module's model
+
+    return platform.truth(cluster)
 
 
 def _incident_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any]:

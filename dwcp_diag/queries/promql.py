@@ -611,3 +611,17 @@ def request_rate_total(m: MetricNames, rate_window: DurationLike = "5m") -> str:
     'sum(rate(http_requests_total[5m]))'
     """
     return _sum((), f"rate({m.http_requests}[{_duration(rate_window)}])")
+
+
+def pod_owners_seen(
+    m: MetricNames, range_s: float, namespaces: str | Iterable[str] | None = None
+) -> str:
+    """Each pod's owner (``owner_kind``, ``owner_name``) for every pod seen in ``range_s``:
+    the ReplicaSet of pods a rollout has replaced since.
+
+    >>> print(pod_owners_seen(MetricNames(), 3600))
+    max by (namespace, pod, owner_kind, owner_name) (max_over_time(kube_pod_owner[3600s]))
+    """
+    selector = pod_owner(m, namespaces)
+    by = _by(("namespace", "pod", "owner_kind", "owner_name"))
+    return f"max{by}(max_over_time({selector}[{_seconds(range_s)}]))"

@@ -15,7 +15,7 @@ notebook's change points do.
 >>> row = lag_table(lag, {"growth_window_h": 6, "min_growth_messages": 1000,
 ...                       "rising_share": 0.8}).iloc[0]
 >>> bool(row["growing"]), round(row["growth_per_h"])
-(True, 1666)
+(True, 1668)
 """
 
 from __future__ import annotations
