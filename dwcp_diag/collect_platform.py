@@ -103,9 +103,7 @@ def collect_platform(
             frames[name] = frame.rename(columns={m.redis_instance_label: "instance"})
     notes: list[str] = []
     sections.explain_empty("platform", frames, required=())  # an absent exporter: a note only
-    frames["pod_starts"] = _in_namespaces(
-        sections.load("kubernetes", s.k8s.pod_starts), namespaces
-    )
+    frames["pod_starts"] = _in_namespaces(sections.load("kubernetes", s.k8s.pod_starts), namespaces)
     frames["pull_events"] = sections.load(
         "kubernetes",
         lambda: s.k8s.events(start=window.start, end=window.end, reasons=PULL_REASONS),
