@@ -143,7 +143,7 @@ def certificate_findings(table: pd.DataFrame, settings: Mapping[str, float]) -> 
         what = (
             f"certificate {row.namespace}/{row.name}"
             if row.kind != "probe"
-            else f"the certificate served at {row.name}"
+            else f"certificate served at {row.name}"
         )
         if np.isnan(days):
             when = "has no expiry date"
