@@ -237,7 +237,7 @@ def test_a_rebalance_blip_is_not_growth_and_steady_rise_is():
     lag = pd.concat([lag_frame("blip", blip, times), lag_frame("behind", rising, times)])
     table = lag_table(lag, SETTINGS["consumer_lag_high"]).set_index("consumergroup")
     assert not table.loc["blip", "growing"] and table.loc["behind", "growing"]
-    rollouts = pd.DataFrame({"time": [times[-13]], "change": ["rollout"], "owner_name": ["api"]})
+    rollouts = pd.DataFrame({"time": [times[-13]], "kind": ["rollout"], "workload": ["api"]})
     found = lag_findings(table.reset_index(), rollouts, SETTINGS["consumer_lag_high"])
     assert [(f.subject["consumergroup"], f.severity) for f in found] == [("behind", "warning")]
 
@@ -247,7 +247,7 @@ def test_high_p95_without_growth_is_a_warning_and_spikes_name_their_rollout():
     values = 12_000 + 500 * np.sin(np.arange(len(times)))
     values[100] = 50_000
     table = lag_table(lag_frame("g", values, times), SETTINGS["consumer_lag_high"])
-    rollouts = pd.DataFrame({"time": [times[98]], "change": ["rollout"], "owner_name": ["api"]})
+    rollouts = pd.DataFrame({"time": [times[98]], "kind": ["rollout"], "workload": ["api"]})
     (finding,) = lag_findings(table, rollouts, SETTINGS["consumer_lag_high"])
     assert finding.severity == "warning" and not finding.evidence["growing"]
     assert finding.evidence["max_after_change"].startswith("rollout of api")

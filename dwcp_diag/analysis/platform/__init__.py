@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from dwcp_diag.analysis.incident import change_points
 from dwcp_diag.analysis.platform.certificates import certificate_findings, certificate_table
 from dwcp_diag.analysis.platform.kafka import lag_findings, lag_table
 from dwcp_diag.analysis.platform.redis import redis_findings, redis_table
@@ -70,7 +71,8 @@ def platform_report(
     lag = lag_table(frames.get("lag"), settings["consumer_lag_high"])
     if lag.empty:
         notes.append("consumer_lag_high: no_data: no kafka_exporter consumer lag series")
-    found += lag_findings(lag, frames.get("rollouts"), settings["consumer_lag_high"])
+    changes = change_points(rollouts=frames.get("rollouts"))  # KI-001: what came before
+    found += lag_findings(lag, changes, settings["consumer_lag_high"])
     redis = redis_table(frames, settings["redis_saturation"])
     if redis.empty:
         notes.append("redis_saturation: no_data: no redis_exporter series")

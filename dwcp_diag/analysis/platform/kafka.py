@@ -5,8 +5,8 @@ spikes); consumers that fall behind make it rise hour after hour. So per group a
 the p95 and the max over the window, and **growth**: over the last ``growth_window_h`` hours
 of hourly medians, lag rose in most hours (``rising_share``) by at least
 ``min_growth_messages``. A spike does not move hourly medians for long, so it is not growth.
-The largest spike is linked to the rollout or scale event before it (KI-001), as the incident
-notebook's change points do.
+The largest spike and the start of a growth are linked to the change before them (KI-001),
+from the incident notebook's change points.
 
 >>> import numpy as np, pandas as pd
 >>> times = pd.date_range("2026-11-15", periods=24 * 12, freq="5min", tz="UTC")
@@ -87,7 +87,8 @@ def lag_table(lag: pd.DataFrame | None, settings: Mapping[str, float]) -> pd.Dat
 def _change_before(
     changes: pd.DataFrame | None, at: pd.Timestamp, within: pd.Timedelta
 ) -> str | None:
-    """The last rollout or scale event in ``within`` before ``at``, described."""
+    """The last change point (:func:`~dwcp_diag.analysis.incident.change_points`: rollouts,
+    scale events) in ``within`` before ``at``, described."""
     if changes is None or changes.empty or pd.isna(at):
         return None
     before = changes[(changes["time"] <= at) & (changes["time"] >= at - within)]
@@ -96,7 +97,7 @@ def _change_before(
     last = before.sort_values("time").iloc[-1]
     minutes = (at - last["time"]).total_seconds() / 60
     when = f"{last['time']:%Y-%m-%d %H:%M}"
-    return f"{last['change']} of {last['owner_name']} at {when} ({minutes:.0f} min before)"
+    return f"{last['kind']} of {last['workload']} at {when} ({minutes:.0f} min before)"
 
 
 def lag_findings(
