@@ -49,11 +49,13 @@ def test_each_planted_case_and_no_healthy_control(platform, truth):
         truth["rollout_slow"]["subject"]
     ]
     certificates = {
-        tuple(f["subject"].values()): f["severity"]
+        tuple(sorted(f["subject"].items())): f["severity"]
         for f in platform.findings("platform", "certificate_expiry")
     }
-    expected = {tuple(truth["certificate_expiry"]["critical"].values()): "critical"}
-    expected |= {tuple(s.values()): "warning" for s in truth["certificate_expiry"]["warning"]}
+    expected = {tuple(sorted(truth["certificate_expiry"]["critical"].items())): "critical"}
+    expected |= {
+        tuple(sorted(s.items())): "warning" for s in truth["certificate_expiry"]["warning"]
+    }
     assert certificates == expected
     assert subjects(platform.findings("platform", "consumer_lag_high")) == [
         truth["consumer_lag_high"]["subject"]
