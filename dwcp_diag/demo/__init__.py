@@ -6,7 +6,7 @@ promtool, or :meth:`Cluster.iter_series`), Kubernetes API lists, a PostgreSQL sc
 
 >>> cluster = simulate(days=1)
 >>> sorted(cluster.kube_objects())[:3]
-['deployments', 'events', 'nodes']
+['certificates', 'deployments', 'events']
 """
 
 from dwcp_diag.demo.simulator import (
