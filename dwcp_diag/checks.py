@@ -116,6 +116,12 @@ _MEMORY = "dwcp_diag.analysis.memory"
 _COST = "dwcp_diag.analysis.cost"
 _CAPACITY = "dwcp_diag.analysis.capacity"
 _INCIDENT = "dwcp_diag.analysis.incident"
+_PLATFORM = "dwcp_diag.analysis.platform"
+_STARTUP_QUERIES = (
+    "promql.pod_created_times",
+    "promql.pod_first_ready_times",
+    "promql.pod_owners_seen",
+)
 _LATENCY_QUERIES = ("promql.latency_bucket_rate", "promql.request_rate_by_path_status")
 _MEMORY_QUERIES = (
     "promql.container_memory_working_set",
@@ -753,6 +759,119 @@ CHECKS: dict[str, Check] = {
             "peak lag in messages",
             "value",
         ),
+        # ------------------------------------------------------------------------ platform
+        Check(
+            "slow_startup",
+            "platform",
+            "a workload's pods take long from creation to Ready (p95), split into scheduling, "
+            "init, image pull and readiness (runbook KI-005)",
+            {
+                "p95_warning_s": _T(
+                    120.0, "s", "p95 creation -> Ready above this: warning",
+                    "runbook KI-005: 3-5 minutes is the known problem",
+                ),
+            },
+            f"{_PLATFORM}.startup:startup_findings",
+            _STARTUP_QUERIES,
+            "p95 start time",
+            "value",
+        ),
+        Check(
+            "rollout_slow",
+            "platform",
+            "a Deployment's rollout took long from the new ReplicaSet to its last pod Ready",
+            {
+                "warning_s": _T(
+                    600.0, "s", "a rollout longer than this: warning",
+                    "dwcp-diag: 4 pods started one after another at KI-005's pace",
+                ),
+            },
+            f"{_PLATFORM}.startup:rollout_findings",
+            _STARTUP_QUERIES,
+            "rollout duration",
+            "value",
+        ),
+        Check(
+            "certificate_expiry",
+            "platform",
+            "a TLS certificate (cert-manager or a blackbox probe) expired, expires soon, or "
+            "cert-manager reports it not Ready (runbook Problem 5)",
+            {
+                "warning_days": _T(
+                    21.0, "days", "fewer days left than this: warning",
+                    "issue 21 (cert-manager renews 30 days before expiry by default)",
+                ),
+                "critical_days": _T(
+                    7.0, "days", "fewer days left (or expired): critical", "issue 21",
+                ),
+            },
+            f"{_PLATFORM}.certificates:certificate_findings",
+            (
+                "promql.certificate_expiry_times",
+                "promql.certificate_not_ready",
+                "promql.probe_certificate_expiry_times",
+            ),
+            "days left, fewest first",
+            "-value",
+        ),
+        Check(
+            "consumer_lag_high",
+            "platform",
+            "Kafka consumer lag high over the window (p95) or growing hour after hour "
+            "(consumers falling behind, not a rebalance blip; KI-001)",
+            {
+                "p95_warning_messages": _T(
+                    10_000.0, "messages", "lag p95 over the window above this: warning",
+                    "runbook KI-001: 10k+ during deployments is a spike; at p95 it is not",
+                ),
+                "growth_window_h": _T(
+                    6.0, "h", "hours of hourly medians judged for growth", "dwcp-diag",
+                ),
+                "min_growth_messages": _T(
+                    1_000.0, "messages", "growth over those hours at least this", "dwcp-diag",
+                ),
+                "rising_share": _T(
+                    0.8, "ratio", "share of those hours that rose, at least", "dwcp-diag",
+                ),
+            },
+            f"{_PLATFORM}.kafka:lag_findings",
+            ("promql.consumer_lag",),
+            "lag p95",
+            "value",
+        ),
+        Check(
+            "redis_saturation",
+            "platform",
+            "Redis near maxclients, rejecting connections, near maxmemory or slow, beside "
+            "the API's peak rate against KI-002's 12k RPS",
+            {
+                "clients_warning_ratio": _T(
+                    0.8, "ratio", "connected clients / maxclients at least this: warning",
+                    "runbook KI-002: max connections reached",
+                ),
+                "clients_critical_ratio": _T(
+                    0.95, "ratio", "connected clients / maxclients at least this: critical",
+                    "runbook KI-002",
+                ),
+                "memory_warning_ratio": _T(
+                    0.9, "ratio", "used memory / maxmemory at least this: warning", "dwcp-diag",
+                ),
+                "latency_warning_ms": _T(
+                    2.0, "ms", "mean command latency p95 above this: warning",
+                    "dwcp-diag (Redis answers in well under a millisecond)",
+                ),
+            },
+            f"{_PLATFORM}.redis:redis_findings",
+            (
+                "promql.redis_clients_ratio",
+                "promql.redis_memory_ratio",
+                "promql.redis_counter_rate",
+                "promql.redis_command_latency",
+                "promql.request_rate_total",
+            ),
+            "connected clients / maxclients",
+            "value",
+        ),
         # ---------------------------------------------------------------------- any report
         Check(
             "source_unavailable",
@@ -788,7 +907,8 @@ CHECKS: dict[str, Check] = {
         ),
     )
 }  # fmt: skip
-"""Every check id, in notebook order (latency, database, memory, cost, capacity, incident, all)."""
+"""Every check id, in notebook order (latency, database, memory, cost, capacity, incident,
+platform, all)."""
 
 URGENCY: tuple[str, ...] = (
     "report_failed",
@@ -799,7 +919,9 @@ URGENCY: tuple[str, ...] = (
     "error_budget_burn",
     "error_rate_breach",
     "latency_slo_breach",
+    "certificate_expiry",
     "connection_saturation",
+    "redis_saturation",
     "xid_wraparound_risk",
     "sequence_exhaustion",
     "oom_killed",
@@ -811,6 +933,7 @@ URGENCY: tuple[str, ...] = (
     "headroom_low",
     "underprovisioned",
     "consumer_lag_spike",
+    "consumer_lag_high",
     "long_running_query",
     "idle_in_transaction",
     "vacuum_lag",
@@ -818,6 +941,8 @@ URGENCY: tuple[str, ...] = (
     "missing_index",
     "deployment_in_window",
     "scaling_in_window",
+    "slow_startup",
+    "rollout_slow",
     "table_bloat",
     "index_bloat",
     "low_cache_hit_ratio",

@@ -174,6 +174,21 @@ class MetricNames:
     pg_activity_count: str = "pg_stat_activity_count"
     pg_max_connections: str = "pg_settings_max_connections"
     pg_database_size: str = "pg_database_size_bytes"
+    # the platform report (kube-state-metrics, cert-manager, blackbox_exporter, redis_exporter)
+    pod_created: str = "kube_pod_created"
+    pod_ready: str = "kube_pod_status_ready"
+    cert_expiration: str = "certmanager_certificate_expiration_timestamp_seconds"
+    cert_ready: str = "certmanager_certificate_ready_status"
+    probe_ssl_expiry: str = "probe_ssl_earliest_cert_expiry"
+    redis_clients: str = "redis_connected_clients"
+    redis_max_clients: str = "redis_config_maxclients"
+    redis_rejected: str = "redis_rejected_connections_total"
+    redis_memory_used: str = "redis_memory_used_bytes"
+    redis_memory_max: str = "redis_memory_max_bytes"
+    redis_evicted: str = "redis_evicted_keys_total"
+    redis_commands_duration: str = "redis_commands_duration_seconds_total"
+    redis_commands: str = "redis_commands_total"
+    redis_instance_label: str = "instance"
 
 
 @dataclass(frozen=True)

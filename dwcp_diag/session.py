@@ -250,3 +250,20 @@ class AreaFindings:
 
         chosen = self.session.window(start=start, end=end)
         return collect_incident(self.session, chosen, margin, namespaces).findings
+
+    def platform(
+        self,
+        window: DurationLike = "7d",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        namespaces: str | Sequence[str] | None = None,
+    ) -> Findings:
+        """``slow_startup`` and ``rollout_slow`` (KI-005), ``certificate_expiry`` (Problem 5),
+        ``consumer_lag_high`` (KI-001), ``redis_saturation`` (KI-002).
+
+        >>> s.findings.platform(window="7d")  # doctest: +SKIP
+        """
+        from dwcp_diag.collect.platform import collect_platform
+
+        chosen = self._window(window, start, end)
+        return collect_platform(self.session, chosen, namespaces).findings

@@ -27,7 +27,7 @@ from dwcp_diag.config import Profile
 from dwcp_diag.errors import ConfigError
 from dwcp_diag.queries import promql
 
-NOTEBOOKS = ("latency", "database", "memory", "cost", "capacity", "incident", "all")
+NOTEBOOKS = ("latency", "database", "memory", "cost", "capacity", "incident", "platform", "all")
 
 
 def resolve_emitter(path: str) -> object:

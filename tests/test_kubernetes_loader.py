@@ -16,6 +16,7 @@ from dwcp_diag.errors import AuthError, SourceUnavailable
 from dwcp_diag.sandbox import kubeapi_objects as k8s
 from dwcp_diag.sandbox.kubeapi import DEFAULT_TOKEN, KubeApiStandIn
 from dwcp_diag.sources.kubernetes import (
+    CERTIFICATE_SCHEMA,
     CLAIM_SCHEMA,
     CONTAINER_SCHEMA,
     ENDPOINTS,
@@ -23,6 +24,7 @@ from dwcp_diag.sources.kubernetes import (
     NODE_SCHEMA,
     POD_METRICS_SCHEMA,
     POD_SCHEMA,
+    POD_START_SCHEMA,
     PV_SCHEMA,
     ROLLOUT_SCHEMA,
     WORKLOAD_SCHEMA,
@@ -57,6 +59,8 @@ def every_call(loader: KubernetesLoader) -> dict[str, pd.DataFrame]:
         "events": loader.events(),
         "rollouts": loader.rollouts(*INCIDENT),
         "workloads": loader.workloads(),
+        "pod_starts": loader.pod_starts(),
+        "certificates": loader.certificates(),
     }
 
 
@@ -70,6 +74,8 @@ SCHEMAS = {
     "events": EVENT_SCHEMA,
     "rollouts": ROLLOUT_SCHEMA,
     "workloads": WORKLOAD_SCHEMA,
+    "pod_starts": POD_START_SCHEMA,
+    "certificates": CERTIFICATE_SCHEMA,
 }
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from dwcp_diag.demo import platform
 from dwcp_diag.demo.model import Cluster, Node, Pod, Revision, Series, Volume, Workload
 from dwcp_diag.demo.simulator import (
     CONTAINER_START_DELAY_S,
@@ -44,6 +45,7 @@ LIST_KINDS = {
     "deployments": ("DeploymentList", "apps/v1"),
     "statefulsets": ("StatefulSetList", "apps/v1"),
     "pod_metrics": ("PodMetricsList", "metrics.k8s.io/v1beta1"),
+    "certificates": ("CertificateList", "cert-manager.io/v1"),
 }
 _CONTAINER_PORTS = {
     "api": 8080,
@@ -112,6 +114,7 @@ class _KubeBuilder:
             ],
             "events": self._events(),
             "pod_metrics": [self._pod_metrics(pod) for pod in self.cluster.pods_at_end()],
+            "certificates": platform.certificate_objects(self),
         }
         list_version = str(next(self._versions))
         return {
@@ -483,12 +486,7 @@ class _KubeBuilder:
             },
             "status": {
                 "phase": "Running",
-                "conditions": [
-                    _condition("Initialized", True, pod.created_s, lastProbeTime=None),
-                    _condition("Ready", ready, ready_since_s, lastProbeTime=None),
-                    _condition("ContainersReady", ready, ready_since_s, lastProbeTime=None),
-                    _condition("PodScheduled", True, pod.created_s, lastProbeTime=None),
-                ],
+                "conditions": platform.pod_conditions(pod, ready, ready_since_s),
                 "hostIP": pod.node.internal_ip,
                 "hostIPs": [{"ip": pod.node.internal_ip}],
                 "podIP": pod.ip,
@@ -748,6 +746,7 @@ class _KubeBuilder:
             events += self._rollout_events(
                 rollout.workload, rollout.old, rollout.new, rollout.time_s
             )
+            events += platform.pull_events(self, rollout)
         for pod in self.cluster.pods_at_end():
             events += self._restart_events(pod)
         events.sort(key=lambda event: (event["lastTimestamp"], event["metadata"]["name"]))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,15 @@ def unix_s(time: pd.Timestamp | str | float) -> int:
         return int(time)
     stamp = pd.Timestamp(time)
     return int((stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp).timestamp())
+
+
+def iso_utc(seconds: float) -> str:
+    """RFC 3339 in UTC at second precision, as the Kubernetes API writes times.
+
+    >>> iso_utc(0)
+    '1970-01-01T00:00:00Z'
+    """
+    return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---------------------------------------------------------------------------- topology

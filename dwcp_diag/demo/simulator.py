@@ -21,7 +21,6 @@ import math
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
@@ -41,6 +40,7 @@ from dwcp_diag.demo.model import (
     Usage,
     Volume,
     Workload,
+    iso_utc,
     unix_s,
 )
 from dwcp_diag.sources.quantity import parse_bytes, parse_cpu_cores, parse_quantity
@@ -137,15 +137,6 @@ def stable_name_suffix(length: int, *parts: object) -> str:
     """
     digest = stable_digest("name", *parts, size=length)
     return "".join(_NAME_ALPHABET[byte % len(_NAME_ALPHABET)] for byte in digest)
-
-
-def iso_utc(seconds: float) -> str:
-    """RFC 3339 in UTC at second precision, as the Kubernetes API writes times.
-
-    >>> iso_utc(0)
-    '1970-01-01T00:00:00Z'
-    """
-    return datetime.fromtimestamp(int(seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def canonical_quantity(value: float, binary: bool = False) -> str:
@@ -697,6 +688,9 @@ class _SeriesGenerator:
         self._volumes()
         self._kafka()
         self._postgres_exporter()
+        from dwcp_diag.demo import platform  # the platform report's series (it imports this)
+
+        platform.add_series(self)
 
     # -- API traffic -------------------------------------------------------------------------
 
@@ -1195,7 +1189,14 @@ def _build_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any
             if len(_times_in_window(pod.history.start_times_s[1:], cluster))
         ],
         **demo_postgres.truth(),
+        "platform": _platform_truth(cluster),
     }
+
+
+def _platform_truth(cluster: Cluster) -> dict[str, Any]:
+    from dwcp_diag.demo import platform  # imports this module's model
+
+    return platform.truth(cluster)
 
 
 def _incident_truth(cluster: Cluster, generator: _SeriesGenerator) -> dict[str, Any]:

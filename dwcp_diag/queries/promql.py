@@ -622,3 +622,138 @@ def deployment_spec_replicas(namespaces: str | Iterable[str] | None = None) -> s
     selector = None if namespaces is None else {"namespace": namespaces}
     spec = series_selector(SPEC_REPLICAS, selector=selector)
     return f"max{_by(('namespace', 'deployment'))}({spec})"
+
+
+# ---------------------------------------------------------------------- the platform report
+# Pod starts (kube-state-metrics), certificates (cert-manager, blackbox_exporter), Redis
+# (redis_exporter); Kafka lag is :func:`consumer_lag`.
+
+CERT_LABELS = ("namespace", "exported_namespace", "name")
+"""cert-manager's labels; ``exported_namespace`` when the scrape renamed its ``namespace``."""
+
+
+def pod_created_times(
+    m: MetricNames, range_s: float, namespaces: str | Iterable[str] | None = None
+) -> str:
+    """Each pod's creation time (Unix seconds) for every pod seen in the last ``range_s``.
+
+    >>> pod_created_times(MetricNames(), 86400)
+    'max by (namespace, pod) (max_over_time(kube_pod_created[86400s]))'
+    """
+    selector = series_selector(m.pod_created, selector=_namespaced(None, namespaces))
+    return f"max by (namespace, pod) (max_over_time({selector}[{_seconds(range_s)}]))"
+
+
+def pod_first_ready_times(
+    m: MetricNames,
+    range_s: float,
+    step_s: float,
+    namespaces: str | Iterable[str] | None = None,
+) -> str:
+    """The first scrape (Unix seconds) at which each pod was Ready in the last ``range_s``:
+    kube-state-metrics' ``kube_pod_status_ready{condition="true"}`` turning 1, so the time is
+    known to the scrape interval (a pod restarted later keeps its first Ready).
+
+    >>> print(pod_first_ready_times(MetricNames(), 3600, 60))
+    min by (namespace, pod) (min_over_time(timestamp(kube_pod_status_ready{condition="true"} == 1)[3630s:60s]))
+    """  # noqa: E501
+    where = _namespaced(None, namespaces)
+    ready = series_selector(m.pod_ready, 'condition="true"', selector=where)
+    inner = f"timestamp({ready} == 1)"
+    return f"min by (namespace, pod) (min_over_time({inner}{subquery_range(range_s, step_s)}))"
+
+
+def certificate_expiry_times(m: MetricNames) -> str:
+    """When each certificate cert-manager manages expires (Unix seconds).
+
+    >>> certificate_expiry_times(MetricNames())
+    'max by (namespace, exported_namespace, name) (certmanager_certificate_expiration_timestamp_seconds)'
+    """  # noqa: E501
+    return f"max{_by(CERT_LABELS)}({m.cert_expiration})"
+
+
+def certificate_not_ready(m: MetricNames) -> str:
+    """Certificates whose cert-manager Ready condition is not True (1 while so).
+
+    >>> certificate_not_ready(MetricNames())
+    'max by (namespace, exported_namespace, name, condition) (certmanager_certificate_ready_status{condition!="True"} == 1)'
+    """  # noqa: E501
+    selector = series_selector(m.cert_ready, 'condition!="True"')
+    return f"max{_by((*CERT_LABELS, 'condition'))}({selector} == 1)"
+
+
+def probe_certificate_expiry_times(m: MetricNames) -> str:
+    """The earliest expiry (Unix seconds) of the certificate chain each blackbox probe saw.
+
+    >>> probe_certificate_expiry_times(MetricNames())
+    'min by (instance, job) (probe_ssl_earliest_cert_expiry)'
+    """
+    return f"min by (instance, job) ({m.probe_ssl_expiry})"
+
+
+def redis_clients_ratio(m: MetricNames) -> str:
+    """Connected clients as a share of ``maxclients``, per Redis instance.
+
+    >>> print(redis_clients_ratio(MetricNames()))
+    max by (instance) (redis_connected_clients) / max by (instance) (redis_config_maxclients)
+    """
+    by = _by((m.redis_instance_label,))
+    return f"max{by}({m.redis_clients}) / max{by}({m.redis_max_clients})"
+
+
+def redis_memory_ratio(m: MetricNames) -> str:
+    """Memory used as a share of ``maxmemory``, per instance (none where maxmemory is 0:
+    unlimited).
+
+    >>> print(redis_memory_ratio(MetricNames()))
+    max by (instance) (redis_memory_used_bytes) / max by (instance) (redis_memory_max_bytes > 0)
+    """
+    by = _by((m.redis_instance_label,))
+    return f"max{by}({m.redis_memory_used}) / max{by}({m.redis_memory_max} > 0)"
+
+
+def redis_counter_rate(m: MetricNames, counter: str, rate_window: DurationLike = "5m") -> str:
+    """Per-second rate of one of redis_exporter's counters (``redis_rejected``,
+    ``redis_evicted``), per instance.
+
+    >>> redis_counter_rate(MetricNames(), "redis_rejected")
+    'sum by (instance) (rate(redis_rejected_connections_total[5m]))'
+    """
+    metric = getattr(m, counter)
+    return _sum((m.redis_instance_label,), f"rate({metric}[{_duration(rate_window)}])")
+
+
+def redis_command_latency(m: MetricNames, rate_window: DurationLike = "5m") -> str:
+    """Mean command latency in seconds per instance (all commands, weighted by calls).
+
+    >>> print(redis_command_latency(MetricNames()))
+    sum by (instance) (rate(redis_commands_duration_seconds_total[5m]))
+      / sum by (instance) (rate(redis_commands_total[5m]))
+    """
+    window = _duration(rate_window)
+    by = (m.redis_instance_label,)
+    spent = _sum(by, f"rate({m.redis_commands_duration}[{window}])")
+    return f"{spent}\n  / {_sum(by, f'rate({m.redis_commands}[{window}])')}"
+
+
+def request_rate_total(m: MetricNames, rate_window: DurationLike = "5m") -> str:
+    """Requests per second at the API, all paths: what KI-002's 12k RPS limit is about.
+
+    >>> request_rate_total(MetricNames())
+    'sum(rate(http_requests_total[5m]))'
+    """
+    return _sum((), f"rate({m.http_requests}[{_duration(rate_window)}])")
+
+
+def pod_owners_seen(
+    m: MetricNames, range_s: float, namespaces: str | Iterable[str] | None = None
+) -> str:
+    """Each pod's owner (``owner_kind``, ``owner_name``) for every pod seen in ``range_s``:
+    the ReplicaSet of pods a rollout has replaced since.
+
+    >>> print(pod_owners_seen(MetricNames(), 3600))
+    max by (namespace, pod, owner_kind, owner_name) (max_over_time(kube_pod_owner[3600s]))
+    """
+    selector = pod_owner(m, namespaces)
+    by = _by(("namespace", "pod", "owner_kind", "owner_name"))
+    return f"max{by}(max_over_time({selector}[{_seconds(range_s)}]))"

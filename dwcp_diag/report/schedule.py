@@ -80,7 +80,7 @@ class Suite:
 
 
 DEFAULT_SUITES = {
-    "daily": Suite("daily", ("latency", "database"), "day", "06:00"),
+    "daily": Suite("daily", ("latency", "database", "platform"), "day", "06:00"),
     "weekly": Suite("weekly", ("memory", "cost", "capacity"), "week", "06:00"),
 }
 

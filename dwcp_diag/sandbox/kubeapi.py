@@ -80,6 +80,7 @@ RESOURCES = (
     Resource("deployments", "/apis/apps/v1", "deployments", "DeploymentList", True),
     Resource("statefulsets", "/apis/apps/v1", "statefulsets", "StatefulSetList", True),
     Resource("pod_metrics", "/apis/metrics.k8s.io/v1beta1", "pods", "PodMetricsList", True),
+    Resource("certificates", "/apis/cert-manager.io/v1", "certificates", "CertificateList", True),
 )
 
 
@@ -169,11 +170,13 @@ class KubeApiStandIn:
         metrics_api: bool | str | None = None,
         token: str | None = _UNCHANGED,
         expire_continue: bool | None = None,
+        missing_apis: Iterable[str] | None = None,
     ) -> KubeApiStandIn:
         """Change the answers. ``objects`` replaces every list (missing keys are empty);
         ``forbidden`` names resource keys answered 403; ``metrics_api`` is True, False (404) or
         ``"unavailable"`` (503); ``token`` is the bearer token required (None: no auth);
-        ``expire_continue`` answers 410 Expired to every continue token."""
+        ``expire_continue`` answers 410 Expired to every continue token; ``missing_apis``
+        names resource keys answered 404, as for a CRD that is not installed."""
         with self._lock:
             if objects is not None:
                 self._indexes = {
@@ -191,6 +194,8 @@ class KubeApiStandIn:
                 self.token = token
             if expire_continue is not None:
                 self.expire_continue = expire_continue
+            if missing_apis is not None:
+                self.missing_apis = set(missing_apis)
         return self
 
     def reset(self) -> KubeApiStandIn:
@@ -199,6 +204,7 @@ class KubeApiStandIn:
         self.metrics_api: bool | str = True
         self.token = self.default_token
         self.expire_continue = False
+        self.missing_apis: set[str] = set()
         self.configure(objects=self.default_objects)
         self.requests.clear()
         return self
@@ -295,6 +301,8 @@ class KubeApiStandIn:
             namespace = match.groupdict().get("ns")
             if resource.key == "pod_metrics" and self.metrics_api is not True:
                 self._refuse_metrics()
+            if resource.key in self.missing_apis:
+                raise ApiError(404, "NotFound", "the server could not find the requested resource")
             if resource.key in self.forbidden:
                 self._refuse_forbidden(resource, namespace)
             return resource, namespace

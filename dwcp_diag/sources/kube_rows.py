@@ -576,3 +576,103 @@ def workload_row(
         "app": app,
         "created": (item.get("metadata") or {}).get("creationTimestamp"),
     }
+
+
+# -- the platform report: pod start phases and cert-manager Certificates ------------------------
+POD_START_SCHEMA = {
+    "namespace": "category",
+    "pod": "category",
+    "node": "category",
+    "owner_kind": "category",
+    "owner_name": "category",  # the Deployment (through its ReplicaSet) or StatefulSet ...
+    "replicaset": "category",  # the controlling ReplicaSet, when there is one
+    "created": "timestamp",
+    "scheduled_at": "timestamp",  # each condition's lastTransitionTime, when it is True
+    "initialized_at": "timestamp",
+    "containers_ready_at": "timestamp",
+    "ready_at": "timestamp",
+    "ready": "bool",
+    "restart_count": "int64",
+}
+CERTIFICATE_SCHEMA = {
+    "namespace": "category",
+    "name": "category",
+    "secret_name": "category",
+    "issuer": "category",  # Kind/name
+    "dns_names": "str",
+    "not_after": "timestamp",
+    "renewal_time": "timestamp",
+    "ready": "category",  # the Ready condition's status: True | False | Unknown
+    "ready_reason": "category",
+    "ready_message": "str",
+}
+_START_CONDITIONS = {
+    "PodScheduled": "scheduled_at",
+    "Initialized": "initialized_at",
+    "ContainersReady": "containers_ready_at",
+    "Ready": "ready_at",
+}
+
+
+def pod_start_row(
+    item: Mapping[str, Any],
+    replicaset_owners: Mapping[tuple[str, str], tuple[str, str]],
+) -> dict[str, Any]:
+    """A pod's creation and the time each start condition last turned True (None while it is
+    not True): scheduling, init containers, containers ready, Ready (readiness gates too).
+
+    >>> pod = {"metadata": {"name": "p", "namespace": "n", "creationTimestamp": "2026-11-16T10:00:00Z"},
+    ...        "status": {"conditions": [{"type": "Ready", "status": "True",
+    ...                                   "lastTransitionTime": "2026-11-16T10:03:10Z"}]}}
+    >>> row = pod_start_row(pod, {})
+    >>> row["ready_at"], row["scheduled_at"], row["ready"]
+    ('2026-11-16T10:03:10Z', None, True)
+    """  # noqa: E501
+    meta, status = item.get("metadata") or {}, item.get("status") or {}
+    owner_kind, owner_name = _owner(item, replicaset_owners)
+    ref = controller(item)
+    row: dict[str, Any] = {
+        "namespace": meta.get("namespace"),
+        "pod": meta.get("name"),
+        "node": (item.get("spec") or {}).get("nodeName"),
+        "owner_kind": owner_kind,
+        "owner_name": owner_name,
+        "replicaset": ref[1] if ref and ref[0] == "ReplicaSet" else None,
+        "created": meta.get("creationTimestamp"),
+        **dict.fromkeys(_START_CONDITIONS.values()),
+        "ready": _condition(status, "Ready"),
+        "restart_count": sum(
+            s.get("restartCount") or 0 for s in status.get("containerStatuses") or ()
+        ),
+    }
+    for condition in status.get("conditions") or ():
+        column = _START_CONDITIONS.get(condition.get("type"))
+        if column and condition.get("status") == "True":
+            row[column] = condition.get("lastTransitionTime")
+    return row
+
+
+def certificate_row(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A cert-manager ``Certificate`` (cert-manager.io/v1): what it covers, when it expires,
+    whether it is Ready."""
+    meta, spec, status = (
+        item.get("metadata") or {},
+        item.get("spec") or {},
+        item.get("status") or {},
+    )
+    issuer = spec.get("issuerRef") or {}
+    ready = next(
+        (c for c in status.get("conditions") or () if c.get("type") == "Ready"), _NO_VALUES
+    )
+    return {
+        "namespace": meta.get("namespace"),
+        "name": meta.get("name"),
+        "secret_name": spec.get("secretName"),
+        "issuer": f"{issuer.get('kind') or 'Issuer'}/{issuer.get('name')}" if issuer else None,
+        "dns_names": ",".join(spec.get("dnsNames") or ()) or spec.get("commonName"),
+        "not_after": status.get("notAfter"),
+        "renewal_time": status.get("renewalTime"),
+        "ready": ready.get("status") or "Unknown",
+        "ready_reason": ready.get("reason"),
+        "ready_message": ready.get("message"),
+    }

@@ -36,16 +36,19 @@ from dwcp_diag.frames import conform
 from dwcp_diag.sources import kube_rows
 from dwcp_diag.sources.base import Loader, SourceCheck
 from dwcp_diag.sources.kube_rows import (
+    CERTIFICATE_SCHEMA,
     CLAIM_SCHEMA,
     CONTAINER_SCHEMA,
     EVENT_SCHEMA,
     NODE_SCHEMA,
     POD_METRICS_SCHEMA,
     POD_SCHEMA,
+    POD_START_SCHEMA,
     PV_SCHEMA,
     ROLLOUT_SCHEMA,
     WORKLOAD_SCHEMA,
 )
+from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.sources.replay import rows_where
 from dwcp_diag.sources.snapshot import Recorder, SnapshotBundle
 from dwcp_diag.timewindow import TimeLike, parse_time
@@ -56,6 +59,9 @@ METRICS_UNAVAILABLE = (
     "metrics API (metrics.k8s.io) is not available: install metrics-server "
     "(https://github.com/kubernetes-sigs/metrics-server) or use Prometheus usage instead"
 )
+CERT_MANAGER_MISSING = "cert-manager is not installed (the API has no cert-manager.io/v1)"
+# Optional endpoints: ``check`` reports them without failing (the platform report's extras).
+OPTIONAL_ENDPOINTS = ("certificates",)
 
 
 # -- endpoints -----------------------------------------------------------------------------------
@@ -90,7 +96,12 @@ ENDPOINTS: dict[str, Endpoint] = {
     "deployments": Endpoint("deployments", "apps"),
     "statefulsets": Endpoint("statefulsets", "apps"),
     "pod_metrics": Endpoint("pods", "metrics.k8s.io", "v1beta1"),
+    "certificates": Endpoint("certificates", "cert-manager.io"),
 }
+
+
+class ApiNotInstalled(SourceUnavailable):
+    """The API group of an optional resource is not served (its CRD is not installed)."""
 
 
 class KubernetesLoader(Loader):
@@ -236,6 +247,37 @@ class KubernetesLoader(Loader):
 
         return self._fetch("workloads", {"namespace": namespace}, fetch)
 
+    def pod_starts(self, namespace: str | None = None) -> pd.DataFrame:
+        """One row per pod (``POD_START_SCHEMA``): its creation and the time each start
+        condition (PodScheduled, Initialized, ContainersReady, Ready) last turned True, and
+        its restarts (a restarted pod's Ready time is its last restart, not its start)."""
+
+        def fetch() -> pd.DataFrame:
+            owners = self._replicaset_owners(namespace)
+            rows = (kube_rows.pod_start_row(i, owners) for i in self._items("pods", namespace))
+            return kube_rows.frame(rows, POD_START_SCHEMA, sort=["namespace", "pod"])
+
+        return self._fetch("pod_starts", {"namespace": namespace}, fetch)
+
+    def certificates(self, namespace: str | None = None) -> pd.DataFrame:
+        """cert-manager ``Certificate`` resources (``CERTIFICATE_SCHEMA``). Without
+        cert-manager (no cert-manager.io/v1 API) the frame is empty and its
+        ``attrs["empty_reason"]`` says so; a role that may not read them raises
+        :class:`AuthError` (deploy/rbac.yaml grants it)."""
+
+        def fetch() -> pd.DataFrame:
+            try:
+                rows = [
+                    kube_rows.certificate_row(i) for i in self._items("certificates", namespace)
+                ]
+            except ApiNotInstalled as exc:
+                empty = kube_rows.frame([], CERTIFICATE_SCHEMA)
+                empty.attrs[EMPTY_REASON] = str(exc)
+                return empty
+            return kube_rows.frame(rows, CERTIFICATE_SCHEMA, sort=["namespace", "name"])
+
+        return self._fetch("certificates", {"namespace": namespace}, fetch)
+
     def check(self) -> SourceCheck:
         """Reachability, server version, forbidden resources and the metrics API, one line."""
         if self.replay is not None:
@@ -245,11 +287,17 @@ class KubernetesLoader(Loader):
         except SourceUnavailable as exc:
             return SourceCheck(SOURCE, False, self.target, str(exc))
         forbidden, broken, metrics = [], [], "yes"
+        optional: list[str] = []
         for key, endpoint in ENDPOINTS.items():
             try:
                 self._get_page(key, None, {"limit": 1})
             except AuthError:
-                forbidden.append(endpoint.label)
+                if key in OPTIONAL_ENDPOINTS:
+                    optional.append(f"{endpoint.label}: forbidden (optional: certificate_expiry)")
+                else:
+                    forbidden.append(endpoint.label)
+            except ApiNotInstalled:
+                optional.append(f"{endpoint.label}: not installed")
             except SourceUnavailable as exc:
                 if key == "pod_metrics":
                     metrics = "missing (install metrics-server)"
@@ -260,6 +308,7 @@ class KubernetesLoader(Loader):
             f"forbidden: {', '.join(forbidden)}" if forbidden else "all resources readable"
         )
         notes.append(f"metrics API: {metrics}")
+        notes.extend(optional)
         notes.extend(broken)
         return SourceCheck(SOURCE, not forbidden and not broken, self.target, "; ".join(notes))
 
@@ -456,6 +505,8 @@ class KubernetesLoader(Loader):
             )
         elif key == "pod_metrics" and status in (404, 503):
             text = f"{METRICS_UNAVAILABLE} ({where} answered {status} {reason})"
+        elif key in OPTIONAL_ENDPOINTS and status == 404:
+            return ApiNotInstalled(SOURCE, f"{CERT_MANAGER_MISSING} ({where} answered 404)")
         elif status == 410:
             text = (
                 f"{where}: the list of {what} changed too much while paging (410 Expired); "
