@@ -1,6 +1,6 @@
 """Memory: leaks, OOM kills and restarts, containers near or without a memory limit.
 
-Pure functions: tidy frames in (DESIGN.md "Frames"), frames and :class:`Findings` out, no I/O.
+Pure functions: tidy frames in (:mod:`dwcp_diag.frames`), frames and :class:`Findings` out, no I/O.
 Sizes are bytes in frames (``*_bytes``) and MiB (2**20 bytes) in rates (``growth_mib_per_h``).
 
 Input frames (``{field}`` is a :class:`dwcp_diag.config.MetricNames` field):

@@ -4,7 +4,7 @@ Per notebook NAME, into the output directory, each written atomically (temp file
 
     NAME.ipynb          the executed notebook (parameters in clear text: never secrets)
     NAME.html           the report: header, findings table, outputs (code hidden by default)
-    NAME.findings.json  the findings the notebook published (DESIGN.md contract)
+    NAME.findings.json  the findings the notebook published (README.md, "Findings")
     NAME.meta.json      what the index shows: window covered, source, status (report_meta)
 
 A failing cell still yields the executed notebook and an HTML report showing the error; the
@@ -49,7 +49,7 @@ log = logging.getLogger("dwcp_diag.render")
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_CELL_TIMEOUT_S = 600
-# The exit status contract (DESIGN.md) of render, demo, due and postmortem.
+# The exit status contract (README.md, "Rendering reports") of render, demo, due and postmortem.
 EXIT_OK = 0  # every report rendered and every source it needed answered
 EXIT_FAILED = 1  # at least one report failed (a cell raised, the kernel died)
 EXIT_USAGE = 2  # bad usage, refused before anything ran
