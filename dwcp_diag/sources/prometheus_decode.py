@@ -6,8 +6,9 @@ pyarrow's CSV reader, while orjson parses the small remainder (the label sets). 
 unexpected in that layout falls back to a full orjson parse: same result, just slower.
 
 Frames (the contract of :mod:`dwcp_diag.frames`): one categorical column per label
-(``__name__`` first when the answer has it, then the others by name), ``timestamp`` (datetime64[ns, UTC]) and ``value`` (float64;
-``"NaN"``, ``"+Inf"``, ``"-Inf"`` become floats); rows sorted by labels, then time. A label
+(``__name__`` first when the answer has it, then the others by name), ``timestamp``
+(datetime64[ns, UTC]) and ``value`` (float64; ``"NaN"``, ``"+Inf"``, ``"-Inf"`` become
+floats); rows sorted by labels, then time. A label
 named ``timestamp`` or ``value`` becomes column ``label_timestamp``/``label_value``. With no
 series the frame has the requested label columns (``labels=``), ``timestamp`` and ``value``.
 
