@@ -10,8 +10,8 @@ worker tests that need every server. This one hands out *work units*:
 - files whose tests use the same costly session fixture (:data:`SHARED_BY_FILES`: the live
   and the demo render of every notebook, PostgreSQL 18, VictoriaMetrics, the 200,000-series
   Prometheus) are one unit, so one worker builds it;
-- the units that start servers go first, largest first, and the tests that need none
-  (``make test-fast``'s) last, where they fill the workers' last minutes.
+- the units that start servers go first, the longest first (:data:`MEASURED_S`), and the tests
+  that need none (``make test-fast``'s) last, where they fill the workers' last minutes.
 
 The controller collects nothing, so the workers tell it: each writes every test's unit to
 the file the controller named (:func:`name_units_file`) when its collection ends, and the
@@ -40,6 +40,34 @@ SHARED_BY_FILES = (
     "victoriametrics_server",
     "many_series_prometheus",
 )
+# Seconds per file, from `pytest --durations=0 --junitxml` of the whole suite in one process
+# on 2 loaded cores (2026-12-04; the 8 other sessions on the machine stretched every figure).
+# Only their order is used: the longest units start first, so that none starts last. A file
+# not listed counts a second per test that starts a server.
+MEASURED_S = {
+    "tests/test_postmortem.py": 522,
+    "tests/test_demo.py": 309,
+    "tests/test_reports_browser.py": 248,
+    "tests/test_render.py": 215,
+    "tests/test_pushdown.py": 183,
+    "tests/test_notify.py": 135,
+    "tests/test_exit_status.py": 121,
+    "tests/test_prometheus_listing.py": 112,
+    "tests/test_schedule.py": 112,
+    "tests/test_trends.py": 88,
+    "tests/test_interactive.py": 70,
+    "tests/test_compare.py": 61,
+    "tests/test_lab.py": 60,
+    "tests/test_secrets.py": 53,
+    "tests/test_fault_reports.py": 50,
+    "tests/test_database_findings.py": 49,
+    "tests/test_simulator.py": 47,
+    "tests/test_packaging.py": 43,
+    "tests/test_redaction_live.py": 43,
+    "notebooks/capacity.ipynb": 35,
+    "notebooks/incident.ipynb": 33,
+    "tests/test_prometheus_loader.py": 31,
+}
 UNITS_FILE = "dwcp_units_file"  # the workerinput key naming the file
 
 
@@ -118,7 +146,11 @@ class WorkUnitScheduling(LoadScopeScheduling):
             self.ordered = True
         super()._assign_work_unit(node)
 
-    def _weight(self, unit: tuple[str, dict[str, bool]]) -> tuple[bool, int]:
-        """Units that start servers first, then the larger first (sorting is stable)."""
+    def _weight(self, unit: tuple[str, dict[str, bool]]) -> tuple[bool, float]:
+        """Units that start servers first, then the longest first (sorting is stable)."""
         _, tests = unit
-        return (not any(self.units[nodeid][1] for nodeid in tests), -len(tests))
+        servers = [nodeid for nodeid in tests if self.units[nodeid][1]]
+        files = {nodeid.split("::", 1)[0] for nodeid in tests}
+        known = sum(MEASURED_S.get(file, 0) for file in files)
+        unknown = sum(1 for nodeid in servers if nodeid.split("::", 1)[0] not in MEASURED_S)
+        return (not servers, -(known + unknown))
