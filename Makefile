@@ -52,10 +52,13 @@ system-deps:
 	  fi; \
 	fi
 
+# The suite on every core (at most 4): pytest-xdist workers, each a session with its own
+# servers; tests/scheduling.py decides which worker runs what. TEST_WORKERS=0: one process.
+TEST_WORKERS ?= $(shell n=$$(nproc); echo $$(( n < 4 ? n : 4 )))
 test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS)
 
 # The development loop: analysis, config, quantities, decoding, doctests. conftest.py marks
 # every test that needs a server, a notebook kernel or another process `server`.

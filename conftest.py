@@ -6,15 +6,20 @@ SERVER_FIXTURES (directly or through another fixture) and on every notebook cell
 (a kernel). A test that starts a process some other way (a notebook render, promtool, pip,
 JupyterLab) carries the mark itself (``@pytest.mark.server``); one that forgets fails, in
 both tiers, naming the process it started.
+
+Under pytest-xdist (``make test`` runs ``-n``), tests/scheduling.py decides which worker runs
+what: a file's tests in one worker, the files sharing a costly session fixture together.
 """
 
 import sys
 
 import pytest
 
+from tests import scheduling
+
 # Fixtures that start a server process (or build what one serves): every fixture that needs
 # PostgreSQL, Prometheus, VictoriaMetrics, the Kubernetes stand-in or a rendered live report
-# depends on one of these.
+# depends on one of these (rendered_demo starts notebook kernels).
 SERVER_FIXTURES = frozenset(
     {
         "pg_pool",
@@ -24,6 +29,7 @@ SERVER_FIXTURES = frozenset(
         "many_series_prometheus",
         "kube_api_server",
         "kube_api_factory",
+        "rendered_demo",
     }
 )
 # Audit events (sys.addaudithook) of starting a process.
@@ -87,6 +93,23 @@ def _refuse_processes_outside_the_server_tier(event: str, args: tuple) -> None:
 
 def pytest_configure(config):
     sys.addaudithook(_refuse_processes_outside_the_server_tier)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own tells the controller collection is done
+def pytest_collection_finish(session):
+    scheduling.write_units(session)  # an xdist worker tells the controller its work units
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    scheduling.name_units_file(node)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    if config.getvalue("dist") == "load":  # -n's default; an explicit --dist is kept
+        return scheduling.WorkUnitScheduling(config, log)
+    return None
 
 
 @pytest.hookimpl(wrapper=True)

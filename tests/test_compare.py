@@ -168,15 +168,21 @@ def fix_prometheus_and_drop_postgres_limit(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 @pytest.mark.slow
-def test_two_simulated_weeks_give_exactly_the_fixed_and_planted_changes(tmp_path, monkeypatch):
-    """Week 46 is the simulator's recorded week; in week 47 prometheus-0 got a memory limit
-    (a fix) and postgres-primary-0 lost its own (a new fault); nothing else changed."""
+def test_two_simulated_weeks_give_exactly_the_fixed_and_planted_changes(
+    rendered_demo, tmp_path, monkeypatch
+):
+    """Week 46 is the simulator's recorded week (the memory report of the session's
+    `dwcp-diag demo`); in week 47 prometheus-0 got a memory limit (a fix) and
+    postgres-primary-0 lost its own (a new fault); nothing else changed."""
     monkeypatch.chdir(tmp_path)
     week2_bundle = tmp_path / "bundle-week2"
     shutil.copytree(DEMO_BUNDLE, week2_bundle)
     replant(week2_bundle, fix_prometheus_and_drop_postgres_limit)
     w46, w47 = tmp_path / "weekly" / "2026-W46", tmp_path / "weekly" / "2026-W47"
-    assert main(["render", "memory", "--source", "demo", "--out", str(w46)]) == 0
+    assert rendered_demo.exit_code == 0
+    w46.mkdir(parents=True)
+    for path in rendered_demo.out_dir.glob("memory.*"):
+        shutil.copy2(path, w46 / path.name)
     assert main(["render", "memory", "--source", f"snapshot:{week2_bundle}", "--out", str(w47),
                  "--compare", str(w46)]) == 0  # fmt: skip
     before = json.loads((w46 / "memory.findings.json").read_text())

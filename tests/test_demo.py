@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from dwcp_diag.cli import main
 from dwcp_diag.report import render as rendering
 from tests.fixtures.live import INCIDENT_WINDOW, environment
@@ -25,23 +23,23 @@ EXPECTED_IN_DEMO = {
 }
 
 
-@pytest.mark.server  # starts a notebook kernel or another process
-def test_demo_renders_every_notebook_from_the_shipped_bundle(tmp_path, no_live_sources):
-    assert main(["demo", "--out", str(tmp_path)]) == 0
+def test_demo_renders_every_notebook_from_the_shipped_bundle(rendered_demo):
+    assert rendered_demo.exit_code == 0
+    out = rendered_demo.out_dir
     for name in rendering.available_notebooks():
-        assert (tmp_path / f"{name}.html").is_file(), name
-        findings = json.loads((tmp_path / f"{name}.findings.json").read_text())
+        assert (out / f"{name}.html").is_file(), name
+        findings = json.loads((out / f"{name}.findings.json").read_text())
         checks = {f["check"] for f in findings}
         assert "source_unavailable" not in checks, (name, findings)
         if name in EXPECTED_IN_DEMO:
             assert EXPECTED_IN_DEMO[name] in checks, (name, sorted(checks))
-    index = (tmp_path / "index.html").read_text()
+    index = (out / "index.html").read_text()
     assert all(f"{name}.html" in index for name in rendering.available_notebooks())
     # the header names the window each notebook covered, not placeholders
-    latency = (tmp_path / "latency.html").read_text()
+    latency = (out / "latency.html").read_text()
     assert "<b>window</b>: 2026-11-09T00:00Z..2026-11-16T00:00Z (UTC)" in latency
     assert "(notebook default)" not in latency and "vnd.dwcp-diag.window" not in latency
-    incident = (tmp_path / "incident.html").read_text()
+    incident = (out / "incident.html").read_text()
     assert "<b>window</b>: 2026-11-12T14:00Z..2026-11-12T14:45Z (UTC)" in incident
 
 

@@ -1,10 +1,11 @@
 """The rendered reports as a reader sees them: headless Chromium at 1400 px, no network.
 
-The demo is rendered (``dwcp-diag demo``) and every report, and the index, is opened in
-Chromium: every plotly figure must draw, the page must request nothing but itself, nothing
-may scroll sideways, findings values are in human units, nothing overlaps a chart's title and
-no tick label is clipped. A screenshot of each first screen is kept under
-``reports/screenshots/`` (git-ignored; CI keeps it as an artifact) for a human to look at.
+The demo is rendered (``dwcp-diag demo``, once per session: ``rendered_demo``) and every
+report, and the index, is opened in Chromium: every plotly figure must draw, the page must
+request nothing but itself, nothing may scroll sideways, findings values are in human units,
+nothing overlaps a chart's title and no tick label is clipped. A screenshot of each first
+screen is kept under ``reports/screenshots/`` (git-ignored; CI keeps it as an artifact) for a
+human to look at.
 The reports rendered against the real servers (``rendered_live``) are checked the same way
 for drawing offline.
 """
@@ -18,7 +19,6 @@ from pathlib import Path
 import plotly.offline
 import pytest
 
-from dwcp_diag.cli import main
 from dwcp_diag.report.figures import (
     BUNDLE_TRACE_TYPES,
     PLOTLY_BUNDLE,
@@ -82,24 +82,9 @@ PAGE_CHECKS = {
 
 
 @pytest.fixture(scope="module")
-def demo_reports(tmp_path_factory, no_live_sources_module) -> Path:
-    out = tmp_path_factory.mktemp("demo-reports")
-    assert main(["demo", "--out", str(out)]) == 0
-    return out
-
-
-@pytest.fixture(scope="module")
-def no_live_sources_module(tmp_path_factory):
-    """The demo needs no source: make sure no DWCP_* variable from the test run leaks in."""
-    mp = pytest.MonkeyPatch()
-    for name in ("DWCP_PROMETHEUS_URL", "DWCP_PG_DSN", "KUBECONFIG", "DWCP_CONFIG", "DWCP_PROFILE"):
-        mp.delenv(name, raising=False)
-    home = tmp_path_factory.mktemp("home")  # no config file of the user's either
-    mp.setenv("HOME", str(home))
-    mp.setenv("XDG_CONFIG_HOME", str(home))
-    mp.chdir(home)
-    yield
-    mp.undo()
+def demo_reports(rendered_demo) -> Path:
+    assert rendered_demo.exit_code == 0
+    return rendered_demo.out_dir
 
 
 def test_every_demo_report_reads_cleanly_at_1400_px(demo_reports):

@@ -104,9 +104,13 @@ def test_cost_history_reads_earlier_periods_and_skips_unreadable_ones(tmp_path):
 
 
 @pytest.mark.slow
-def test_cost_and_capacity_trends_read_the_earlier_weeks_from_disk(tmp_path):
+def test_cost_and_capacity_trends_read_the_earlier_weeks_from_disk(rendered_demo, tmp_path):
+    # this week's cost and capacity reports from the demo: the session's `dwcp-diag demo`
+    assert rendered_demo.exit_code == 0
     first = tmp_path / "first"
-    assert main(["render", "cost", "capacity", "--source", "demo", "--out", str(first)]) == 0
+    first.mkdir()
+    for path in [*rendered_demo.out_dir.glob("cost.*"), *rendered_demo.out_dir.glob("capacity.*")]:
+        shutil.copy2(path, first / path.name)
     trend = json.loads((first / "cost.trend.json").read_text())["cost"]
     assert trend["namespace"] and all(v > 0 for v in trend["namespace"].values())
     assert set(trend["workload"]) >= {"data/kafka", "production/dwcp-api"}
