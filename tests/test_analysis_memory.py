@@ -345,3 +345,92 @@ def test_top_consumers_and_working_set_figures():
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+def owned(pod: str, kind: str | None, name: str | None, **columns) -> pd.DataFrame:
+    """An inventory row for ``pod`` with the owner columns the Kubernetes loader fills."""
+    return inventory(pod=pod, owner_kind=kind, owner_name=name, **columns)
+
+
+def fixes_by_check(found) -> dict[str, str]:
+    return {f["check"]: f.get("fix") for f in found.to_records()}
+
+
+def test_oom_leak_and_restart_findings_carry_commands_for_the_owning_workload():
+    working_set, restarts, reasons, _ = sawtooth()
+    inv = owned(LABELS["pod"], "Deployment", "api")
+    report = memory_report(
+        working_set, restarts, reasons, limits=limits_series(512 * MIB), inventory=inv
+    )
+    fixes = fixes_by_check(report["findings"])
+    # OOM-killed at its 512 Mi limit: 512 x 1.25 = 640, already a multiple of 64
+    assert fixes["oom_killed"].splitlines()[-1] == (
+        "kubectl -n prod set resources deployment/api -c api --limits=memory=640Mi"
+    )
+    assert fixes["frequent_restarts"].splitlines() == [
+        "kubectl -n prod logs api-7d9f8c6b5d-x2x9k -c api --previous",
+        "# last exit: " + exit_code_meaning(137),
+    ]
+    leak = next(f for f in report["findings"] if f.check == "memory_leak").evidence
+    # the running segment is at ~248 MiB and grows 20 MiB/h: (248 + 24 x 20) x 1.25 = 910,
+    # rounded up to 960 Mi; a level off by up to 40 MiB still lands on 960 or 1024
+    leak_fix = fixes["memory_leak"].splitlines()
+    assert "heap profile" in leak_fix[0]
+    assert "rollout restart deployment/api" in leak_fix[1]
+    expected = -(-((leak["level_bytes"] / MIB + 24 * leak["growth_mib_per_h"]) * 1.25) // 64) * 64
+    assert leak_fix[-1] == (
+        f"kubectl -n prod set resources deployment/api -c api --limits=memory={expected:.0f}Mi"
+    )
+    assert expected in (960, 1024)
+
+
+def test_limit_findings_size_the_new_limit_from_usage_and_request():
+    hours = hours_grid(1, step_min=5)
+    n = len(hours)
+    working_set = pd.concat(
+        [
+            tidy(hours, np.full(n, 920.0 * MIB), pod="db-0"),  # p99 920 of 1024 MiB
+            tidy(hours, np.full(n, 700.0 * MIB), pod="cache-0"),  # no limit, peak 700 MiB
+            tidy(hours, np.full(n, 700.0 * MIB), pod="big-0"),  # no limit, request 1 GiB
+        ]
+    )
+    inv = pd.concat(
+        [
+            owned("db-0", "StatefulSet", "db"),
+            owned("cache-0", "StatefulSet", "cache", memory_limit_bytes=np.nan),
+            owned("big-0", "StatefulSet", "big", memory_limit_bytes=np.nan,
+                  memory_request_bytes=float(GIB)),
+        ]
+    )  # fmt: skip
+    found = memory_report(working_set, limits=limits_series(GIB, pod="db-0"), inventory=inv)
+    fix = {f.subject["pod"]: f.to_dict()["fix"].splitlines()[-1] for f in found["findings"]}
+    # 920 x 1.25 = 1150 -> 1152; 700 x 1.25 = 875 -> 896; the request (1024) wins over 875
+    assert fix == {
+        "db-0": "kubectl -n prod set resources statefulset/db -c api --limits=memory=1152Mi",
+        "cache-0": "kubectl -n prod set resources statefulset/cache -c api --limits=memory=896Mi",
+        "big-0": "kubectl -n prod set resources statefulset/big -c api --limits=memory=1024Mi",
+    }
+
+
+def test_a_pod_the_inventory_does_not_own_gets_a_lookup_not_a_guessed_deployment():
+    hours = hours_grid(1, step_min=5)
+    working_set = tidy(hours, np.full(len(hours), 920.0 * MIB))  # api-7d9f8c6b5d-x2x9k
+    gone = owned("api-7d9f8c6b5d-other", "Deployment", "api")  # another pod, same namespace
+    found = memory_report(working_set, limits=limits_series(GIB), inventory=gone)
+    fix = found["findings"][0].to_dict()["fix"]
+    assert "deployment/api" not in fix and "set resources" not in fix
+    assert "kubectl -n prod get pod api-7d9f8c6b5d-x2x9k -o 'jsonpath=" in fix
+    assert "1152Mi" in fix
+
+
+def test_odd_names_are_shell_quoted_in_the_fix():
+    hours = hours_grid(1, step_min=5)
+    odd = {"namespace": "team a", "pod": "p$(id)", "container": "c;rm -rf ~"}
+    working_set = tidy(hours, np.full(len(hours), 920.0 * MIB), **odd)
+    inv = inventory(**odd, owner_kind="Deployment", owner_name="it's")
+    found = memory_report(working_set, limits=limits_series(GIB, **odd), inventory=inv)
+    fix = found["findings"][0].to_dict()["fix"].splitlines()[-1]
+    assert fix == (
+        "kubectl -n 'team a' set resources 'deployment/it'\"'\"'s' -c 'c;rm -rf ~' "
+        "--limits=memory=1152Mi"
+    )

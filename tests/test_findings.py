@@ -15,9 +15,11 @@ from dwcp_diag.analysis.findings import (
     FindingError,
     Findings,
     findings_table_html,
+    memory_limit_mib,
     merge_overlapping,
     source_unavailable,
 )
+from dwcp_diag.units import MIB
 
 
 def test_every_design_check_id_is_known():
@@ -258,3 +260,34 @@ def test_every_check_has_an_impact_rank():
 
     ranked = {check for check, _, _ in IMPACT}
     assert sorted(CHECK_IDS - ranked) == []
+
+
+def test_memory_limit_quantity_is_usage_times_1_25_rounded_up_to_64_mi():
+    assert memory_limit_mib(1024 * MIB) == 1280  # exactly on a 64 Mi step: not one more
+    assert memory_limit_mib(1024 * MIB + 1) == 1344  # a byte over: the next step
+    assert memory_limit_mib(10 * MIB, floor_bytes=300 * MIB) == 320  # the floor, rounded up
+
+
+def test_memory_fixes_never_lower_a_limit_and_stay_silent_without_evidence():
+    pod = {"namespace": "shop", "pod": "api-1", "container": "api"}
+    owner = {"workload_kind": "Deployment", "workload": "api"}
+    # a profile with a low share threshold: p99 512 of 1024 Mi x 1.25 = 640 would lower it
+    near = Finding("memory_near_limit", "warning", pod, "n", 0.5, 0.5, "ratio",
+                   {"working_set_bytes": 512.0 * MIB, "memory_limit_bytes": 1024.0 * MIB,
+                    **owner})  # fmt: skip
+    assert near.to_dict()["fix"].endswith(
+        "kubectl -n shop set resources deployment/api -c api --limits=memory=1088Mi"
+    )
+    # a CronJob's Job is not a template `kubectl set resources` can change: no command
+    job = Finding("oom_killed", "warning", pod, "o", 1, 1, "count",
+                  {"memory_limit_bytes": 256.0 * MIB, "workload_kind": "Job",
+                   "workload": "backup-29012345"})  # fmt: skip
+    assert "set resources" not in job.to_dict()["fix"]
+    assert "Job backup-29012345" in job.to_dict()["fix"] and "320Mi" in job.to_dict()["fix"]
+    # no limit known for an OOM kill, no peak for a missing limit: nothing to compute
+    assert (
+        Finding("oom_killed", "warning", pod, "o", 1, 1, "count", owner).to_dict().get("fix")
+        is None
+    )
+    missing = Finding("no_memory_limit", "warning", pod, "m", None, None, "bytes", owner)
+    assert missing.to_dict().get("fix") is None

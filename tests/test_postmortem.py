@@ -53,8 +53,16 @@ def test_postmortem_bundle_re_renders_offline_with_identical_findings_and_no_sec
     assert zip_path.is_file()
     with zipfile.ZipFile(zip_path) as archive:  # many ticket systems cap attachments at 10 MB
         reports = sum(i.compress_size for i in archive.infolist() if "/data/" not in i.filename)
-    assert reports <= 3_000_000 and zip_path.stat().st_size <= 10_000_000, zip_path.stat()
+        members = [i.filename.split("/", 1)[1] for i in archive.infolist()]
+    # issue 18: four reports and the data that re-renders them in at most 6 MB (4.56 MB
+    # measured; the size follows from the fixture's data, not from the machine)
+    assert reports <= 3_000_000 and zip_path.stat().st_size <= 6_000_000, zip_path.stat()
     readme = (out / "README.md").read_text()
+    listed = set(re.findall(r"^\| `([^`]+)` \|", readme, re.MULTILINE))
+    files = {m for m in members if "/" not in m} - {"README.md"}
+    folders = {m.rsplit("/", 1)[0] + "/" for m in members if "/" in m}
+    assert listed == files | folders  # the README says exactly what the zip holds
+    assert {f"{name}{suffix}" for name in NOTEBOOKS for suffix in (".html", ".ipynb")} <= files
     assert all(f"[{name}]({name}.html) | ok" in readme for name in NOTEBOOKS)
     assert (out / "data" / "manifests" / "incident.json").is_file()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,7 +30,7 @@ import pandas as pd
 
 from dwcp_diag.checks import CHECKS, URGENCY, measure_spec, notebook_checks
 from dwcp_diag.errors import DwcpDiagError
-from dwcp_diag.units import human_value
+from dwcp_diag.units import MIB, human_value
 
 SEVERITIES = ("critical", "warning", "info")
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
@@ -142,6 +143,8 @@ def _derived_fix(record: Mapping[str, Any]) -> str | None:
             f"kubectl -n {namespace} set resources {str(kind).lower()}/{name} -c {container} "
             f"--requests={resource}={_quantity(str(resource), float(amount))}"
         )
+    if check in MEMORY_FIX_CHECKS and all(subject.get(k) for k in ("namespace", "container")):
+        return _memory_fix(str(check), subject, evidence)
     if check == "unused_pv" and subject.get("pv"):
         claim, namespace = evidence.get("claim_name"), evidence.get("claim_namespace")
         delete = (
@@ -151,6 +154,127 @@ def _derived_fix(record: Mapping[str, Any]) -> str | None:
         )
         return f"# after making sure nothing needs its data (a snapshot first?)\n{delete}"
     return None
+
+
+MEMORY_HEADROOM = 1.25  # a new memory limit: the usage it must hold x 1.25 ...
+MEMORY_LIMIT_STEP_MIB = 64  # ... rounded up to a multiple of 64 Mi
+LEAK_RESTART_H = 24  # a leaking container's limit holds this many hours of growth (daily restart)
+MEMORY_FIX_CHECKS = (
+    "memory_near_limit",
+    "oom_killed",
+    "no_memory_limit",
+    "frequent_restarts",
+    "memory_leak",
+)
+# `kubectl set resources` / `rollout restart` change these controllers' pod templates.
+_TEMPLATED_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet")
+
+
+def memory_limit_mib(usage_bytes: float, floor_bytes: float = 0.0) -> int:
+    """A memory limit in MiB that holds ``usage_bytes``: usage x 1.25, at least
+    ``floor_bytes`` (the request, or just above the limit it replaces), rounded up to 64 Mi.
+
+    >>> memory_limit_mib(900 * MIB), memory_limit_mib(100 * MIB, floor_bytes=1024 * MIB + 1)
+    (1152, 1088)
+    """
+    needed = max(float(usage_bytes) * MEMORY_HEADROOM, float(floor_bytes)) / MIB
+    return math.ceil(needed / MEMORY_LIMIT_STEP_MIB) * MEMORY_LIMIT_STEP_MIB
+
+
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, else None (missing evidence is no evidence)."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return None
+
+
+def _new_memory_limit(check: str, evidence: Mapping[str, Any]) -> tuple[int, str] | None:
+    """The memory limit (MiB) a memory finding calls for and the rule that gave it."""
+    limit = _number(evidence.get("memory_limit_bytes"))
+    above = limit + 1 if limit else 0.0  # a finding about the limit never lowers it
+    rule = f"x {MEMORY_HEADROOM:g}, rounded up to {MEMORY_LIMIT_STEP_MIB} Mi"
+    if check == "memory_near_limit":
+        usage = _number(evidence.get("working_set_bytes"))
+        if usage is not None:
+            return memory_limit_mib(usage, above), f"p99 working set {rule}, above the old limit"
+    if check == "oom_killed" and limit:
+        usage = max(limit, _number(evidence.get("working_set_bytes")) or 0.0)
+        return memory_limit_mib(usage, above), f"the limit it hit {rule}"
+    if check == "no_memory_limit":
+        peak = _number(evidence.get("memory_max_bytes"))
+        request = _number(evidence.get("memory_request_bytes")) or 0.0
+        if peak is not None:
+            return memory_limit_mib(peak, request), f"peak working set {rule}, at least the request"
+    if check == "memory_leak":
+        level = _number(evidence.get("level_bytes"))
+        growth = _number(evidence.get("growth_mib_per_h"))
+        if level is not None and growth is not None:
+            usage = level + LEAK_RESTART_H * growth * MIB
+            return (
+                memory_limit_mib(usage, above),
+                f"today's level + {LEAK_RESTART_H} h of growth {rule}, never lower",
+            )
+    return None
+
+
+def _memory_fix(check: str, subject: Mapping[str, Any], evidence: Mapping[str, Any]) -> str | None:
+    """The commands for a memory finding: the workload's new limit (from its evidence, rule
+    in a comment), the previous container's logs for restarts, an investigation for leaks.
+
+    >>> print(_memory_fix("memory_near_limit", {"namespace": "shop", "pod": "api-7d-x",
+    ...     "container": "api"}, {"working_set_bytes": 900 * MIB, "memory_limit_bytes":
+    ...     1024 * MIB, "workload_kind": "Deployment", "workload": "api"}))
+    # new limit 1152Mi: p99 working set x 1.25, rounded up to 64 Mi, above the old limit
+    kubectl -n shop set resources deployment/api -c api --limits=memory=1152Mi
+    """
+    q = shlex.quote
+    namespace, pod, container = (str(subject.get(k) or "") for k in KEYS_POD)
+    kind = evidence.get("workload_kind") or subject.get("workload_kind")
+    name = evidence.get("workload") or subject.get("workload")
+    owned = kind in _TEMPLATED_KINDS and bool(name)
+    target = f"{str(kind).lower()}/{name}" if owned else ""
+    lines: list[str] = []
+    if check == "frequent_restarts":
+        if not pod:
+            return None
+        lines.append(f"kubectl -n {q(namespace)} logs {q(pod)} -c {q(container)} --previous")
+        meaning = str(evidence.get("exit_meaning") or "")
+        if meaning and meaning != "unknown":
+            lines.append(f"# last exit: {meaning}")
+        return "\n".join(lines)
+    if check == "memory_leak":
+        lines.append(
+            "# find what grows: heap profiles an hour apart, diffed (pprof, jmap -histo, "
+            "tracemalloc, heaptrack)"
+        )
+        if owned and kind != "ReplicaSet":
+            lines.append(
+                "# stopgap until it is fixed: restart it daily, e.g. a CronJob running "
+                f"`kubectl -n {q(namespace)} rollout restart {q(target)}`"
+            )
+    limit = _new_memory_limit(check, evidence)
+    if limit is None:
+        return "\n".join(lines) or None
+    mib, rule = limit
+    lines.append(f"# new limit {mib}Mi: {rule}")
+    if owned:
+        lines.append(
+            f"kubectl -n {q(namespace)} set resources {q(target)} -c {q(container)} "
+            f"--limits=memory={mib}Mi"
+        )
+    elif kind and name:
+        lines.append(f"# owned by {kind} {name}: set container {container}'s limit in its spec")
+    elif pod:
+        lines.append("# its owner is not in the Kubernetes inventory; find it with")
+        lines.append(
+            f"kubectl -n {q(namespace)} get pod {q(pod)} -o "
+            + q("jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}")
+        )
+        lines.append(f"# and set container {container}'s limit there")
+    return "\n".join(lines)
+
+
+KEYS_POD = ("namespace", "pod", "container")
 
 
 def source_unavailable(source: str, message: str) -> Finding:

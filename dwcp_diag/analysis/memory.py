@@ -31,6 +31,7 @@ them, and an unknown key is an error).
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import signal
 from collections.abc import Mapping
@@ -750,6 +751,7 @@ def _leak_findings(leaks: pd.DataFrame, critical_hours: float) -> list[Finding]:
                 None,
                 "MiB/h",
                 {
+                    "growth_mib_per_h": row["growth_mib_per_h"],
                     "confidence": row["confidence"],
                     "segments": row["segments"],
                     "growing_h": row["growing_h"],
@@ -845,9 +847,55 @@ def _limit_findings(
                 peak,
                 None,
                 "bytes",
+                {k: row[k] for k in ("memory_max_bytes", "memory_request_bytes")},
             )
         )
     return found
+
+
+def pod_owners(inventory: pd.DataFrame | None) -> pd.DataFrame:
+    """``namespace, pod, workload_kind, workload`` from the Kubernetes inventory's owner
+    columns (the loader resolved a ReplicaSet to its Deployment); pods it does not list, or
+    without an owner, are left out: a workload is never guessed from a pod's name.
+
+    >>> inv = pd.DataFrame({"namespace": "n", "pod": ["api-7d-x", "dbg"], "container": "c",
+    ...                     "owner_kind": ["Deployment", None], "owner_name": ["api", None]})
+    >>> pod_owners(inv).to_dict("records")
+    [{'namespace': 'n', 'pod': 'api-7d-x', 'workload_kind': 'Deployment', 'workload': 'api'}]
+    """
+    columns = ["namespace", "pod", "workload_kind", "workload"]
+    if inventory is None or "owner_kind" not in inventory.columns:
+        return pd.DataFrame(columns=columns)
+    frame = plain_labels(inventory, ["namespace", "pod", "owner_kind", "owner_name"])
+    frame = frame.dropna(subset=["owner_kind", "owner_name"])
+    frame = frame.rename(columns={"owner_kind": "workload_kind", "owner_name": "workload"})
+    return frame[columns].drop_duplicates(["namespace", "pod"]).reset_index(drop=True)
+
+
+def _with_owners(
+    findings: list[Finding], owners: pd.DataFrame, resources: pd.DataFrame, near: pd.DataFrame
+) -> list[Finding]:
+    """Memory findings with what their fix needs in ``evidence``: the pod's workload (from
+    :func:`pod_owners`) and, for OOM kills, the limit that was hit and the p99 working set."""
+    owner = {(row["namespace"], row["pod"]): row for row in owners.to_dict("records")}
+    limit = _limits_of(resources).set_index(KEYS)["memory_limit_bytes"].dropna().to_dict()
+    usage = near.set_index(KEYS)["working_set_bytes"].to_dict() if not near.empty else {}
+    out = []
+    for finding in findings:
+        subject = finding.subject
+        if not all(k in subject for k in KEYS):
+            out.append(finding)
+            continue
+        evidence = dict(finding.evidence or {})
+        known = owner.get((subject["namespace"], subject["pod"]))
+        if known is not None:
+            evidence |= {k: known[k] for k in ("workload_kind", "workload")}
+        key = tuple(subject[k] for k in KEYS)
+        if finding.check == "oom_killed":
+            evidence.setdefault("memory_limit_bytes", limit.get(key))
+            evidence.setdefault("working_set_bytes", usage.get(key))
+        out.append(dataclasses.replace(finding, evidence=evidence))
+    return out
 
 
 def memory_report(
@@ -910,10 +958,17 @@ def memory_report(
     findings = Findings(
         rollup(
             [
-                *_leak_findings(leaks, critical_hours),
                 *_unanalysed_finding(skipped, max_series),
-                *_restart_findings(summary, restart_settings),
-                *_limit_findings(near, missing, near_settings),
+                *_with_owners(
+                    [
+                        *_leak_findings(leaks, critical_hours),
+                        *_restart_findings(summary, restart_settings),
+                        *_limit_findings(near, missing, near_settings),
+                    ],
+                    pod_owners(inventory),
+                    resources,
+                    near,
+                ),
             ],
             **check_thresholds(profile, "rollup"),
         )

@@ -24,9 +24,17 @@ import pandas as pd
 
 from dwcp_diag.errors import DwcpDiagError
 from dwcp_diag.sources.snapshot import atomic_write_bytes
+from dwcp_diag.units import human_value
 from dwcp_diag.version import __version__
 
 DEFAULT_NOTEBOOKS = ("incident", "latency", "database", "memory")
+# What each file a report leaves in the bundle is, by its suffix.
+REPORT_FILES = {
+    ".html": "the report (plotly.js embedded: opens offline)",
+    ".ipynb": "the executed notebook (figures as plotly JSON)",
+    ".findings.json": "its findings (the findings contract)",
+    ".meta.json": "status, window, source and version of the render",
+}
 _INCIDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -79,12 +87,14 @@ def write_readme(
             "access to Prometheus, PostgreSQL or Kubernetes needed), inside this directory:",
         ]
         source = "snapshot:data"
+        held_by_zip = f" and in `{directory.name}.zip`, README included"
     else:
         provenance = [
             f"These reports were replayed from `--source {replayed_from}`, so nothing new was",
             "recorded: there is no `data/` folder and no zip. To render them again:",
         ]
         source = replayed_from
+        held_by_zip = ""
     lines = [
         f"# Postmortem bundle {incident_id}",
         "",
@@ -102,10 +112,56 @@ def write_readme(
         rerender_command(incident_id, start, end, source),
         "```",
         "",
+        f"Every file in this folder{held_by_zip}, with its size unpacked:",
+        "",
+        *bundle_contents(directory),
+        "",
     ]
     path = directory / "README.md"
     atomic_write_bytes(path, "\n".join(lines).encode())
     return path
+
+
+def bundle_contents(directory: Path) -> list[str]:
+    """README lines listing every file under ``directory`` (the zip holds exactly these, and
+    the README): the reports' files one by one, ``data/`` per folder with counts and sizes.
+
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     root = Path(tmp)
+    ...     _ = (root / "memory.html").write_text("x" * 2048)
+    ...     (root / "data" / "data" / "kubernetes").mkdir(parents=True)
+    ...     _ = (root / "data" / "data" / "kubernetes" / "a.parquet").write_bytes(b"p" * 10)
+    ...     print("\\n".join(bundle_contents(root)))
+    | file | size | what |
+    |---|---|---|
+    | `memory.html` | 2.0 KiB | the report (plotly.js embedded: opens offline) |
+    | `data/data/kubernetes/` | 10 B | 1 .parquet file(s), recorded: the re-render replays them |
+    """
+    lines = ["| file | size | what |", "|---|---|---|"]
+    folders: dict[str, list[Path]] = {}
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file() or path == directory / "README.md":
+            continue
+        relative = path.relative_to(directory)
+        if len(relative.parts) > 1:
+            folders.setdefault(relative.parent.as_posix(), []).append(path)
+            continue
+        what = next(
+            (text for suffix, text in REPORT_FILES.items() if path.name.endswith(suffix)), ""
+        )
+        size = human_value(path.stat().st_size, "bytes")
+        lines.append(f"| `{relative.as_posix()}` | {size} | {what} |")
+    for folder, paths in folders.items():
+        size = human_value(sum(p.stat().st_size for p in paths), "bytes")
+        kinds = ", ".join(
+            f"{sum(p.suffix == suffix for p in paths)} {suffix}"
+            for suffix in sorted({p.suffix for p in paths})
+        )
+        lines.append(
+            f"| `{folder}/` | {size} | {kinds} file(s), recorded: the re-render replays them |"
+        )
+    return lines
 
 
 def zip_directory(directory: Path, zip_path: Path) -> Path:
