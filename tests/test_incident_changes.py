@@ -9,7 +9,12 @@ Five consumer groups, one Deployment each, one hour of incident window (T = NOW 
 - ``mailer``: a container restart (Prometheus counter) at T+30m, lag at T+33m
 - ``indexer``: its node went NotReady (the node controller's Pod event) at T+40m, lag at T+44m
 - ``report``: lag at T+50m; its own last change (a scale) is 2h10m earlier, and other workloads
-  changed 10 minutes before it: it must not be attributed
+  changed 10 minutes before it (and a node running only ``web-frontend`` pods went NotReady
+  5 minutes before it): it must not be attributed
+- ``search``: its node went NotReady at T+52m with the events expired (only the Nodes list's
+  Ready condition and the pods' ``spec.nodeName`` say so), lag at T+56m
+- the mailer's node was cordoned at T+35m (its taint's ``timeAdded``): a change point, not a
+  rebalance
 - ``cron-runner`` scaled at T+5m with its events expired: only ``kube_deployment_spec_replicas``
   sees it
 """
@@ -37,7 +42,14 @@ from tests.fixtures.kubeapi import settings_for
 NS = "production"
 T = k8s.NOW - pd.Timedelta("2h")
 WINDOW = TimeWindow(T, T + pd.Timedelta("1h"))
-SPIKES = {"billing": 15, "audit": 24, "mailer": 33, "indexer": 44, "report": 50}  # minutes
+SPIKES = {
+    "billing": 15,
+    "audit": 24,
+    "mailer": 33,
+    "indexer": 44,
+    "report": 50,
+    "search": 56,
+}  # minutes
 
 
 def at(minutes: float) -> pd.Timestamp:
@@ -73,6 +85,7 @@ def write_series(path: Path) -> dict[str, int]:
         "mailer-consumer": (2, 2, 0),
         "indexer-consumer": (3, 3, 0),
         "report-consumer": (2, 3, -80),
+        "search-consumer": (2, 2, 0),
         "cron-runner": (1, 2, 5),
     }
     for deployment, (before, after, minute) in steps.items():
@@ -113,7 +126,36 @@ def cluster_objects() -> dict:
     ]
     restarted = {"kubectl.kubernetes.io/restartedAt": k8s.ts(before_now(20))}
     replicasets[-1]["spec"]["template"]["metadata"] = {"annotations": restarted}
-    return k8s.objects(events=events, replicasets=replicasets)
+    nodes = [
+        k8s.node("ip-10-0-1-11"),
+        k8s.node("ip-10-0-1-17", ready=False, ready_since=before_now(40)),  # the event too
+        k8s.node("ip-10-0-2-30", ready=False, ready_since=before_now(52)),  # events expired
+        k8s.node("ip-10-0-3-40", ready=False, ready_since=before_now(45)),  # web only
+        k8s.node("ip-10-0-4-50", cordoned=before_now(35)),
+        k8s.node("ip-10-0-5-60", ready_since=before_now(30)),  # Ready again: no change
+    ]
+    placed = {
+        "ip-10-0-1-11": ["report-consumer", "billing-consumer"],
+        "ip-10-0-1-17": ["indexer-consumer"],
+        "ip-10-0-2-30": ["search-consumer"],
+        "ip-10-0-3-40": ["web-frontend", "web-frontend"],
+        "ip-10-0-4-50": ["mailer-consumer"],
+        "ip-10-0-5-60": ["audit-consumer"],
+    }
+    pods = [
+        consumer_pod(deployment, node, i)
+        for node, deployments in placed.items()
+        for i, deployment in enumerate(deployments)
+    ]
+    return k8s.objects(events=events, replicasets=replicasets, nodes=nodes, pods=pods)
+
+
+def consumer_pod(deployment: str, node: str, i: int) -> dict:
+    """A pod of ``deployment``'s ReplicaSet ``5d8c9f7b6`` on ``node``."""
+    labels = {"app": deployment, "pod-template-hash": "5d8c9f7b6"}
+    name = f"{deployment}-5d8c9f7b6-{node[-2:]}x{i}z"
+    return k8s.pod(NS, name, node=node, containers=[k8s.container("app")], labels=labels,
+                   owner=("ReplicaSet", f"{deployment}-5d8c9f7b6"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -146,6 +188,8 @@ def points(prometheus: PrometheusLoader, kube_api_factory) -> pd.DataFrame:
         events=kube.events(start=start, end=end),
         restarts=restarts,
         spec_replicas=spec,
+        nodes=kube.nodes(),
+        pods=kube.pods(),
     ).assign(workloads=lambda f: [sorted(spec["deployment"].unique())] * len(f))
 
 
@@ -167,7 +211,10 @@ def test_every_change_kind_is_one_change_point(points):
         ["scale", "billing-consumer", "kubernetes"],  # scale-only: the event, once
         ["rollout", "audit-consumer", "kubernetes"],  # its own scaling steps are not scales
         ["restart", "mailer-consumer", "prometheus"],
-        ["node_not_ready", "indexer-consumer", "events"],
+        ["cordon", "mailer-consumer", "nodes"],  # the cordoned node's pods
+        ["node_not_ready", "indexer-consumer", "events"],  # the event and the node: once
+        ["node_not_ready", "web-frontend", "nodes"],  # two pods, one workload: once
+        ["node_not_ready", "search-consumer", "nodes"],  # events expired: the Ready condition
     ]
     report = points[points["workload"] == "report-consumer"]
     assert report.empty  # its scale is before the loaded span
@@ -193,7 +240,7 @@ def test_rollout_and_scale_findings(points):
 @pytest.mark.parametrize(
     ("group", "kind", "delay_min"),
     [("billing", "scale", 5), ("audit", "rollout", 4), ("mailer", "restart", 3),
-     ("indexer", "node_not_ready", 4)],
+     ("indexer", "node_not_ready", 4), ("search", "node_not_ready", 4)],
 )  # fmt: skip
 def test_each_change_kind_before_its_lag_spike_is_ki_001(prometheus, points, group, kind,
                                                           delay_min):  # fmt: skip
@@ -206,7 +253,8 @@ def test_each_change_kind_before_its_lag_spike_is_ki_001(prometheus, points, gro
 
 
 def test_a_spike_with_no_change_of_its_own_is_not_attributed(prometheus, points):
-    # the indexer's node went NotReady 10 minutes before, but report-consumer did not change
+    # the indexer's node went NotReady 10 minutes before, a node running only web-frontend
+    # pods 5 minutes before (report-consumer runs on a Ready node): neither touched it
     spike = lag_findings(prometheus, points)["report"]
     assert spike.evidence["known_issue"] is None
     assert spike.evidence["preceding_change"] is None

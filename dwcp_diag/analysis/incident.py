@@ -422,6 +422,69 @@ def _changes_from_spec_replicas(spec: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _node_workloads(pods: pd.DataFrame | None) -> dict[str, list[tuple[Any, str, str]]]:
+    """node -> ``(namespace, owner kind, owner name)`` of the pods that run there."""
+    if pods is None or pods.empty or "node" not in pods.columns:
+        return {}
+    owners = pods.dropna(subset=["node"]).assign(
+        owner_name=lambda f: f["owner_name"].astype("object").fillna(f["pod"].map(workload_of_pod)),
+        owner_kind=lambda f: f["owner_kind"].astype("object").fillna("Pod"),
+    )
+    placed: dict[str, list[tuple[Any, str, str]]] = {}
+    for r in (
+        owners[["node", "namespace", "owner_kind", "owner_name"]].drop_duplicates().itertuples()
+    ):
+        placed.setdefault(str(r.node), []).append(
+            (r.namespace, str(r.owner_kind), str(r.owner_name))
+        )
+    return placed
+
+
+def _changes_from_nodes(nodes: pd.DataFrame, pods: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """A NotReady node (``ready`` False since ``ready_since``) and a cordoned one
+    (``unschedulable`` since ``unschedulable_since``): one change per workload with pods on
+    the node (pod ``spec.nodeName``), or one for the node itself when none runs there. These
+    outlive the events (an hour); a cordon whose time the API does not give is left out."""
+    placed = _node_workloads(pods)
+    rows = []
+    for n in nodes.to_dict("records"):
+        found = []
+        if not n.get("ready", True) and pd.notna(n.get("ready_since")):
+            found.append(("node_not_ready", n["ready_since"], "Ready condition not True"))
+        if n.get("unschedulable") and pd.notna(n.get("unschedulable_since")):
+            found.append(("cordon", n["unschedulable_since"], "cordoned (spec.unschedulable)"))
+        for kind, since, what in found:
+            for namespace, owner_kind, owner in placed.get(
+                str(n["node"]), [(None, "Node", n["node"])]
+            ):
+                rows.append(
+                    {
+                        "time": parse_time(since),
+                        "kind": kind,
+                        "namespace": namespace,
+                        "workload_kind": owner_kind,
+                        "workload": owner,
+                        "object": n["node"],
+                        "replicas_before": None,
+                        "replicas_after": None,
+                        "source": "nodes",
+                        "description": f"node {n['node']}: {what}",
+                    }
+                )
+    return rows
+
+
+def _seen_already(row: Mapping[str, Any], seen: list[Mapping[str, Any]], slack_s: float) -> bool:
+    """True when an event row of the same kind, about the same workload or node, is within
+    ``slack_s`` of ``row``."""
+    return any(
+        s["kind"] == row["kind"]
+        and (s["workload"] == row["workload"] or s["object"] == row["object"])
+        and abs((s["time"] - row["time"]).total_seconds()) <= slack_s
+        for s in seen
+    )
+
+
 def change_points(
     *,
     rollouts: pd.DataFrame | None = None,
@@ -429,6 +492,8 @@ def change_points(
     restarts: pd.DataFrame | None = None,
     oom_killed: pd.DataFrame | None = None,
     spec_replicas: pd.DataFrame | None = None,
+    nodes: pd.DataFrame | None = None,
+    pods: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every change the sources saw, one row each (``CHANGE_COLUMNS``), oldest first.
 
@@ -439,7 +504,10 @@ def change_points(
     by ``namespace, pod`` (each increase is one change). ``spec_replicas``: ``max by
     (namespace, deployment) (kube_deployment_spec_replicas)``; its steps count only for
     Deployments without a scale event (events expire after an hour by default, the metric
-    stays).
+    stays). ``nodes``: the loader's ``nodes()``; a node not Ready (since its condition's
+    ``lastTransitionTime``) or cordoned (since its unschedulable taint's ``timeAdded``) is a
+    change to every workload of ``pods`` (the loader's ``pods()``) on that node, unless a
+    ``NodeNotReady``/``NodeNotSchedulable`` event already said so (within 10 minutes).
 
     >>> spec = pd.DataFrame({"namespace": "prod", "deployment": "worker", "value": [2.0, 2, 4],
     ...     "timestamp": pd.date_range("2026-11-12T14:00Z", periods=3, freq="1min")})
@@ -452,6 +520,9 @@ def change_points(
         rows += _changes_from_k8s(rollouts)
     if events is not None and not events.empty:
         rows += _changes_from_events(events)
+    if nodes is not None and not nodes.empty and "ready_since" in nodes.columns:
+        seen = [r for r in rows if r["kind"] in ("node_not_ready", "cordon")]
+        rows += [r for r in _changes_from_nodes(nodes, pods) if not _seen_already(r, seen, 600.0)]
     scaled = {(r["namespace"], r["workload"]) for r in rows if r["kind"] == "scale"}
     if spec_replicas is not None and not spec_replicas.empty:
         rows += [

@@ -68,9 +68,10 @@ def collect_incident(
     charts show the window with ``margin`` either side. ``frames["change_points"]`` holds
     every change in the shown span (:func:`~dwcp_diag.analysis.incident.change_points`):
     rollouts, scale events (ScalingReplicaSet, HPA, else ``kube_deployment_spec_replicas``
-    steps), restarts, OOM kills, evictions, preemptions, NotReady and cordoned nodes. A
-    change source the session cannot answer (a replay that did not record it) is an empty
-    frame whose ``attrs["empty_reason"]`` says why. ``service``: the workload serving the
+    steps), restarts, OOM kills, evictions, preemptions, NotReady and cordoned nodes (from
+    the events, else from the Nodes list: each touches the workloads of the pods on that
+    node). A change source the session cannot answer (a replay that did not record it) is an
+    empty frame whose ``attrs["empty_reason"]`` says why. ``service``: the workload serving the
     requests; breaches rank its changes first. The KI-001 slack is the profile's
     ``[thresholds.consumer_lag_spike] change_slack_s`` (600).
     """
@@ -122,6 +123,10 @@ def collect_incident(
         ),
     )
 
+    frames["nodes"] = _optional(unreachable, "kubernetes", lambda: s.k8s.nodes())
+    pods = _optional(unreachable, "kubernetes", lambda: s.k8s.pods())
+    frames["pods"] = in_namespaces(pods, namespaces) if "namespace" in pods.columns else pods
+
     def _shown(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         return None if frame is None or frame.empty else in_window(frame, shown, closed="both")
 
@@ -131,6 +136,8 @@ def collect_incident(
         restarts=_shown(frames["restarts"]),
         oom_killed=_shown(frames["oom_killed"]),
         spec_replicas=frames["spec_replicas"],
+        nodes=frames["nodes"],
+        pods=frames["pods"],
     )
     slack_s = check_thresholds(s.profile, "consumer_lag_spike")["change_slack_s"]
     report = incident_report(

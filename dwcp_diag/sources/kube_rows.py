@@ -89,7 +89,9 @@ NODE_SCHEMA = {
     "pods_capacity": "Int64",
     "pods_allocatable": "Int64",
     "ready": "bool",
+    "ready_since": "timestamp",
     "unschedulable": "bool",
+    "unschedulable_since": "timestamp",
     "kubelet_version": "category",
     "created": "timestamp",
 }
@@ -330,6 +332,19 @@ def _condition(status: Mapping[str, Any], kind: str) -> bool:
     )
 
 
+def _condition_since(status: Mapping[str, Any], kind: str) -> str | None:
+    """The condition's ``lastTransitionTime``: when its status last changed."""
+    found = [c for c in status.get("conditions") or () if c.get("type") == kind]
+    return found[0].get("lastTransitionTime") if found else None
+
+
+def _taint_since(item: Mapping[str, Any], key: str) -> str | None:
+    """The taint's ``timeAdded`` (a cordon's ``node.kubernetes.io/unschedulable`` taint), if
+    the API set one: ``spec.unschedulable`` itself carries no time."""
+    taints = [t for t in (item.get("spec") or {}).get("taints") or () if t.get("key") == key]
+    return taints[0].get("timeAdded") if taints else None
+
+
 _GO_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|h|m|s)")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -428,7 +443,9 @@ def node_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "pods_capacity": _whole(quantity(capacity, "pods", parse_bytes, "pods capacity")),
         "pods_allocatable": _whole(quantity(allocatable, "pods", parse_bytes, "pods allocatable")),
         "ready": _condition(status, "Ready"),
+        "ready_since": _condition_since(status, "Ready"),
         "unschedulable": bool((item.get("spec") or {}).get("unschedulable")),
+        "unschedulable_since": _taint_since(item, "node.kubernetes.io/unschedulable"),
         "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
         "created": meta.get("creationTimestamp"),
     }
