@@ -22,15 +22,21 @@ Five consumer groups, one Deployment each, one hour of incident window (T = NOW 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import dwcp_diag
-from dwcp_diag.analysis.incident import change_findings, change_points, consumer_lag_spike
+from dwcp_diag.analysis.incident import (
+    change_findings,
+    change_points,
+    consumer_lag_spike,
+    preceding_changes,
+)
 from dwcp_diag.collect.incident import collect_incident
-from dwcp_diag.config import PrometheusSettings
+from dwcp_diag.config import Profile, PrometheusSettings
 from dwcp_diag.sandbox import kubeapi_objects as k8s
 from dwcp_diag.sandbox.prometheus import PrometheusServer, ServerError, cached_blocks
 from dwcp_diag.sources.kubernetes import KubernetesLoader
@@ -147,7 +153,16 @@ def cluster_objects() -> dict:
         for node, deployments in placed.items()
         for i, deployment in enumerate(deployments)
     ]
-    return k8s.objects(events=events, replicasets=replicasets, nodes=nodes, pods=pods)
+    search = next(p for p in pods if p["metadata"]["name"].startswith("search-"))
+    search["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "search-settings"}}]
+    configmaps = [
+        k8s.configmap(NS, "search-settings", updated=before_now(20)),  # read by search pods
+        k8s.configmap(NS, "feature-flags", updated=before_now(30)),  # read by no pod
+        k8s.configmap(NS, "billing-settings", updated=60 * 24 * 30),  # never written since
+    ]
+    return k8s.objects(
+        events=events, replicasets=replicasets, nodes=nodes, pods=pods, configmaps=configmaps
+    )
 
 
 def consumer_pod(deployment: str, node: str, i: int) -> dict:
@@ -190,6 +205,7 @@ def points(prometheus: PrometheusLoader, kube_api_factory) -> pd.DataFrame:
         spec_replicas=spec,
         nodes=kube.nodes(),
         pods=kube.pods(),
+        configmaps=kube.configmaps(),
     ).assign(workloads=lambda f: [sorted(spec["deployment"].unique())] * len(f))
 
 
@@ -209,7 +225,9 @@ def test_every_change_kind_is_one_change_point(points):
     assert kinds == [
         ["scale", "cron-runner", "prometheus"],  # events expired: spec_replicas step
         ["scale", "billing-consumer", "kubernetes"],  # scale-only: the event, once
+        ["config", "search-consumer", "configmaps"],  # search-settings, read by its pods
         ["rollout", "audit-consumer", "kubernetes"],  # its own scaling steps are not scales
+        ["config", "feature-flags", "configmaps"],  # read by no pod: the ConfigMap itself
         ["restart", "mailer-consumer", "prometheus"],
         ["cordon", "mailer-consumer", "nodes"],  # the cordoned node's pods
         ["node_not_ready", "indexer-consumer", "events"],  # the event and the node: once
@@ -271,3 +289,46 @@ def test_a_change_source_the_demo_did_not_record_is_an_empty_frame_with_its_reas
     points = incident.report["changes"]
     assert points[points["kind"] == "rollout"]["workload"].tolist() == ["dwcp-api"]
     assert {f.check for f in incident.findings} >= {"deployment_in_window", "consumer_lag_spike"}
+
+
+def test_a_node_change_touches_only_the_workloads_that_ran_there(points):
+    changes = points.drop(columns="workloads")
+    # report-consumer runs on a Ready node; web-frontend's node went NotReady 5m before
+    near = preceding_changes(changes, at(50), service="report-consumer", lookback_s=600)
+    assert not near["touches_service"].any()
+    assert "web-frontend" in near["workload"].tolist()
+    near = preceding_changes(changes, at(50), service="web-frontend", lookback_s=600)
+    first = near.iloc[0]
+    assert (first["kind"], first["object"], bool(first["touches_service"])) == (
+        "node_not_ready", "ip-10-0-3-40", True)  # fmt: skip
+
+
+@dataclass
+class StandInSession:
+    """What collect_incident reads: a profile, Prometheus and the Kubernetes stand-in."""
+
+    profile: Profile
+    prom: PrometheusLoader
+    k8s: KubernetesLoader
+    pg: None = None
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("forbidden", [[], ["configmaps"]])
+def test_collect_incident_reads_nodes_and_configmaps_when_allowed(
+    prometheus, kube_api_factory, forbidden
+):
+    kube = KubernetesLoader(settings_for(kube_api_factory(cluster_objects(), forbidden=forbidden)))
+    session = StandInSession(Profile(), prometheus, kube)
+    incident = collect_incident(session, WINDOW, margin="1h", service="search-consumer")
+    points = incident.report["changes"]
+    search = points[points["workload"] == "search-consumer"]
+    assert "node_not_ready" in search["kind"].tolist()  # from the Nodes list: events expired
+    assert not [f for f in incident.findings if f.check == "source_unavailable"]
+    notes = [n for n in incident.report["notes"] if "ConfigMap" in n]
+    if forbidden:  # said once in the text, no finding, no config change
+        assert len(notes) == 1 and "may not list ConfigMaps" in notes[0]
+        assert "config" not in points["kind"].tolist()
+    else:
+        assert notes == []
+        assert "config" in search["kind"].tolist()

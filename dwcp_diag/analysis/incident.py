@@ -267,7 +267,8 @@ CHANGE_COLUMNS = [
 ]
 """One row per change point (see :func:`change_points`). ``kind`` is one of ``rollout``,
 ``scale``, ``restart``, ``oom_kill``, ``eviction``, ``preemption``, ``node_not_ready``,
-``cordon``; ``object`` is the ReplicaSet, pod or node the change was seen on."""
+``cordon``, ``config`` (a ConfigMap written); ``object`` is the ReplicaSet, pod, node or
+ConfigMap the change was seen on."""
 WORKLOAD_CHANGES = (
     "rollout",
     "scale",
@@ -474,6 +475,29 @@ def _changes_from_nodes(nodes: pd.DataFrame, pods: pd.DataFrame | None) -> list[
     return rows
 
 
+def _changes_from_configmaps(configmaps: pd.DataFrame) -> list[dict[str, Any]]:
+    """A ConfigMap written after its creation (``updated`` > ``created``): a ``config`` change
+    of each workload whose pods read it (of the ConfigMap itself when none does)."""
+    written = configmaps.dropna(subset=["updated"])
+    written = written[written["updated"] > written["created"].fillna(written["updated"])]
+    return [
+        {
+            "time": parse_time(c["updated"]),
+            "kind": "config",
+            "namespace": c["namespace"],
+            "workload_kind": c["workload_kind"] if pd.notna(c["workload"]) else "ConfigMap",
+            "workload": c["workload"] if pd.notna(c["workload"]) else c["configmap"],
+            "object": c["configmap"],
+            "replicas_before": None,
+            "replicas_after": None,
+            "source": "configmaps",
+            "description": f"ConfigMap {c['configmap']} written "
+            f"(resourceVersion {c['resource_version']})",
+        }
+        for c in written.to_dict("records")
+    ]
+
+
 def _seen_already(row: Mapping[str, Any], seen: list[Mapping[str, Any]], slack_s: float) -> bool:
     """True when an event row of the same kind, about the same workload or node, is within
     ``slack_s`` of ``row``."""
@@ -494,6 +518,7 @@ def change_points(
     spec_replicas: pd.DataFrame | None = None,
     nodes: pd.DataFrame | None = None,
     pods: pd.DataFrame | None = None,
+    configmaps: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every change the sources saw, one row each (``CHANGE_COLUMNS``), oldest first.
 
@@ -508,6 +533,9 @@ def change_points(
     ``lastTransitionTime``) or cordoned (since its unschedulable taint's ``timeAdded``) is a
     change to every workload of ``pods`` (the loader's ``pods()``) on that node, unless a
     ``NodeNotReady``/``NodeNotSchedulable`` event already said so (within 10 minutes).
+    ``configmaps``: the loader's ``configmaps()``; a ConfigMap written after its creation is
+    a ``config`` change of the workloads that read it. (A pod-template change is a new
+    ReplicaSet: a rollout.)
 
     >>> spec = pd.DataFrame({"namespace": "prod", "deployment": "worker", "value": [2.0, 2, 4],
     ...     "timestamp": pd.date_range("2026-11-12T14:00Z", periods=3, freq="1min")})
@@ -523,6 +551,8 @@ def change_points(
     if nodes is not None and not nodes.empty and "ready_since" in nodes.columns:
         seen = [r for r in rows if r["kind"] in ("node_not_ready", "cordon")]
         rows += [r for r in _changes_from_nodes(nodes, pods) if not _seen_already(r, seen, 600.0)]
+    if configmaps is not None and not configmaps.empty and "updated" in configmaps.columns:
+        rows += _changes_from_configmaps(configmaps)
     scaled = {(r["namespace"], r["workload"]) for r in rows if r["kind"] == "scale"}
     if spec_replicas is not None and not spec_replicas.empty:
         rows += [
@@ -1161,6 +1191,7 @@ def incident_report(
     lag_threshold: float = KI001_LAG_THRESHOLD,
     ki001_slack_s: float = 600.0,
     margin_s: float | None = None,
+    notes: Iterable[str] = (),
 ) -> IncidentReport:
     """Everything the incident notebook shows for ``window``, in one call.
 
@@ -1178,7 +1209,8 @@ def incident_report(
     :func:`consumer_lag_spike`); latency and error breaches list the nearest preceding
     changes, those to ``service`` (the workload serving the requests, when known) first.
     The timeline holds every change point and every finding; ``notes`` says what could not
-    be evaluated for the window (burn-rate pairs longer than the data), once, as text.
+    be evaluated for the window (burn-rate pairs longer than the data), once, as text, after
+    the given ``notes`` (the loading's, e.g. a change source the role may not read).
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
     >>> report = incident_report(w)
@@ -1201,7 +1233,7 @@ def incident_report(
         known = rollout_changes(rollouts) if rollouts is not None else empty_changes()
         changes = pd.concat([c for c in (known, counted) if len(c)] or [empty_changes()])
         changes = changes.sort_values("time", ignore_index=True)
-    notes: list[str] = []  # what could not be evaluated: said once in the text, no finding
+    notes = list(notes)  # what could not be evaluated: said once in the text, no finding
     found = [
         *change_findings(changes, window),
         *findings_in_window(findings, window, keep_undated),

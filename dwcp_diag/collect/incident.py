@@ -20,7 +20,7 @@ from dwcp_diag.collect.area import (
     in_namespaces,
     range_loader,
 )
-from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.errors import AuthError, DwcpDiagError
 from dwcp_diag.queries import promql
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import DurationLike, TimeWindow, format_duration, parse_duration
@@ -52,6 +52,22 @@ def _deployments(spec_replicas: pd.DataFrame) -> list[str]:
     if spec_replicas.empty or "deployment" not in spec_replicas.columns:
         return []
     return sorted(spec_replicas["deployment"].dropna().astype("str").unique())
+
+
+def _configmaps(
+    s: LoadingSession, unreachable: UnreachableSources, namespaces: str | Sequence[str] | None
+) -> pd.DataFrame:
+    """The ConfigMaps (metadata only), or an empty frame saying why: a role that may not list
+    them is the usual read-only setup, so a refusal is a note, not ``source_unavailable``."""
+    if "kubernetes" in unreachable.unavailable:
+        return pd.DataFrame()
+    try:
+        frame = s.k8s.configmaps()
+    except AuthError:
+        return _empty_with_reason("the role may not list ConfigMaps (optional: grant list)")
+    except DwcpDiagError as exc:  # not recorded in a replayed bundle
+        return _empty_with_reason(f"configmaps: {exc}")
+    return in_namespaces(frame, namespaces)
 
 
 def collect_incident(
@@ -127,6 +143,10 @@ def collect_incident(
     pods = _optional(unreachable, "kubernetes", lambda: s.k8s.pods())
     frames["pods"] = in_namespaces(pods, namespaces) if "namespace" in pods.columns else pods
 
+    frames["configmaps"], notes = _configmaps(s, unreachable, namespaces), []
+    if frames["configmaps"].attrs.get(EMPTY_REASON):
+        notes.append(f"ConfigMap changes are not shown: {frames['configmaps'].attrs[EMPTY_REASON]}")
+
     def _shown(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         return None if frame is None or frame.empty else in_window(frame, shown, closed="both")
 
@@ -138,6 +158,7 @@ def collect_incident(
         spec_replicas=frames["spec_replicas"],
         nodes=frames["nodes"],
         pods=frames["pods"],
+        configmaps=frames["configmaps"],
     )
     slack_s = check_thresholds(s.profile, "consumer_lag_spike")["change_slack_s"]
     report = incident_report(
@@ -153,6 +174,7 @@ def collect_incident(
         slo=s.profile.slo,
         ki001_slack_s=slack_s,
         margin_s=margin_td.total_seconds(),
+        notes=notes,
     )
     context = {"shown": shown, "step_s": step, "history_start": history, "queries": queries}
     context["ki001_slack_s"] = slack_s

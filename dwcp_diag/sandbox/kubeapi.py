@@ -80,6 +80,7 @@ RESOURCES = (
     Resource("deployments", "/apis/apps/v1", "deployments", "DeploymentList", True),
     Resource("statefulsets", "/apis/apps/v1", "statefulsets", "StatefulSetList", True),
     Resource("pod_metrics", "/apis/metrics.k8s.io/v1beta1", "pods", "PodMetricsList", True),
+    Resource("configmaps", "/api/v1", "configmaps", "ConfigMapList", True),
 )
 
 

@@ -264,6 +264,18 @@ def node(
     }
 
 
+def configmap(namespace: str, name: str, *, updated: float, created: float = 60 * 24 * 30) -> Obj:
+    """A ConfigMap last written ``updated`` minutes before NOW (its ``managedFields`` time)."""
+    meta = metadata(name, namespace, created=created)
+    meta["resourceVersion"] = str(4242 + int(created - updated))
+    writes = [(created, "kubectl-client-side-apply"), (updated, "kubectl-edit")]
+    meta["managedFields"] = [
+        {"manager": who, "operation": "Update", "apiVersion": "v1", "time": ts(at)}
+        for at, who in writes
+    ]
+    return {"metadata": meta, "data": {"settings.yaml": "log_level: info\n"}}
+
+
 def persistent_volume(
     name: str,
     *,

@@ -142,6 +142,15 @@ ROLLOUT_SCHEMA = {
     "replicas": "Int64",  # rollout: the ReplicaSet's desired replicas now; scale: after scaling
     "message": "str",
 }
+CONFIGMAP_SCHEMA = {
+    "namespace": "category",
+    "configmap": "category",
+    "resource_version": "str",
+    "created": "timestamp",
+    "updated": "timestamp",
+    "workload_kind": "category",
+    "workload": "category",
+}
 WORKLOAD_SCHEMA = {
     "namespace": "category",
     "kind": "category",
@@ -195,7 +204,7 @@ def replicaset_owner(item: Mapping[str, Any]) -> tuple[str, str]:
     return controller(item) or ("ReplicaSet", ns_name(item)[1])
 
 
-def _owner(
+def pod_owner(
     item: Mapping[str, Any], replicaset_owners: Mapping[tuple[str, str], tuple[str, str]]
 ) -> tuple[str | None, str | None]:
     """The pod's workload: its controller, through a ReplicaSet to the Deployment."""
@@ -226,7 +235,7 @@ def pod_row(
     settings: KubernetesSettings,
 ) -> dict[str, Any]:
     meta, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
-    owner_kind, owner_name = _owner(item, replicaset_owners)
+    owner_kind, owner_name = pod_owner(item, replicaset_owners)
     team, app = _labels(item, settings)
     statuses = status.get("containerStatuses") or ()
     row = {
@@ -573,6 +582,41 @@ def scaling_rows(
             "replicas": int(replicas),
             "message": event.message,
         }
+
+
+def configmaps_used(pod: Mapping[str, Any]) -> set[str]:
+    """Names of the ConfigMaps a pod reads: volumes (also projected), ``envFrom``, ``env``."""
+    spec = pod.get("spec") or {}
+    names = set()
+    for volume in spec.get("volumes") or ():
+        sources = [volume, *((volume.get("projected") or {}).get("sources") or ())]
+        names |= {(v.get("configMap") or {}).get("name") for v in sources}
+    for c in [*(spec.get("containers") or ()), *(spec.get("initContainers") or ())]:
+        names |= {(e.get("configMapRef") or {}).get("name") for e in c.get("envFrom") or ()}
+        names |= {
+            ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name")
+            for e in c.get("env") or ()
+        }
+    return {n for n in names if n}
+
+
+def configmap_rows(
+    item: Mapping[str, Any], users: Mapping[tuple[str, str], set[tuple[str, str]]]
+) -> list[dict[str, Any]]:
+    """One row per workload reading the ConfigMap (one with no workload when none does);
+    ``updated``: the newest ``managedFields`` time (metadata only: its data is not read)."""
+    meta = item.get("metadata") or {}
+    namespace, name = ns_name(item)
+    times = [f.get("time") for f in meta.get("managedFields") or () if f.get("time")]
+    row = {
+        "namespace": namespace,
+        "configmap": name,
+        "resource_version": meta.get("resourceVersion"),
+        "created": meta.get("creationTimestamp"),
+        "updated": max(times, key=pd.Timestamp) if times else meta.get("creationTimestamp"),
+    }
+    owners = sorted(users.get((namespace, name), ())) or [(None, None)]
+    return [{**row, "workload_kind": kind, "workload": owner} for kind, owner in owners]
 
 
 def workload_row(

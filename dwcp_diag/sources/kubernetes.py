@@ -37,6 +37,7 @@ from dwcp_diag.sources import kube_rows
 from dwcp_diag.sources.base import Loader, SourceCheck
 from dwcp_diag.sources.kube_rows import (
     CLAIM_SCHEMA,
+    CONFIGMAP_SCHEMA,
     CONTAINER_SCHEMA,
     EVENT_SCHEMA,
     NODE_SCHEMA,
@@ -90,7 +91,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "deployments": Endpoint("deployments", "apps"),
     "statefulsets": Endpoint("statefulsets", "apps"),
     "pod_metrics": Endpoint("pods", "metrics.k8s.io", "v1beta1"),
+    "configmaps": Endpoint("configmaps"),
 }
+OPTIONAL_ENDPOINTS = ("configmaps",)  # a read-only role may lack them; no report needs them
 
 
 class KubernetesLoader(Loader):
@@ -223,6 +226,29 @@ class KubernetesLoader(Loader):
             "rollouts", params, lambda: self._rollout_frame(namespace, start_ts, end_ts)
         )
 
+    def configmaps(self, namespace: str | None = None) -> pd.DataFrame:
+        """One row per ConfigMap and workload whose pods read it (``CONFIGMAP_SCHEMA``):
+        ``resource_version`` and ``updated`` (newest ``managedFields`` time); the data is
+        never kept. Raises :class:`AuthError` when the role may not list ConfigMaps."""
+
+        def fetch() -> pd.DataFrame:
+            owners = self._replicaset_owners(namespace)
+            users: dict[tuple[str, str], set[tuple[str, str]]] = {}
+            for pod in self._items("pods", namespace):
+                kind, owner = kube_rows.pod_owner(pod, owners)
+                if owner is None:  # a bare pod is its own workload
+                    kind, owner = "Pod", kube_rows.ns_name(pod)[1]
+                for name in kube_rows.configmaps_used(pod):
+                    users.setdefault((kube_rows.ns_name(pod)[0], name), set()).add((kind, owner))
+            rows = [
+                row
+                for item in self._items("configmaps", namespace)
+                for row in kube_rows.configmap_rows(item, users)
+            ]
+            return kube_rows.frame(rows, CONFIGMAP_SCHEMA, sort=["namespace", "configmap"])
+
+        return self._fetch("configmaps", {"namespace": namespace}, fetch)
+
     def workloads(self, namespace: str | None = None) -> pd.DataFrame:
         """One row per Deployment and StatefulSet (``WORKLOAD_SCHEMA``)."""
 
@@ -245,10 +271,14 @@ class KubernetesLoader(Loader):
         except SourceUnavailable as exc:
             return SourceCheck(SOURCE, False, self.target, str(exc))
         forbidden, broken, metrics = [], [], "yes"
+        notes_optional: list[str] = []
         for key, endpoint in ENDPOINTS.items():
             try:
                 self._get_page(key, None, {"limit": 1})
             except AuthError:
+                if key in OPTIONAL_ENDPOINTS:
+                    notes_optional.append(f"{endpoint.label} not readable (optional)")
+                    continue
                 forbidden.append(endpoint.label)
             except SourceUnavailable as exc:
                 if key == "pod_metrics":
@@ -260,7 +290,7 @@ class KubernetesLoader(Loader):
             f"forbidden: {', '.join(forbidden)}" if forbidden else "all resources readable"
         )
         notes.append(f"metrics API: {metrics}")
-        notes.extend(broken)
+        notes.extend(notes_optional + broken)
         return SourceCheck(SOURCE, not forbidden and not broken, self.target, "; ".join(notes))
 
     def close(self) -> None:
