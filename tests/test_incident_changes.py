@@ -37,6 +37,7 @@ from dwcp_diag.analysis.incident import (
 )
 from dwcp_diag.collect.incident import collect_incident
 from dwcp_diag.config import Profile, PrometheusSettings
+from dwcp_diag.report.parameters import notebook_parameter_types, notebook_parameters
 from dwcp_diag.sandbox import kubeapi_objects as k8s
 from dwcp_diag.sandbox.prometheus import PrometheusServer, ServerError, cached_blocks
 from dwcp_diag.sources.kubernetes import KubernetesLoader
@@ -332,3 +333,26 @@ def test_collect_incident_reads_nodes_and_configmaps_when_allowed(
     else:
         assert notes == []
         assert "config" in search["kind"].tolist()
+
+
+@pytest.mark.parametrize(("service", "touches"), [(None, False), ("dwcp-api", True),
+                                                  ("dwcp-worker", False)])  # fmt: skip
+def test_the_service_parameter_ranks_its_own_changes_first(service, touches):
+    s = dwcp_diag.session(source="demo")
+    window = s.window(start="2026-11-12T14:00Z", end="2026-11-12T14:45Z")
+    incident = collect_incident(s, window, service=service)
+    breaches = [f for f in incident.findings if f.check == "error_rate_breach"]
+    assert breaches  # the seeded incident: 5xx after the dwcp-api rollout
+    for breach in breaches:
+        first = breach.evidence["preceding_changes"][0]
+        assert (first["kind"], first["workload"]) == ("rollout", "dwcp-api")
+        assert first["touches_service"] is touches
+        assert ("(the service itself)" in breach.summary) is touches
+
+
+def test_the_incident_notebook_declares_service_any_by_default():
+    notebook = Path(dwcp_diag.__file__).resolve().parent.parent / "notebooks" / "incident.ipynb"
+    assert notebook_parameters(notebook)["service"]["default"] == "None"
+    service = notebook_parameter_types(notebook)["service"]
+    assert (service.kind, service.optional) == ("str", True)
+    assert service.convert("dwcp-api") == "dwcp-api"

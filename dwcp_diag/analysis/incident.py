@@ -709,14 +709,15 @@ def preceding_changes(
     changes: pd.DataFrame,
     at: pd.Timestamp,
     *,
-    service: str | None = None,
+    service: str | Iterable[str] | None = None,
     kinds: Iterable[str] | None = None,
     lookback_s: float = 3600.0,
     n: int = 3,
 ) -> pd.DataFrame:
     """The ``n`` changes nearest before ``at`` (within ``lookback_s``), those that touched
-    ``service`` (a workload whose name matches, see :func:`names_match`) first, then by time
-    distance. Adds ``delay_s`` (``at`` minus the change) and ``touches_service``.
+    ``service`` (a workload whose name matches, see :func:`names_match`; one name or several)
+    first, then by time distance. Adds ``delay_s`` (``at`` minus the change) and
+    ``touches_service`` (False for every change when ``service`` is None: any service).
 
     >>> c = pd.DataFrame([{"time": pd.Timestamp("2026-11-12T14:00Z"), "kind": "rollout",
     ...     "workload": "dwcp-api"}, {"time": pd.Timestamp("2026-11-12T14:09Z"),
@@ -734,7 +735,8 @@ def preceding_changes(
     if kinds is not None:
         keep &= changes["kind"].isin(list(kinds))
     near = changes[keep].assign(delay_s=delay[keep])
-    touches = near["workload"].map(lambda w: service is not None and names_match(w, service))
+    names = [service] if isinstance(service, str) else [x for x in service or () if x]
+    touches = near["workload"].map(lambda w: pd.notna(w) and any(names_match(w, x) for x in names))
     near = near.assign(touches_service=touches.astype(bool))
     near = near.sort_values(["touches_service", "delay_s"], ascending=[False, True])
     return near.head(n).reset_index(drop=True)
@@ -1081,11 +1083,14 @@ def with_preceding_changes(
 ) -> Finding:
     """A latency/error breach with the ``n`` changes nearest before its start added to its
     summary and to ``evidence["preceding_changes"]`` (see :func:`preceding_changes`); other
-    findings, and breaches with no change in the hour before, come back as they were."""
+    findings, and breaches with no change in the hour before, come back as they were.
+    Changes to ``service``, or to the breaching endpoint's own service (its subject's
+    ``service`` label, when the metrics carry one), rank first."""
     span = finding_span(finding)
     if finding.check not in _BREACH_CHECKS or span is None or changes.empty:
         return finding
-    near = preceding_changes(changes, span[0], service=service, n=n)
+    services = [service, (finding.subject or {}).get("service")]
+    near = preceding_changes(changes, span[0], service=services, n=n)
     if near.empty:
         return finding
     records = [_change_record(c) for c in near.to_dict("records")]

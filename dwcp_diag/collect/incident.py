@@ -20,7 +20,7 @@ from dwcp_diag.collect.area import (
     in_namespaces,
     range_loader,
 )
-from dwcp_diag.errors import AuthError, DwcpDiagError
+from dwcp_diag.errors import AuthError, DwcpDiagError, ReplayMissing
 from dwcp_diag.queries import promql
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import DurationLike, TimeWindow, format_duration, parse_duration
@@ -65,7 +65,9 @@ def _configmaps(
         frame = s.k8s.configmaps()
     except AuthError:
         return _empty_with_reason("the role may not list ConfigMaps (optional: grant list)")
-    except DwcpDiagError as exc:  # not recorded in a replayed bundle
+    except ReplayMissing:  # a bundle recorded before ConfigMaps were read
+        return _empty_with_reason("this recording has no ConfigMap list")
+    except DwcpDiagError as exc:
         return _empty_with_reason(f"configmaps: {exc}")
     return in_namespaces(frame, namespaces)
 
