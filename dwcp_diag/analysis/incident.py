@@ -1085,11 +1085,12 @@ def with_preceding_changes(
     summary and to ``evidence["preceding_changes"]`` (see :func:`preceding_changes`); other
     findings, and breaches with no change in the hour before, come back as they were.
     Changes to ``service``, or to the breaching endpoint's own service (its subject's
-    ``service`` label, when the metrics carry one), rank first."""
+    ``service`` or ``job`` label, when the metrics carry one), rank first."""
     span = finding_span(finding)
     if finding.check not in _BREACH_CHECKS or span is None or changes.empty:
         return finding
-    services = [service, (finding.subject or {}).get("service")]
+    subject = finding.subject or {}
+    services = [service, subject.get("service") or subject.get("job")]
     near = preceding_changes(changes, span[0], service=services, n=n)
     if near.empty:
         return finding
