@@ -39,12 +39,7 @@ from dwcp_diag.collect.incident import collect_incident
 from dwcp_diag.config import Profile, PrometheusSettings
 from dwcp_diag.report.parameters import notebook_parameter_types, notebook_parameters
 from dwcp_diag.sandbox import kubeapi_objects as k8s
-from dwcp_diag.sandbox.prometheus import (
-    PrometheusServer,
-    ServerError,
-    cached_blocks,
-    simulate_demo,
-)
+from dwcp_diag.sandbox.prometheus import PrometheusServer, ServerError, cached_blocks
 from dwcp_diag.sources.kubernetes import KubernetesLoader
 from dwcp_diag.sources.prometheus import PrometheusLoader
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
@@ -361,39 +356,3 @@ def test_the_incident_notebook_declares_service_any_by_default():
     service = notebook_parameter_types(notebook)["service"]
     assert (service.kind, service.optional) == ("str", True)
     assert service.convert("dwcp-api") == "dwcp-api"
-
-
-@pytest.mark.server
-def test_the_simulators_scale_only_change_is_seen_from_prometheus_and_precedes_its_lag(
-    prometheus_server,
-):
-    """The demo's Prometheus (backfilled from the simulator): the worker's scale-only change
-    has no event left, only ``kube_deployment_spec_replicas``; its lag spike is KI-001."""
-    truth = simulate_demo().truth["consumer_lag_spike"]
-    scale = next(s for s in truth["spikes"] if s["change"] == "scale")
-    at_scale = pd.Timestamp(scale["start"])
-    window = TimeWindow(at_scale - pd.Timedelta("30min"), at_scale + pd.Timedelta("90min"))
-    prom = PrometheusLoader(PrometheusSettings(url=prometheus_server.url))
-    span = {"start": window.start - pd.Timedelta("1h"), "end": window.end, "step": 60}
-    spec = prom.range("max by (namespace, deployment) (kube_deployment_spec_replicas)",
-                      labels=["namespace", "deployment"], **span)  # fmt: skip
-    points = change_points(spec_replicas=spec)
-    assert points[["kind", "workload", "replicas_before", "replicas_after"]].values.tolist() == [
-        ["scale", "dwcp-worker", 3, 4]
-    ]
-    assert points["time"].iloc[0] == at_scale
-    lag = prom.range("sum by (consumergroup, topic) (kafka_consumergroup_lag)",
-                     labels=["consumergroup", "topic"], **span)  # fmt: skip
-    workloads = sorted(spec["deployment"].unique())
-    (spike,) = consumer_lag_spike(lag, window, changes=points, workloads=workloads)
-    assert spike.evidence["known_issue"] == "KI-001"
-    assert spike.evidence["preceding_change"]["kind"] == "scale"
-    # the same day a day earlier: no change, no spike, nothing attributed
-    quiet = TimeWindow(window.start - pd.Timedelta("1D"), window.end - pd.Timedelta("1D"))
-    earlier = {**span, "start": quiet.start - pd.Timedelta("1h"), "end": quiet.end}
-    spec = prom.range("max by (namespace, deployment) (kube_deployment_spec_replicas)",
-                      labels=["namespace", "deployment"], **earlier)  # fmt: skip
-    assert change_points(spec_replicas=spec).empty
-    lag = prom.range("sum by (consumergroup, topic) (kafka_consumergroup_lag)",
-                     labels=["consumergroup", "topic"], **earlier)  # fmt: skip
-    assert not consumer_lag_spike(lag, quiet, changes=change_points(spec_replicas=spec))

@@ -278,11 +278,6 @@ ROLLOUT_SCHEDULE = (
     ("dwcp-api", 11, "15:20"),
     ("dwcp-api", 4, "14:05"),
 )
-# (deployment, days before end, clock UTC, replicas after): scale-only changes (no new
-# ReplicaSet), seen by kube_deployment_spec_replicas long after their events expired. The
-# consumer joining its group rebalances it: a lag spike follows (KI-001 without a rollout).
-# The added replica's pod is not modelled (pod-level series keep the rollout's pods).
-SCALE_SCHEDULE = (("dwcp-worker", 2, "09:30", 4),)
 INCIDENT_DAYS_BEFORE_END = 4  # 2026-11-12 for the default end
 INCIDENT_LATENCY_CLOCK = ("14:00", "14:45")
 INCIDENT_ERRORS_CLOCK = ("14:10", "14:25")
@@ -700,7 +695,6 @@ class _SeriesGenerator:
                 self._pod_state(pod, span)
         self._nodes()
         self._volumes()
-        self._deployment_spec_replicas()
         self._kafka()
         self._postgres_exporter()
 
@@ -936,44 +930,16 @@ class _SeriesGenerator:
 
     # -- Kafka and PostgreSQL exporters -------------------------------------------------------
 
-    def scale_events(self) -> list[tuple[Workload, int, int, int]]:
-        """``(workload, time_s, replicas before, after)`` of :data:`SCALE_SCHEDULE` in range."""
-        events = []
-        for name, days, clock, after in SCALE_SCHEDULE:
-            workload = next(w for w in WORKLOADS if w.name == name)
-            time_s = _at(self.cluster.end_s, days, clock)
-            if self.cluster.start_s <= time_s <= self.cluster.end_s:
-                events.append((workload, time_s, workload.replicas, after))
-        return events
-
-    def _deployment_spec_replicas(self) -> None:
-        """kube-state-metrics' ``kube_deployment_spec_replicas`` per Deployment, from its
-        creation: its replicas, stepped by :data:`SCALE_SCHEDULE`."""
-        for workload in WORKLOADS:
-            if workload.kind != "Deployment":
-                continue
-            replicas = np.full(len(self.grid_s), float(workload.replicas))
-            for scaled, time_s, _, after in self.scale_events():
-                if scaled is workload:
-                    replicas[self.grid_s >= time_s] = after
-            created_s = _at(self.cluster.end_s, workload.created_days_before_end, "09:00")
-            first = int(np.searchsorted(self.grid_s, created_s))
-            labels = {"namespace": workload.namespace, "deployment": workload.name}
-            name = "kube_deployment_spec_replicas"
-            self.add(name, "gauge", name, labels, replicas[first:], first)
-
     def _kafka(self) -> None:
         rng = self.rng("kafka_consumergroup_lag")
         count = len(self.grid_s)
         lag = 40.0 * (0.5 + self.load)[None, :] * rng.lognormal(0.0, 0.5, (KAFKA_PARTITIONS, count))
         normal_total = lag.sum(axis=0)
         spiking = np.zeros(count, dtype=bool)
-        changes = [("rollout", r.workload, r.time_s) for r in self.cluster.rollouts]
-        changes += [("scale", w, time_s) for w, time_s, _, _ in self.scale_events()]
-        for change, workload, time_s in sorted(changes, key=lambda c: c[2]):
-            if workload.name not in ("dwcp-api", "dwcp-worker"):
+        for rollout in self.cluster.rollouts:
+            if rollout.workload.name not in ("dwcp-api", "dwcp-worker"):
                 continue
-            since_s = (self.grid_s - time_s).astype(np.float64)
+            since_s = (self.grid_s - rollout.time_s).astype(np.float64)
             profile = _lag_spike_profile(since_s)
             peak_total = rng.uniform(12_000, 18_000)
             weights = rng.uniform(0.7, 1.3, KAFKA_PARTITIONS)
@@ -982,10 +948,9 @@ class _SeriesGenerator:
             spiking |= inside
             self.lag_spikes.append(
                 {
-                    "deployment": workload.name,
-                    "change": change,
-                    "start": iso_utc(time_s),
-                    "end": iso_utc(time_s + LAG_SPIKE_DURATION_S),
+                    "deployment": rollout.workload.name,
+                    "start": iso_utc(rollout.time_s),
+                    "end": iso_utc(rollout.time_s + LAG_SPIKE_DURATION_S),
                     "peak_total_lag": int(np.round(lag).sum(axis=0)[inside].max(initial=0)),
                 }
             )
