@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from dwcp_diag.errors import ConfigError
+from dwcp_diag.units import DAY_S, GIB, MIB
 
 
 class HasThresholds(Protocol):
@@ -39,10 +40,6 @@ class HasThresholds(Protocol):
     """
 
     thresholds: Mapping[str, Mapping[str, float]]
-
-
-MIB, GIB = 2**20, 2**30
-DAY_S = 86400.0
 
 
 @dataclass(frozen=True)

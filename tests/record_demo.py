@@ -34,6 +34,7 @@ from dwcp_diag.collect.database import collect_database
 from dwcp_diag.collect.incident import collect_incident
 from dwcp_diag.collect.latency import collect_latency
 from dwcp_diag.collect.memory import collect_memory
+from dwcp_diag.collect.platform import instant_queries
 from dwcp_diag.config import load_profile
 from dwcp_diag.demo import DEMO_DAYS, DEMO_END
 from dwcp_diag.errors import DwcpDiagError
@@ -62,6 +63,9 @@ INCIDENT_WINDOWS = (
     ("2026-10-27T00:00Z", "2026-11-15T00:00Z"),
 )
 DATABASE_WINDOWS = ("1d",)
+# platform: its instant queries (pod times over the window, certificates) at every midnight,
+# for the daily suite's day and the notebook's week ending on any day of the month.
+PLATFORM_WINDOWS = ("1d", "7d")
 LATENCY_QUANTILES = (0.5, 0.9, 0.95, 0.99)
 # The documented examples of free-form SQL (README, docstrings), so the demo shows them.
 DOCUMENTED_SQL = (
@@ -99,6 +103,12 @@ def record_parameters(env: dict[str, str], bundle: Path) -> None:
         collect_incident(s, s.window(start=start, end=end))
     for window in DATABASE_WINDOWS:
         collect_database(s, s.window(window))
+    ready_step_s = float(profile.prometheus.scrape_interval_s)
+    for window in PLATFORM_WINDOWS:
+        range_s = pd.Timedelta(window).total_seconds()
+        for query, labels in instant_queries(profile.metrics, range_s, ready_step_s).values():
+            start = DATA_START + pd.Timedelta(window)
+            s.prom.range(query, start=start, end=DEMO_END, step="1d", labels=labels)
     s.k8s.pods()
     s.k8s.workloads()
     s.k8s.claims()

@@ -43,7 +43,6 @@ from dwcp_diag.analysis.database.suggested_indexes import (
     missing_index_findings,
 )
 from dwcp_diag.analysis.database.system import cache_hit_findings, stats_unavailable_findings
-from dwcp_diag.analysis.database.values import GIB, MIB
 from dwcp_diag.analysis.findings import CHECKS_BY_NOTEBOOK, Findings
 from dwcp_diag.config import Profile
 from dwcp_diag.errors import ConfigError, SourceUnavailable, StatsUnavailable
@@ -71,6 +70,7 @@ from dwcp_diag.sources.postgres.schemas import (
     TABLES_SCHEMA,
     WRAPAROUND_SCHEMA,
 )
+from dwcp_diag.units import GIB, MIB
 
 NOW = pd.Timestamp("2026-11-29 12:00", tz="UTC")
 STATS_RESET = NOW - pd.Timedelta(days=30)

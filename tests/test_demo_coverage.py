@@ -76,8 +76,6 @@ ANSWERED = [
     "s.pg.connection_counts()",
     "s.pg.tables()",
     "s.pg.indexes()",
-    "s.pg.unused_indexes()",
-    "s.pg.unused_indexes(max_scans=0)",
     "s.pg.duplicate_indexes()",
     "s.pg.bloat()",
     "s.pg.bloat_scan(budget_s=2)",

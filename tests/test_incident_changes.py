@@ -9,7 +9,12 @@ Five consumer groups, one Deployment each, one hour of incident window (T = NOW 
 - ``mailer``: a container restart (Prometheus counter) at T+30m, lag at T+33m
 - ``indexer``: its node went NotReady (the node controller's Pod event) at T+40m, lag at T+44m
 - ``report``: lag at T+50m; its own last change (a scale) is 2h10m earlier, and other workloads
-  changed 10 minutes before it: it must not be attributed
+  changed 10 minutes before it (and a node running only ``web-frontend`` pods went NotReady
+  5 minutes before it): it must not be attributed
+- ``search``: its node went NotReady at T+52m with the events expired (only the Nodes list's
+  Ready condition and the pods' ``spec.nodeName`` say so), lag at T+56m
+- the mailer's node was cordoned at T+35m (its taint's ``timeAdded``): a change point, not a
+  rebalance
 - ``cron-runner`` scaled at T+5m with its events expired: only ``kube_deployment_spec_replicas``
   sees it
 """
@@ -17,16 +22,23 @@ Five consumer groups, one Deployment each, one hour of incident window (T = NOW 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import dwcp_diag
-from dwcp_diag.analysis.incident import change_findings, change_points, consumer_lag_spike
+from dwcp_diag.analysis.incident import (
+    change_findings,
+    change_points,
+    consumer_lag_spike,
+    preceding_changes,
+)
 from dwcp_diag.collect.incident import collect_incident
-from dwcp_diag.config import PrometheusSettings
+from dwcp_diag.config import Profile, PrometheusSettings
 from dwcp_diag.queries.promql import SPEC_REPLICAS
+from dwcp_diag.report.parameters import notebook_parameter_types, notebook_parameters
 from dwcp_diag.sandbox import kubeapi_objects as k8s
 from dwcp_diag.sandbox.prometheus import PrometheusServer, ServerError, cached_blocks
 from dwcp_diag.sources.kubernetes import KubernetesLoader
@@ -38,7 +50,14 @@ from tests.fixtures.kubeapi import settings_for
 NS = "production"
 T = k8s.NOW - pd.Timedelta("2h")
 WINDOW = TimeWindow(T, T + pd.Timedelta("1h"))
-SPIKES = {"billing": 15, "audit": 24, "mailer": 33, "indexer": 44, "report": 50}  # minutes
+SPIKES = {
+    "billing": 15,
+    "audit": 24,
+    "mailer": 33,
+    "indexer": 44,
+    "report": 50,
+    "search": 56,
+}  # minutes
 
 
 def at(minutes: float) -> pd.Timestamp:
@@ -74,6 +93,7 @@ def write_series(path: Path) -> dict[str, int]:
         "mailer-consumer": (2, 2, 0),
         "indexer-consumer": (3, 3, 0),
         "report-consumer": (2, 3, -80),
+        "search-consumer": (2, 2, 0),
         "cron-runner": (1, 2, 5),
     }
     for deployment, (before, after, minute) in steps.items():
@@ -114,7 +134,45 @@ def cluster_objects() -> dict:
     ]
     restarted = {"kubectl.kubernetes.io/restartedAt": k8s.ts(before_now(20))}
     replicasets[-1]["spec"]["template"]["metadata"] = {"annotations": restarted}
-    return k8s.objects(events=events, replicasets=replicasets)
+    nodes = [
+        k8s.node("ip-10-0-1-11"),
+        k8s.node("ip-10-0-1-17", ready=False, ready_since=before_now(40)),  # the event too
+        k8s.node("ip-10-0-2-30", ready=False, ready_since=before_now(52)),  # events expired
+        k8s.node("ip-10-0-3-40", ready=False, ready_since=before_now(45)),  # web only
+        k8s.node("ip-10-0-4-50", cordoned=before_now(35)),
+        k8s.node("ip-10-0-5-60", ready_since=before_now(30)),  # Ready again: no change
+    ]
+    placed = {
+        "ip-10-0-1-11": ["report-consumer", "billing-consumer"],
+        "ip-10-0-1-17": ["indexer-consumer"],
+        "ip-10-0-2-30": ["search-consumer"],
+        "ip-10-0-3-40": ["web-frontend", "web-frontend"],
+        "ip-10-0-4-50": ["mailer-consumer"],
+        "ip-10-0-5-60": ["audit-consumer"],
+    }
+    pods = [
+        consumer_pod(deployment, node, i)
+        for node, deployments in placed.items()
+        for i, deployment in enumerate(deployments)
+    ]
+    search = next(p for p in pods if p["metadata"]["name"].startswith("search-"))
+    search["spec"]["containers"][0]["envFrom"] = [{"configMapRef": {"name": "search-settings"}}]
+    configmaps = [
+        k8s.configmap(NS, "search-settings", updated=before_now(20)),  # read by search pods
+        k8s.configmap(NS, "feature-flags", updated=before_now(30)),  # read by no pod
+        k8s.configmap(NS, "billing-settings", updated=60 * 24 * 30),  # never written since
+    ]
+    return k8s.objects(
+        events=events, replicasets=replicasets, nodes=nodes, pods=pods, configmaps=configmaps
+    )
+
+
+def consumer_pod(deployment: str, node: str, i: int) -> dict:
+    """A pod of ``deployment``'s ReplicaSet ``5d8c9f7b6`` on ``node``."""
+    labels = {"app": deployment, "pod-template-hash": "5d8c9f7b6"}
+    name = f"{deployment}-5d8c9f7b6-{node[-2:]}x{i}z"
+    return k8s.pod(NS, name, node=node, containers=[k8s.container("app")], labels=labels,
+                   owner=("ReplicaSet", f"{deployment}-5d8c9f7b6"))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +205,9 @@ def points(prometheus: PrometheusLoader, kube_api_factory) -> pd.DataFrame:
         events=kube.events(start=start, end=end),
         restarts=restarts,
         spec_replicas=spec,
+        nodes=kube.nodes(),
+        pods=kube.pods(),
+        configmaps=kube.configmaps(),
     ).assign(workloads=lambda f: [sorted(spec["deployment"].unique())] * len(f))
 
 
@@ -166,9 +227,14 @@ def test_every_change_kind_is_one_change_point(points):
     assert kinds == [
         ["scale", "cron-runner", "prometheus"],  # events expired: spec_replicas step
         ["scale", "billing-consumer", "kubernetes"],  # scale-only: the event, once
+        ["config", "search-consumer", "configmaps"],  # search-settings, read by its pods
         ["rollout", "audit-consumer", "kubernetes"],  # its own scaling steps are not scales
+        ["config", "feature-flags", "configmaps"],  # read by no pod: the ConfigMap itself
         ["restart", "mailer-consumer", "prometheus"],
-        ["node_not_ready", "indexer-consumer", "events"],
+        ["cordon", "mailer-consumer", "nodes"],  # the cordoned node's pods
+        ["node_not_ready", "indexer-consumer", "events"],  # the event and the node: once
+        ["node_not_ready", "web-frontend", "nodes"],  # two pods, one workload: once
+        ["node_not_ready", "search-consumer", "nodes"],  # events expired: the Ready condition
     ]
     report = points[points["workload"] == "report-consumer"]
     assert report.empty  # its scale is before the loaded span
@@ -194,7 +260,7 @@ def test_rollout_and_scale_findings(points):
 @pytest.mark.parametrize(
     ("group", "kind", "delay_min"),
     [("billing", "scale", 5), ("audit", "rollout", 4), ("mailer", "restart", 3),
-     ("indexer", "node_not_ready", 4)],
+     ("indexer", "node_not_ready", 4), ("search", "node_not_ready", 4)],
 )  # fmt: skip
 def test_each_change_kind_before_its_lag_spike_is_ki_001(prometheus, points, group, kind,
                                                           delay_min):  # fmt: skip
@@ -207,7 +273,8 @@ def test_each_change_kind_before_its_lag_spike_is_ki_001(prometheus, points, gro
 
 
 def test_a_spike_with_no_change_of_its_own_is_not_attributed(prometheus, points):
-    # the indexer's node went NotReady 10 minutes before, but report-consumer did not change
+    # the indexer's node went NotReady 10 minutes before, a node running only web-frontend
+    # pods 5 minutes before (report-consumer runs on a Ready node): neither touched it
     spike = lag_findings(prometheus, points)["report"]
     assert spike.evidence["known_issue"] is None
     assert spike.evidence["preceding_change"] is None
@@ -224,3 +291,69 @@ def test_a_change_source_the_demo_did_not_record_is_an_empty_frame_with_its_reas
     points = incident.report["changes"]
     assert points[points["kind"] == "rollout"]["workload"].tolist() == ["dwcp-api"]
     assert {f.check for f in incident.findings} >= {"deployment_in_window", "consumer_lag_spike"}
+
+
+def test_a_node_change_touches_only_the_workloads_that_ran_there(points):
+    changes = points.drop(columns="workloads")
+    # report-consumer runs on a Ready node; web-frontend's node went NotReady 5m before
+    near = preceding_changes(changes, at(50), service="report-consumer", lookback_s=600)
+    assert not near["touches_service"].any()
+    assert "web-frontend" in near["workload"].tolist()
+    near = preceding_changes(changes, at(50), service="web-frontend", lookback_s=600)
+    first = near.iloc[0]
+    assert (first["kind"], first["object"], bool(first["touches_service"])) == (
+        "node_not_ready", "ip-10-0-3-40", True)  # fmt: skip
+
+
+@dataclass
+class StandInSession:
+    """What collect_incident reads: a profile, Prometheus and the Kubernetes stand-in."""
+
+    profile: Profile
+    prom: PrometheusLoader
+    k8s: KubernetesLoader
+    pg: None = None
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("forbidden", [[], ["configmaps"]])
+def test_collect_incident_reads_nodes_and_configmaps_when_allowed(
+    prometheus, kube_api_factory, forbidden
+):
+    kube = KubernetesLoader(settings_for(kube_api_factory(cluster_objects(), forbidden=forbidden)))
+    session = StandInSession(Profile(), prometheus, kube)
+    incident = collect_incident(session, WINDOW, margin="1h", service="search-consumer")
+    points = incident.report["changes"]
+    search = points[points["workload"] == "search-consumer"]
+    assert "node_not_ready" in search["kind"].tolist()  # from the Nodes list: events expired
+    assert not [f for f in incident.findings if f.check == "source_unavailable"]
+    notes = [n for n in incident.report["notes"] if "ConfigMap" in n]
+    if forbidden:  # said once in the text, no finding, no config change
+        assert len(notes) == 1 and "may not list ConfigMaps" in notes[0]
+        assert "config" not in points["kind"].tolist()
+    else:
+        assert notes == []
+        assert "config" in search["kind"].tolist()
+
+
+@pytest.mark.parametrize(("service", "touches"), [(None, False), ("dwcp-api", True),
+                                                  ("dwcp-worker", False)])  # fmt: skip
+def test_the_service_parameter_ranks_its_own_changes_first(service, touches):
+    s = dwcp_diag.session(source="demo")
+    window = s.window(start="2026-11-12T14:00Z", end="2026-11-12T14:45Z")
+    incident = collect_incident(s, window, service=service)
+    breaches = [f for f in incident.findings if f.check == "error_rate_breach"]
+    assert breaches  # the seeded incident: 5xx after the dwcp-api rollout
+    for breach in breaches:
+        first = breach.evidence["preceding_changes"][0]
+        assert (first["kind"], first["workload"]) == ("rollout", "dwcp-api")
+        assert first["touches_service"] is touches
+        assert ("(the service itself)" in breach.summary) is touches
+
+
+def test_the_incident_notebook_declares_service_any_by_default():
+    notebook = Path(dwcp_diag.__file__).resolve().parent.parent / "notebooks" / "incident.ipynb"
+    assert notebook_parameters(notebook)["service"]["default"] == "None"
+    service = notebook_parameter_types(notebook)["service"]
+    assert (service.kind, service.optional) == ("str", True)
+    assert service.convert("dwcp-api") == "dwcp-api"

@@ -431,6 +431,7 @@ def test_kube_lists_have_api_shapes(kube: dict[str, dict]) -> None:
         "statefulsets": ("StatefulSetList", "apps/v1"),
         "pod_metrics": ("PodMetricsList", "metrics.k8s.io/v1beta1"),
         "certificates": ("CertificateList", "cert-manager.io/v1"),
+        "configmaps": ("ConfigMapList", "v1"),
     }
     assert {key: (body["kind"], body["apiVersion"]) for key, body in kube.items()} == expected
     for body in kube.values():

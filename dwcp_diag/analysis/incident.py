@@ -267,7 +267,8 @@ CHANGE_COLUMNS = [
 ]
 """One row per change point (see :func:`change_points`). ``kind`` is one of ``rollout``,
 ``scale``, ``restart``, ``oom_kill``, ``eviction``, ``preemption``, ``node_not_ready``,
-``cordon``; ``object`` is the ReplicaSet, pod or node the change was seen on."""
+``cordon``, ``config`` (a ConfigMap written); ``object`` is the ReplicaSet, pod, node or
+ConfigMap the change was seen on."""
 WORKLOAD_CHANGES = (
     "rollout",
     "scale",
@@ -422,6 +423,92 @@ def _changes_from_spec_replicas(spec: pd.DataFrame) -> list[dict[str, Any]]:
     return rows
 
 
+def _node_workloads(pods: pd.DataFrame | None) -> dict[str, list[tuple[Any, str, str]]]:
+    """node -> ``(namespace, owner kind, owner name)`` of the pods that run there."""
+    if pods is None or pods.empty or "node" not in pods.columns:
+        return {}
+    owners = pods.dropna(subset=["node"]).assign(
+        owner_name=lambda f: f["owner_name"].astype("object").fillna(f["pod"].map(workload_of_pod)),
+        owner_kind=lambda f: f["owner_kind"].astype("object").fillna("Pod"),
+    )
+    placed: dict[str, list[tuple[Any, str, str]]] = {}
+    for r in (
+        owners[["node", "namespace", "owner_kind", "owner_name"]].drop_duplicates().itertuples()
+    ):
+        placed.setdefault(str(r.node), []).append(
+            (r.namespace, str(r.owner_kind), str(r.owner_name))
+        )
+    return placed
+
+
+def _changes_from_nodes(nodes: pd.DataFrame, pods: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """A NotReady node (``ready`` False since ``ready_since``) and a cordoned one
+    (``unschedulable`` since ``unschedulable_since``): one change per workload with pods on
+    the node (pod ``spec.nodeName``), or one for the node itself when none runs there. These
+    outlive the events (an hour); a cordon whose time the API does not give is left out."""
+    placed = _node_workloads(pods)
+    rows = []
+    for n in nodes.to_dict("records"):
+        found = []
+        if not n.get("ready", True) and pd.notna(n.get("ready_since")):
+            found.append(("node_not_ready", n["ready_since"], "Ready condition not True"))
+        if n.get("unschedulable") and pd.notna(n.get("unschedulable_since")):
+            found.append(("cordon", n["unschedulable_since"], "cordoned (spec.unschedulable)"))
+        for kind, since, what in found:
+            for namespace, owner_kind, owner in placed.get(
+                str(n["node"]), [(None, "Node", n["node"])]
+            ):
+                rows.append(
+                    {
+                        "time": parse_time(since),
+                        "kind": kind,
+                        "namespace": namespace,
+                        "workload_kind": owner_kind,
+                        "workload": owner,
+                        "object": n["node"],
+                        "replicas_before": None,
+                        "replicas_after": None,
+                        "source": "nodes",
+                        "description": f"node {n['node']}: {what}",
+                    }
+                )
+    return rows
+
+
+def _changes_from_configmaps(configmaps: pd.DataFrame) -> list[dict[str, Any]]:
+    """A ConfigMap written after its creation (``updated`` > ``created``): a ``config`` change
+    of each workload whose pods read it (of the ConfigMap itself when none does)."""
+    written = configmaps.dropna(subset=["updated"])
+    written = written[written["updated"] > written["created"].fillna(written["updated"])]
+    return [
+        {
+            "time": parse_time(c["updated"]),
+            "kind": "config",
+            "namespace": c["namespace"],
+            "workload_kind": c["workload_kind"] if pd.notna(c["workload"]) else "ConfigMap",
+            "workload": c["workload"] if pd.notna(c["workload"]) else c["configmap"],
+            "object": c["configmap"],
+            "replicas_before": None,
+            "replicas_after": None,
+            "source": "configmaps",
+            "description": f"ConfigMap {c['configmap']} written "
+            f"(resourceVersion {c['resource_version']})",
+        }
+        for c in written.to_dict("records")
+    ]
+
+
+def _seen_already(row: Mapping[str, Any], seen: list[Mapping[str, Any]], slack_s: float) -> bool:
+    """True when an event row of the same kind, about the same workload or node, is within
+    ``slack_s`` of ``row``."""
+    return any(
+        s["kind"] == row["kind"]
+        and (s["workload"] == row["workload"] or s["object"] == row["object"])
+        and abs((s["time"] - row["time"]).total_seconds()) <= slack_s
+        for s in seen
+    )
+
+
 def change_points(
     *,
     rollouts: pd.DataFrame | None = None,
@@ -429,6 +516,9 @@ def change_points(
     restarts: pd.DataFrame | None = None,
     oom_killed: pd.DataFrame | None = None,
     spec_replicas: pd.DataFrame | None = None,
+    nodes: pd.DataFrame | None = None,
+    pods: pd.DataFrame | None = None,
+    configmaps: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every change the sources saw, one row each (``CHANGE_COLUMNS``), oldest first.
 
@@ -439,7 +529,13 @@ def change_points(
     by ``namespace, pod`` (each increase is one change). ``spec_replicas``: ``max by
     (namespace, deployment) (kube_deployment_spec_replicas)``; its steps count only for
     Deployments without a scale event (events expire after an hour by default, the metric
-    stays).
+    stays). ``nodes``: the loader's ``nodes()``; a node not Ready (since its condition's
+    ``lastTransitionTime``) or cordoned (since its unschedulable taint's ``timeAdded``) is a
+    change to every workload of ``pods`` (the loader's ``pods()``) on that node, unless a
+    ``NodeNotReady``/``NodeNotSchedulable`` event already said so (within 10 minutes).
+    ``configmaps``: the loader's ``configmaps()``; a ConfigMap written after its creation is
+    a ``config`` change of the workloads that read it. (A pod-template change is a new
+    ReplicaSet: a rollout.)
 
     >>> spec = pd.DataFrame({"namespace": "prod", "deployment": "worker", "value": [2.0, 2, 4],
     ...     "timestamp": pd.date_range("2026-11-12T14:00Z", periods=3, freq="1min")})
@@ -452,6 +548,11 @@ def change_points(
         rows += _changes_from_k8s(rollouts)
     if events is not None and not events.empty:
         rows += _changes_from_events(events)
+    if nodes is not None and not nodes.empty and "ready_since" in nodes.columns:
+        seen = [r for r in rows if r["kind"] in ("node_not_ready", "cordon")]
+        rows += [r for r in _changes_from_nodes(nodes, pods) if not _seen_already(r, seen, 600.0)]
+    if configmaps is not None and not configmaps.empty and "updated" in configmaps.columns:
+        rows += _changes_from_configmaps(configmaps)
     scaled = {(r["namespace"], r["workload"]) for r in rows if r["kind"] == "scale"}
     if spec_replicas is not None and not spec_replicas.empty:
         rows += [
@@ -608,14 +709,15 @@ def preceding_changes(
     changes: pd.DataFrame,
     at: pd.Timestamp,
     *,
-    service: str | None = None,
+    service: str | Iterable[str] | None = None,
     kinds: Iterable[str] | None = None,
     lookback_s: float = 3600.0,
     n: int = 3,
 ) -> pd.DataFrame:
     """The ``n`` changes nearest before ``at`` (within ``lookback_s``), those that touched
-    ``service`` (a workload whose name matches, see :func:`names_match`) first, then by time
-    distance. Adds ``delay_s`` (``at`` minus the change) and ``touches_service``.
+    ``service`` (a workload whose name matches, see :func:`names_match`; one name or several)
+    first, then by time distance. Adds ``delay_s`` (``at`` minus the change) and
+    ``touches_service`` (False for every change when ``service`` is None: any service).
 
     >>> c = pd.DataFrame([{"time": pd.Timestamp("2026-11-12T14:00Z"), "kind": "rollout",
     ...     "workload": "dwcp-api"}, {"time": pd.Timestamp("2026-11-12T14:09Z"),
@@ -633,7 +735,8 @@ def preceding_changes(
     if kinds is not None:
         keep &= changes["kind"].isin(list(kinds))
     near = changes[keep].assign(delay_s=delay[keep])
-    touches = near["workload"].map(lambda w: service is not None and names_match(w, service))
+    names = [service] if isinstance(service, str) else [x for x in service or () if x]
+    touches = near["workload"].map(lambda w: pd.notna(w) and any(names_match(w, x) for x in names))
     near = near.assign(touches_service=touches.astype(bool))
     near = near.sort_values(["touches_service", "delay_s"], ascending=[False, True])
     return near.head(n).reset_index(drop=True)
@@ -980,11 +1083,15 @@ def with_preceding_changes(
 ) -> Finding:
     """A latency/error breach with the ``n`` changes nearest before its start added to its
     summary and to ``evidence["preceding_changes"]`` (see :func:`preceding_changes`); other
-    findings, and breaches with no change in the hour before, come back as they were."""
+    findings, and breaches with no change in the hour before, come back as they were.
+    Changes to ``service``, or to the breaching endpoint's own service (its subject's
+    ``service`` or ``job`` label, when the metrics carry one), rank first."""
     span = finding_span(finding)
     if finding.check not in _BREACH_CHECKS or span is None or changes.empty:
         return finding
-    near = preceding_changes(changes, span[0], service=service, n=n)
+    subject = finding.subject or {}
+    services = [service, subject.get("service") or subject.get("job")]
+    near = preceding_changes(changes, span[0], service=services, n=n)
     if near.empty:
         return finding
     records = [_change_record(c) for c in near.to_dict("records")]
@@ -1090,6 +1197,7 @@ def incident_report(
     lag_threshold: float = KI001_LAG_THRESHOLD,
     ki001_slack_s: float = 600.0,
     margin_s: float | None = None,
+    notes: Iterable[str] = (),
 ) -> IncidentReport:
     """Everything the incident notebook shows for ``window``, in one call.
 
@@ -1107,7 +1215,8 @@ def incident_report(
     :func:`consumer_lag_spike`); latency and error breaches list the nearest preceding
     changes, those to ``service`` (the workload serving the requests, when known) first.
     The timeline holds every change point and every finding; ``notes`` says what could not
-    be evaluated for the window (burn-rate pairs longer than the data), once, as text.
+    be evaluated for the window (burn-rate pairs longer than the data), once, as text, after
+    the given ``notes`` (the loading's, e.g. a change source the role may not read).
 
     >>> w = TimeWindow.parse(start="2026-11-12T14:00Z", end="2026-11-12T15:00Z")
     >>> report = incident_report(w)
@@ -1130,7 +1239,7 @@ def incident_report(
         known = rollout_changes(rollouts) if rollouts is not None else empty_changes()
         changes = pd.concat([c for c in (known, counted) if len(c)] or [empty_changes()])
         changes = changes.sort_values("time", ignore_index=True)
-    notes: list[str] = []  # what could not be evaluated: said once in the text, no finding
+    notes = list(notes)  # what could not be evaluated: said once in the text, no finding
     found = [
         *change_findings(changes, window),
         *findings_in_window(findings, window, keep_undated),

@@ -20,7 +20,7 @@ from dwcp_diag.collect.area import (
     in_namespaces,
     range_loader,
 )
-from dwcp_diag.errors import DwcpDiagError
+from dwcp_diag.errors import AuthError, DwcpDiagError, ReplayMissing
 from dwcp_diag.queries import promql
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 from dwcp_diag.timewindow import DurationLike, TimeWindow, format_duration, parse_duration
@@ -54,6 +54,24 @@ def _deployments(spec_replicas: pd.DataFrame) -> list[str]:
     return sorted(spec_replicas["deployment"].dropna().astype("str").unique())
 
 
+def _configmaps(
+    s: LoadingSession, unreachable: UnreachableSources, namespaces: str | Sequence[str] | None
+) -> pd.DataFrame:
+    """The ConfigMaps (metadata only), or an empty frame saying why: a role that may not list
+    them is the usual read-only setup, so a refusal is a note, not ``source_unavailable``."""
+    if "kubernetes" in unreachable.unavailable:
+        return pd.DataFrame()
+    try:
+        frame = s.k8s.configmaps()
+    except AuthError:
+        return _empty_with_reason("the role may not list ConfigMaps (optional: grant list)")
+    except ReplayMissing:  # a bundle recorded before ConfigMaps were read
+        return _empty_with_reason("this recording has no ConfigMap list")
+    except DwcpDiagError as exc:
+        return _empty_with_reason(f"configmaps: {exc}")
+    return in_namespaces(frame, namespaces)
+
+
 def collect_incident(
     s: LoadingSession,
     window: TimeWindow,
@@ -68,9 +86,10 @@ def collect_incident(
     charts show the window with ``margin`` either side. ``frames["change_points"]`` holds
     every change in the shown span (:func:`~dwcp_diag.analysis.incident.change_points`):
     rollouts, scale events (ScalingReplicaSet, HPA, else ``kube_deployment_spec_replicas``
-    steps), restarts, OOM kills, evictions, preemptions, NotReady and cordoned nodes. A
-    change source the session cannot answer (a replay that did not record it) is an empty
-    frame whose ``attrs["empty_reason"]`` says why. ``service``: the workload serving the
+    steps), restarts, OOM kills, evictions, preemptions, NotReady and cordoned nodes (from
+    the events, else from the Nodes list: each touches the workloads of the pods on that
+    node). A change source the session cannot answer (a replay that did not record it) is an
+    empty frame whose ``attrs["empty_reason"]`` says why. ``service``: the workload serving the
     requests; breaches rank its changes first. The KI-001 slack is the profile's
     ``[thresholds.consumer_lag_spike] change_slack_s`` (600).
     """
@@ -122,6 +141,14 @@ def collect_incident(
         ),
     )
 
+    frames["nodes"] = _optional(unreachable, "kubernetes", lambda: s.k8s.nodes())
+    pods = _optional(unreachable, "kubernetes", lambda: s.k8s.pods())
+    frames["pods"] = in_namespaces(pods, namespaces) if "namespace" in pods.columns else pods
+
+    frames["configmaps"], notes = _configmaps(s, unreachable, namespaces), []
+    if frames["configmaps"].attrs.get(EMPTY_REASON):
+        notes.append(f"ConfigMap changes are not shown: {frames['configmaps'].attrs[EMPTY_REASON]}")
+
     def _shown(frame: pd.DataFrame | None) -> pd.DataFrame | None:
         return None if frame is None or frame.empty else in_window(frame, shown, closed="both")
 
@@ -131,6 +158,9 @@ def collect_incident(
         restarts=_shown(frames["restarts"]),
         oom_killed=_shown(frames["oom_killed"]),
         spec_replicas=frames["spec_replicas"],
+        nodes=frames["nodes"],
+        pods=frames["pods"],
+        configmaps=frames["configmaps"],
     )
     slack_s = check_thresholds(s.profile, "consumer_lag_spike")["change_slack_s"]
     report = incident_report(
@@ -146,6 +176,7 @@ def collect_incident(
         slo=s.profile.slo,
         ki001_slack_s=slack_s,
         margin_s=margin_td.total_seconds(),
+        notes=notes,
     )
     context = {"shown": shown, "step_s": step, "history_start": history, "queries": queries}
     context["ki001_slack_s"] = slack_s

@@ -26,6 +26,7 @@ from dwcp_diag.collect.area import (
     in_namespaces,
     range_loader,
 )
+from dwcp_diag.config import MetricNames
 from dwcp_diag.errors import AuthError
 from dwcp_diag.queries import promql
 from dwcp_diag.timewindow import DurationLike, TimeWindow
@@ -41,6 +42,39 @@ def platform_settings(profile: Any) -> dict[str, dict[str, float]]:
     limit = check_thresholds(profile, "capacity_exhaustion")["request_rate_limit_rps"]
     settings["redis_saturation"]["request_rate_limit_rps"] = limit
     return settings
+
+
+def instant_queries(
+    m: MetricNames,
+    range_s: float,
+    ready_step_s: float,
+    namespaces: str | Sequence[str] | None = None,
+) -> dict[str, tuple[str, list[str]]]:
+    """The platform report's instant queries at a window's end (name -> query, labels): pod
+    creation and first-Ready times and owners over the window's ``range_s``, and certificate
+    expiry. The demo recorder reads the same to record them over its month.
+
+    >>> from dwcp_diag.config import MetricNames
+    >>> instant_queries(MetricNames(), 86400, 120)["pod_created"][0]
+    'max by (namespace, pod) (max_over_time(kube_pod_created[86400s]))'
+    """
+    return {
+        "pod_created": (promql.pod_created_times(m, range_s, namespaces), ["namespace", "pod"]),
+        "pod_first_ready": (
+            promql.pod_first_ready_times(m, range_s, ready_step_s, namespaces),
+            ["namespace", "pod"],
+        ),
+        "pod_owner": (
+            promql.pod_owners_seen(m, range_s, namespaces),
+            ["namespace", "pod", "owner_kind", "owner_name"],
+        ),
+        "cert_expiry": (promql.certificate_expiry_times(m), list(promql.CERT_LABELS)),
+        "cert_not_ready": (
+            promql.certificate_not_ready(m),
+            [*promql.CERT_LABELS, "condition"],
+        ),
+        "probe_expiry": (promql.probe_certificate_expiry_times(m), ["instance", "job"]),
+    }
 
 
 def collect_platform(
@@ -66,23 +100,7 @@ def collect_platform(
     range_s = window.duration_s
     ready_step_s = float(s.profile.prometheus.scrape_interval_s)
     redis = [m.redis_instance_label]
-    queries = {
-        "pod_created": (promql.pod_created_times(m, range_s, namespaces), ["namespace", "pod"]),
-        "pod_first_ready": (
-            promql.pod_first_ready_times(m, range_s, ready_step_s, namespaces),
-            ["namespace", "pod"],
-        ),
-        "pod_owner": (
-            promql.pod_owners_seen(m, range_s, namespaces),
-            ["namespace", "pod", "owner_kind", "owner_name"],
-        ),
-        "cert_expiry": (promql.certificate_expiry_times(m), list(promql.CERT_LABELS)),
-        "cert_not_ready": (
-            promql.certificate_not_ready(m),
-            [*promql.CERT_LABELS, "condition"],
-        ),
-        "probe_expiry": (promql.probe_certificate_expiry_times(m), ["instance", "job"]),
-    }
+    queries = instant_queries(m, range_s, ready_step_s, namespaces)
     ranges = {
         "lag": (promql.consumer_lag(m), ["consumergroup", "topic"]),
         "redis_clients_ratio": (promql.redis_clients_ratio(m), redis),

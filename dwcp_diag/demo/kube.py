@@ -46,6 +46,7 @@ LIST_KINDS = {
     "statefulsets": ("StatefulSetList", "apps/v1"),
     "pod_metrics": ("PodMetricsList", "metrics.k8s.io/v1beta1"),
     "certificates": ("CertificateList", "cert-manager.io/v1"),
+    "configmaps": ("ConfigMapList", "v1"),
 }
 _CONTAINER_PORTS = {
     "api": 8080,
@@ -115,6 +116,7 @@ class _KubeBuilder:
             "events": self._events(),
             "pod_metrics": [self._pod_metrics(pod) for pod in self.cluster.pods_at_end()],
             "certificates": platform.certificate_objects(self),
+            "configmaps": [self._configmap()],
         }
         list_version = str(next(self._versions))
         return {
@@ -600,6 +602,21 @@ class _KubeBuilder:
                 },
             },
         }
+
+    def _configmap(self) -> JsonObject:
+        """The platform's settings, never written since the first rollout (no change point);
+        its own resourceVersion, so the other objects' versions stay as they were."""
+        workload = self._workloads("Deployment")[0]
+        created_s = min(r.created_s for r in self._revisions_of(workload))
+        name, namespace = "dwcp-settings", workload.namespace
+        metadata = {
+            "name": name,
+            "namespace": namespace,
+            "uid": stable_uid(self.seed, "ConfigMap", namespace, name),
+            "resourceVersion": "1",
+            "creationTimestamp": iso_utc(created_s),
+        }
+        return {"metadata": metadata, "data": {"log_level": "info"}}
 
     def _persistentvolume(self, volume: Volume) -> JsonObject:
         dynamic = volume.pv_name.startswith("pvc-")

@@ -25,10 +25,9 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 from dwcp_diag.analysis.database.connections import ConnectionPeaks
-from dwcp_diag.analysis.database.values import MIB
 from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout
 from dwcp_diag.plots.tables import report_table
-from dwcp_diag.units import human_bytes
+from dwcp_diag.units import MIB, human_bytes
 
 UNRELIABLE_COLOUR = "#bdbdbd"
 PEAK_FILL = "rgba(198, 40, 40, 0.10)"

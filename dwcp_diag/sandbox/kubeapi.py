@@ -81,6 +81,7 @@ RESOURCES = (
     Resource("statefulsets", "/apis/apps/v1", "statefulsets", "StatefulSetList", True),
     Resource("pod_metrics", "/apis/metrics.k8s.io/v1beta1", "pods", "PodMetricsList", True),
     Resource("certificates", "/apis/cert-manager.io/v1", "certificates", "CertificateList", True),
+    Resource("configmaps", "/api/v1", "configmaps", "ConfigMapList", True),
 )
 
 

@@ -231,7 +231,11 @@ def node(
     zone: str = "eu-west-1a",
     capacity_labels: Mapping[str, str] | None = None,
     ready: bool = True,
+    ready_since: float = 60 * 24 * 30,
+    cordoned: float | None = None,
 ) -> Obj:
+    """A Node; ``ready_since``: minutes before NOW of its Ready condition's last transition;
+    ``cordoned``: minutes before NOW it was cordoned (``spec.unschedulable`` and its taint)."""
     labels = {
         "kubernetes.io/hostname": name,
         "node.kubernetes.io/instance-type": instance_type,
@@ -240,19 +244,36 @@ def node(
         **(capacity_labels or {}),
     }
     allocatable_cpu = f"{int(float(cpu) * 1000) - 90}m"
+    spec: Obj = {"providerID": f"aws:///{zone}/i-0{name[-4:]}"}
+    if cordoned is not None:
+        taint = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+        spec |= {"unschedulable": True, "taints": [{**taint, "timeAdded": ts(cordoned)}]}
+    ready_condition = {"type": "Ready", "status": "True" if ready else "Unknown"}
     return {
         "metadata": metadata(name, created=60 * 24 * 30, labels=labels),
-        "spec": {"providerID": f"aws:///{zone}/i-0{name[-4:]}"},
+        "spec": spec,
         "status": {
             "capacity": {"cpu": cpu, "memory": memory, "pods": pods, "ephemeral-storage": "80Gi"},
             "allocatable": {"cpu": allocatable_cpu, "memory": memory, "pods": pods},
             "conditions": [
                 {"type": "MemoryPressure", "status": "False"},
-                {"type": "Ready", "status": "True" if ready else "False"},
+                {**ready_condition, "lastTransitionTime": ts(ready_since)},
             ],
             "nodeInfo": {"kubeletVersion": "v1.30.4", "osImage": "Bottlerocket OS 1.20.0"},
         },
     }
+
+
+def configmap(namespace: str, name: str, *, updated: float, created: float = 60 * 24 * 30) -> Obj:
+    """A ConfigMap last written ``updated`` minutes before NOW (its ``managedFields`` time)."""
+    meta = metadata(name, namespace, created=created)
+    meta["resourceVersion"] = str(4242 + int(created - updated))
+    writes = [(created, "kubectl-client-side-apply"), (updated, "kubectl-edit")]
+    meta["managedFields"] = [
+        {"manager": who, "operation": "Update", "apiVersion": "v1", "time": ts(at)}
+        for at, who in writes
+    ]
+    return {"metadata": meta, "data": {"settings.yaml": "log_level: info\n"}}
 
 
 def persistent_volume(

@@ -89,7 +89,9 @@ NODE_SCHEMA = {
     "pods_capacity": "Int64",
     "pods_allocatable": "Int64",
     "ready": "bool",
+    "ready_since": "timestamp",
     "unschedulable": "bool",
+    "unschedulable_since": "timestamp",
     "kubelet_version": "category",
     "created": "timestamp",
 }
@@ -139,6 +141,15 @@ ROLLOUT_SCHEMA = {
     "revision": "Int64",
     "replicas": "Int64",  # rollout: the ReplicaSet's desired replicas now; scale: after scaling
     "message": "str",
+}
+CONFIGMAP_SCHEMA = {
+    "namespace": "category",
+    "configmap": "category",
+    "resource_version": "str",
+    "created": "timestamp",
+    "updated": "timestamp",
+    "workload_kind": "category",
+    "workload": "category",
 }
 WORKLOAD_SCHEMA = {
     "namespace": "category",
@@ -193,7 +204,7 @@ def replicaset_owner(item: Mapping[str, Any]) -> tuple[str, str]:
     return controller(item) or ("ReplicaSet", ns_name(item)[1])
 
 
-def _owner(
+def pod_owner(
     item: Mapping[str, Any], replicaset_owners: Mapping[tuple[str, str], tuple[str, str]]
 ) -> tuple[str | None, str | None]:
     """The pod's workload: its controller, through a ReplicaSet to the Deployment."""
@@ -224,7 +235,7 @@ def pod_row(
     settings: KubernetesSettings,
 ) -> dict[str, Any]:
     meta, spec, status = item["metadata"], item.get("spec") or {}, item.get("status") or {}
-    owner_kind, owner_name = _owner(item, replicaset_owners)
+    owner_kind, owner_name = pod_owner(item, replicaset_owners)
     team, app = _labels(item, settings)
     statuses = status.get("containerStatuses") or ()
     row = {
@@ -330,6 +341,19 @@ def _condition(status: Mapping[str, Any], kind: str) -> bool:
     )
 
 
+def _condition_since(status: Mapping[str, Any], kind: str) -> str | None:
+    """The condition's ``lastTransitionTime``: when its status last changed."""
+    found = [c for c in status.get("conditions") or () if c.get("type") == kind]
+    return found[0].get("lastTransitionTime") if found else None
+
+
+def _taint_since(item: Mapping[str, Any], key: str) -> str | None:
+    """The taint's ``timeAdded`` (a cordon's ``node.kubernetes.io/unschedulable`` taint), if
+    the API set one: ``spec.unschedulable`` itself carries no time."""
+    taints = [t for t in (item.get("spec") or {}).get("taints") or () if t.get("key") == key]
+    return taints[0].get("timeAdded") if taints else None
+
+
 _GO_DURATION = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|h|m|s)")
 _GO_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -428,7 +452,9 @@ def node_row(item: Mapping[str, Any]) -> dict[str, Any]:
         "pods_capacity": _whole(quantity(capacity, "pods", parse_bytes, "pods capacity")),
         "pods_allocatable": _whole(quantity(allocatable, "pods", parse_bytes, "pods allocatable")),
         "ready": _condition(status, "Ready"),
+        "ready_since": _condition_since(status, "Ready"),
         "unschedulable": bool((item.get("spec") or {}).get("unschedulable")),
+        "unschedulable_since": _taint_since(item, "node.kubernetes.io/unschedulable"),
         "kubelet_version": (status.get("nodeInfo") or {}).get("kubeletVersion"),
         "created": meta.get("creationTimestamp"),
     }
@@ -558,6 +584,41 @@ def scaling_rows(
         }
 
 
+def configmaps_used(pod: Mapping[str, Any]) -> set[str]:
+    """Names of the ConfigMaps a pod reads: volumes (also projected), ``envFrom``, ``env``."""
+    spec = pod.get("spec") or {}
+    names = set()
+    for volume in spec.get("volumes") or ():
+        sources = [volume, *((volume.get("projected") or {}).get("sources") or ())]
+        names |= {(v.get("configMap") or {}).get("name") for v in sources}
+    for c in [*(spec.get("containers") or ()), *(spec.get("initContainers") or ())]:
+        names |= {(e.get("configMapRef") or {}).get("name") for e in c.get("envFrom") or ()}
+        names |= {
+            ((e.get("valueFrom") or {}).get("configMapKeyRef") or {}).get("name")
+            for e in c.get("env") or ()
+        }
+    return {n for n in names if n}
+
+
+def configmap_rows(
+    item: Mapping[str, Any], users: Mapping[tuple[str, str], set[tuple[str, str]]]
+) -> list[dict[str, Any]]:
+    """One row per workload reading the ConfigMap (one with no workload when none does);
+    ``updated``: the newest ``managedFields`` time (metadata only: its data is not read)."""
+    meta = item.get("metadata") or {}
+    namespace, name = ns_name(item)
+    times = [f.get("time") for f in meta.get("managedFields") or () if f.get("time")]
+    row = {
+        "namespace": namespace,
+        "configmap": name,
+        "resource_version": meta.get("resourceVersion"),
+        "created": meta.get("creationTimestamp"),
+        "updated": max(times, key=pd.Timestamp) if times else meta.get("creationTimestamp"),
+    }
+    owners = sorted(users.get((namespace, name), ())) or [(None, None)]
+    return [{**row, "workload_kind": kind, "workload": owner} for kind, owner in owners]
+
+
 def workload_row(
     item: Mapping[str, Any], kind: str, settings: KubernetesSettings
 ) -> dict[str, Any]:
@@ -629,7 +690,7 @@ def pod_start_row(
     ('2026-11-16T10:03:10Z', None, True)
     """  # noqa: E501
     meta, status = item.get("metadata") or {}, item.get("status") or {}
-    owner_kind, owner_name = _owner(item, replicaset_owners)
+    owner_kind, owner_name = pod_owner(item, replicaset_owners)
     ref = controller(item)
     row: dict[str, Any] = {
         "namespace": meta.get("namespace"),

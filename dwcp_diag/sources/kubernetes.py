@@ -38,6 +38,7 @@ from dwcp_diag.sources.base import Loader, SourceCheck
 from dwcp_diag.sources.kube_rows import (
     CERTIFICATE_SCHEMA,
     CLAIM_SCHEMA,
+    CONFIGMAP_SCHEMA,
     CONTAINER_SCHEMA,
     EVENT_SCHEMA,
     NODE_SCHEMA,
@@ -60,8 +61,12 @@ METRICS_UNAVAILABLE = (
     "(https://github.com/kubernetes-sigs/metrics-server) or use Prometheus usage instead"
 )
 CERT_MANAGER_MISSING = "cert-manager is not installed (the API has no cert-manager.io/v1)"
-# Optional endpoints: ``check`` reports them without failing (the platform report's extras).
-OPTIONAL_ENDPOINTS = ("certificates",)
+# Optional endpoints, and what needs them: ``check`` reports them without failing (a read-only
+# role may lack them; the reports say what they could not see).
+OPTIONAL_ENDPOINTS = {
+    "certificates": "certificate_expiry",
+    "configmaps": "the incident's config changes",
+}
 
 
 # -- endpoints -----------------------------------------------------------------------------------
@@ -97,6 +102,7 @@ ENDPOINTS: dict[str, Endpoint] = {
     "statefulsets": Endpoint("statefulsets", "apps"),
     "pod_metrics": Endpoint("pods", "metrics.k8s.io", "v1beta1"),
     "certificates": Endpoint("certificates", "cert-manager.io"),
+    "configmaps": Endpoint("configmaps"),
 }
 
 
@@ -234,6 +240,29 @@ class KubernetesLoader(Loader):
             "rollouts", params, lambda: self._rollout_frame(namespace, start_ts, end_ts)
         )
 
+    def configmaps(self, namespace: str | None = None) -> pd.DataFrame:
+        """One row per ConfigMap and workload whose pods read it (``CONFIGMAP_SCHEMA``):
+        ``resource_version`` and ``updated`` (newest ``managedFields`` time); the data is
+        never kept. Raises :class:`AuthError` when the role may not list ConfigMaps."""
+
+        def fetch() -> pd.DataFrame:
+            owners = self._replicaset_owners(namespace)
+            users: dict[tuple[str, str], set[tuple[str, str]]] = {}
+            for pod in self._items("pods", namespace):
+                kind, owner = kube_rows.pod_owner(pod, owners)
+                if owner is None:  # a bare pod is its own workload
+                    kind, owner = "Pod", kube_rows.ns_name(pod)[1]
+                for name in kube_rows.configmaps_used(pod):
+                    users.setdefault((kube_rows.ns_name(pod)[0], name), set()).add((kind, owner))
+            rows = [
+                row
+                for item in self._items("configmaps", namespace)
+                for row in kube_rows.configmap_rows(item, users)
+            ]
+            return kube_rows.frame(rows, CONFIGMAP_SCHEMA, sort=["namespace", "configmap"])
+
+        return self._fetch("configmaps", {"namespace": namespace}, fetch)
+
     def workloads(self, namespace: str | None = None) -> pd.DataFrame:
         """One row per Deployment and StatefulSet (``WORKLOAD_SCHEMA``)."""
 
@@ -293,7 +322,8 @@ class KubernetesLoader(Loader):
                 self._get_page(key, None, {"limit": 1})
             except AuthError:
                 if key in OPTIONAL_ENDPOINTS:
-                    optional.append(f"{endpoint.label}: forbidden (optional: certificate_expiry)")
+                    needed_by = OPTIONAL_ENDPOINTS[key]
+                    optional.append(f"{endpoint.label} not readable (optional: {needed_by})")
                 else:
                     forbidden.append(endpoint.label)
             except ApiNotInstalled:
@@ -505,7 +535,7 @@ class KubernetesLoader(Loader):
             )
         elif key == "pod_metrics" and status in (404, 503):
             text = f"{METRICS_UNAVAILABLE} ({where} answered {status} {reason})"
-        elif key in OPTIONAL_ENDPOINTS and status == 404:
+        elif key == "certificates" and status == 404:
             return ApiNotInstalled(SOURCE, f"{CERT_MANAGER_MISSING} ({where} answered 404)")
         elif status == 410:
             text = (

@@ -21,7 +21,6 @@ import pandas as pd
 
 from dwcp_diag.config import Profile
 
-MIB, GIB = 2**20, 2**30
 ThresholdSettings = Profile | Mapping[str, Mapping[str, float]] | None
 """Where a check's thresholds come from (:func:`dwcp_diag.checks.check_thresholds`): a profile
 (its ``[thresholds.CHECK]`` tables), a mapping of that shape, or None (the registry's defaults)."""
