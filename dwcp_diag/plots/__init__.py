@@ -128,6 +128,7 @@ def timeseries(
 
 BAND_QUANTILES = (0.5, 0.9, 0.99)
 BAND_COLOUR = "#9e9e9e"
+BAND_MAX_POINTS = 300
 
 
 def add_quantile_band(
@@ -148,7 +149,9 @@ def add_quantile_band(
     [('all p50', [2.0, 2.0]), ('all p99', [2.98, 2.98])]
     """
     by_time = frame.groupby("timestamp")[value_column].quantile(list(quantiles)).unstack()
-    by_time = downsample(by_time.reset_index())
+    # a summary needs less resolution than a series: fewer, rounded points keep reports small
+    by_time = downsample(by_time.reset_index(), max_points=BAND_MAX_POINTS)
+    by_time[list(quantiles)] = by_time[list(quantiles)].round(2)
     band = []
     for n, quantile in enumerate(quantiles):
         band.append(
