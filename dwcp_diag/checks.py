@@ -962,6 +962,8 @@ SETTINGS_TABLES: dict[str, dict[str, Threshold]] = {
         ),
         "keep": _T(10.0, "findings", "the most severe kept per check, the rest summarised",
                    "dwcp-diag"),
+        "floor_bytes": _T(float(2**20), "bytes",
+                          "database objects smaller become one summary per schema", "dwcp-diag"),
     },
 }  # fmt: skip
 """``[thresholds.X]`` tables that are not a check: settings shared by several checks."""
@@ -1001,7 +1003,7 @@ def check_thresholds(
     >>> check_thresholds({"headroom_low": {"requests_pct": 70}}, "headroom_low")
     {'requests_pct': 70.0, 'critical_requests_pct': 95.0}
     >>> check_thresholds(None, "rollup")
-    {'above': 30.0, 'floor_usd_per_month': 5.0, 'keep': 10.0}
+    {'above': 30.0, 'floor_usd_per_month': 5.0, 'keep': 10.0, 'floor_bytes': 1048576.0}
     """
     tables = threshold_tables()
     if check not in tables:

@@ -13,6 +13,11 @@ Applied by the memory and cost reports only when a check fires more than ``above
    summary per check and namespace as well: a check's findings are bounded by ``keep`` plus
    the number of namespaces, whatever the fleet's size.
 
+The database report does the same per object (:func:`rollup_objects`): above ``above``
+findings of ``unused_index``, ``duplicate_index``, ``index_bloat`` or ``table_bloat``, the
+objects under ``floor_bytes`` (default 1 MiB) and those beyond the ``keep`` largest become one
+finding per check and schema, every object listed in its evidence and their fix SQL folded.
+
 >>> from dwcp_diag.analysis.findings import Finding
 >>> found = [Finding("no_memory_limit", "warning",
 ...                  {"namespace": "n", "pod": f"web-7d9f8c6b5d-x2x9{i}", "container": "app"},
@@ -28,6 +33,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from dwcp_diag.analysis.findings import Finding
+from dwcp_diag.units import MIB, human_bytes
 
 _SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 _POD_SUFFIX = re.compile(r"-[a-z0-9]{5}$")
@@ -78,9 +84,11 @@ def rollup(
     above: float = 30,
     floor_usd_per_month: float = 5.0,
     keep: float = 10,
+    **_: float,
 ) -> list[Finding]:
     """``findings`` with each check that fires more than ``above`` times rolled up (module
-    docstring); checks that fire less often are returned as they are, in order."""
+    docstring); checks that fire less often are returned as they are, in order. Extra
+    keyword arguments (the database's ``floor_bytes``) are ignored."""
     by_check: dict[str, list[Finding]] = {}
     for finding in findings:
         by_check.setdefault(finding.check, []).append(finding)
@@ -136,3 +144,103 @@ def _per_namespace(check: str, findings: Sequence[Finding], why: str) -> list[Fi
         subject = {"namespace": namespace, "scope": "rolled up"}
         out.append(_merged(sorted(members, key=_rank), subject, summary))
     return out
+
+
+OBJECT_CHECKS = ("unused_index", "duplicate_index", "index_bloat", "table_bloat")
+"""Database checks with one finding per object, which :func:`rollup_objects` folds."""
+
+
+def _object_bytes(finding: Finding) -> float:
+    """The bytes a per-object finding is about: its value when in bytes (duplicate, bloat),
+    else the object's ``size_bytes`` (unused_index counts scans)."""
+    value = finding.value if finding.unit == "bytes" else (finding.evidence or {}).get("size_bytes")
+    return float(value) if isinstance(value, int | float) and value == value else 0.0
+
+
+def _object_scans(finding: Finding) -> float | None:
+    scans = finding.value if finding.unit == "scans" else (finding.evidence or {}).get("idx_scan")
+    return float(scans) if isinstance(scans, int | float) and scans == scans else None
+
+
+def rollup_objects(
+    findings: Sequence[Finding],
+    above: float = 30,
+    keep: float = 10,
+    floor_bytes: float = MIB,
+    **_: float,
+) -> list[Finding]:
+    """``findings`` with each of :data:`OBJECT_CHECKS` that fires more than ``above`` times
+    folded: objects under ``floor_bytes``, and those beyond the ``keep`` largest, become one
+    finding per check and schema (when more than one) whose value is their bytes together,
+    whose evidence lists every object (``objects``: name, size_bytes, scans) and whose
+    ``fix_sql`` is all of theirs, one statement per line. Other findings, and checks that
+    fire less often, pass unchanged. Extra keyword arguments (the rest of the ``rollup``
+    table) are ignored.
+
+    >>> small = [Finding("unused_index", "warning", {"index": f"s.i{n}"}, "unused", 0, 50,
+    ...                  "scans", {"size_bytes": 8192.0, "fix_sql": f"DROP INDEX s.i{n};"})
+    ...          for n in range(40)]
+    >>> [(f.subject, f.value, f.evidence["count"]) for f in rollup_objects(small)]
+    [({'schema': 's', 'scope': 'rolled up'}, 327680.0, 40)]
+    """
+    out: list[Finding] = []
+    by_check: dict[str, list[Finding]] = {}
+    for finding in findings:
+        if finding.check in OBJECT_CHECKS:
+            by_check.setdefault(finding.check, []).append(finding)
+        else:
+            out.append(finding)
+    for check, group in by_check.items():
+        if len(group) <= above:
+            out.extend(group)
+            continue
+        ranked = sorted(group, key=lambda f: (_SEVERITY_ORDER[f.severity], -_object_bytes(f)))
+        large = [f for f in ranked if _object_bytes(f) >= floor_bytes]
+        kept = large[: int(keep)]
+        out.extend(kept)
+        folded = [f for f in ranked if f not in kept]
+        schemas: dict[str, list[Finding]] = {}
+        for finding in folded:
+            name = next(iter(finding.subject.values()), "")
+            schemas.setdefault(name.split(".", 1)[0] if "." in name else "", []).append(finding)
+        for schema, members in schemas.items():
+            if len(members) == 1:  # a summary of one says less than the finding itself
+                out.extend(members)
+            else:
+                out.append(_folded_objects(check, schema, members, floor_bytes, int(keep)))
+    return out
+
+
+def _folded_objects(
+    check: str, schema: str, members: Sequence[Finding], floor_bytes: float, keep: int
+) -> Finding:
+    total = float(sum(_object_bytes(f) for f in members))
+    objects = [
+        {"name": next(iter(f.subject.values()), ""), "size_bytes": _object_bytes(f),
+         "scans": _object_scans(f)}
+        for f in members
+    ]  # fmt: skip
+    fixes = [str((f.evidence or {}).get("fix_sql") or "") for f in members]
+    summary = (
+        f"{len(members):,} more {check} findings in schema {schema or '?'} (each under "
+        f"{human_bytes(floor_bytes)}, or beyond the {keep} largest), {human_bytes(total)} "
+        "together; every one is listed in the evidence."
+    )
+    evidence: dict[str, Any] = {
+        "count": len(members),
+        "total_bytes": total,
+        "size_bytes": total,  # what unused_index findings are ranked by
+        "objects": objects,
+    }
+    if any(fixes):
+        evidence["fix_sql"] = "\n".join(fix for fix in fixes if fix)
+    return Finding(
+        check,
+        _worst(members).severity,
+        {"schema": schema, "scope": "rolled up"},
+        summary,
+        total,
+        floor_bytes,
+        "bytes",
+        evidence,
+    )

@@ -126,6 +126,51 @@ def timeseries(
     return house_layout(fig, title, y_title)
 
 
+BAND_QUANTILES = (0.5, 0.9, 0.99)
+BAND_COLOUR = "#9e9e9e"
+BAND_MAX_POINTS = 300
+
+
+def add_quantile_band(
+    fig: go.Figure,
+    frame: pd.DataFrame,
+    value_column: str = "value",
+    quantiles: tuple[float, ...] = BAND_QUANTILES,
+    label: str = "all",
+) -> go.Figure:
+    """Add, under ``fig``'s lines, the per-timestamp ``quantiles`` of every series of
+    ``frame`` (a tidy frame): one grey line each, the space from the lowest to the highest
+    shaded. What a fleet looks like when only its top series are drawn.
+
+    >>> frame = pd.DataFrame({"timestamp": pd.to_datetime([0, 0, 0, 60, 60, 60], unit="s"),
+    ...                       "value": [1.0, 2.0, 3.0, 1.0, 2.0, 3.0]})
+    >>> band = add_quantile_band(go.Figure(), frame, quantiles=(0.5, 0.99))
+    >>> [(t.name, [round(float(y), 2) for y in t.y]) for t in band.data]
+    [('all p50', [2.0, 2.0]), ('all p99', [2.98, 2.98])]
+    """
+    by_time = frame.groupby("timestamp")[value_column].quantile(list(quantiles)).unstack()
+    # a summary needs less resolution than a series: fewer, rounded points keep reports small
+    by_time = downsample(by_time.reset_index(), max_points=BAND_MAX_POINTS)
+    by_time[list(quantiles)] = by_time[list(quantiles)].round(2)
+    band = []
+    for n, quantile in enumerate(quantiles):
+        band.append(
+            go.Scatter(
+                x=by_time["timestamp"],
+                y=by_time[quantile],
+                mode="lines",
+                name=f"{label} p{quantile * 100:g}",
+                line={"color": BAND_COLOUR, "width": 1, "dash": "dot" if n else "solid"},
+                fill="tonexty" if n else None,  # shaded from the lowest up to the highest
+                fillcolor="rgba(158, 158, 158, 0.15)",
+                legendgroup="band",
+            )
+        )
+    fig.add_traces(band)
+    fig.data = (*fig.data[-len(band) :], *fig.data[: -len(band)])  # under the named series
+    return fig
+
+
 def _with_series_label(frame: pd.DataFrame, value_column: str) -> tuple[pd.DataFrame, str | None]:
     """The frame with one ``series`` column naming each series by its varying labels."""
     labels = [c for c in frame.columns if c not in ("timestamp", value_column, "__name__")]

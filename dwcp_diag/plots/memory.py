@@ -25,7 +25,14 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from dwcp_diag.analysis.memory import EXIT_CODE_MEANINGS, KEYS, plain_labels, resource_table
-from dwcp_diag.plots import PALETTE, TARGET_COLOUR, downsample, house_layout, timeseries
+from dwcp_diag.plots import (
+    PALETTE,
+    TARGET_COLOUR,
+    add_quantile_band,
+    downsample,
+    house_layout,
+    timeseries,
+)
 from dwcp_diag.units import MIB
 
 REQUEST_COLOUR = PALETTE[2]
@@ -208,6 +215,8 @@ def limit_share_figure(
 ) -> go.Figure:
     """Each container's working set as % of its memory limit (the ``top`` highest), with the
     runbook's 85 % line (*Problem 4: high memory*). Containers without a limit are left out.
+    With more containers than ``top`` (a fleet), the p50/p90/p99 of all of them per
+    timestamp are drawn under the ``top`` as a grey band: the fleet without a line each.
 
     >>> ws = pd.DataFrame({"namespace": "n", "pod": "p", "container": "c", "value": 5e8,
     ...                    "timestamp": pd.date_range("2026-01-01", periods=2, tz="UTC")})
@@ -220,7 +229,11 @@ def limit_share_figure(
     share["value"] = 100 * share["value"] / share["memory_limit_bytes"]
     title = f"Working set as % of the memory limit (the {top} highest)"
     label = f"runbook Problem 4: {warn_pct:g} %"
-    return timeseries(share, "pod", title, "% of limit", warn_pct, label, max_series=top)
+    fig = timeseries(share, "pod", title, "% of limit", warn_pct, label, max_series=top)
+    if share[KEYS].drop_duplicates().shape[0] > top:
+        count = share[KEYS].drop_duplicates().shape[0]
+        add_quantile_band(fig, share, label=f"all {count:,} containers:")
+    return fig
 
 
 def near_limit_table(report: Mapping[str, Any]) -> pd.DataFrame:

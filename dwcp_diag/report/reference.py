@@ -208,8 +208,8 @@ def checks_page() -> str:
     lines += [
         "Set in a profile as `[profiles.NAME.thresholds.CHECK] KEY = VALUE`; an unknown check",
         "or key is an error at profile load, naming the valid ones. Not a check:",
-        f"{', '.join(f'`{t}`' for t in SETTINGS_TABLES)}, how the memory and cost reports roll",
-        "many findings of one check up into a few (`dwcp_diag/analysis/rollup.py`).",
+        f"{', '.join(f'`{t}`' for t in SETTINGS_TABLES)}, how the memory, cost and database",
+        "reports roll many findings of one check up into a few (`dwcp_diag/analysis/rollup.py`).",
         "",
         *thresholds_markdown(with_value=False),
     ]

@@ -285,20 +285,21 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    from dwcp_diag.report.progress import progress_options
+    from dwcp_diag.report.progress import CellProgress
 
     with tempfile.TemporaryDirectory(prefix="dwcp-render-") as tmp:
         output = Path(tmp) / path.name
         try:
-            papermill.execute_notebook(
-                str(path),
-                str(output),
-                parameters=job.parameters,
-                kernel_name=_kernel_name(),
-                progress_bar=progress_options(path.stem, updating=job.progress),
-                execution_timeout=job.cell_timeout_s,
-                cwd=str(path.parent),
-            )
+            with CellProgress(path.stem, updating=job.progress) as progress:
+                papermill.execute_notebook(
+                    str(path),
+                    str(output),
+                    parameters=job.parameters,
+                    kernel_name=_kernel_name(),
+                    progress_bar=progress.options(),
+                    execution_timeout=job.cell_timeout_s,
+                    cwd=str(path.parent),
+                )
         except PapermillExecutionError as exc:
             failure = CellFailure(exc.exec_count, _one_line(exc.source), exc.ename, exc.evalue)
         except Exception as exc:  # kernel death, timeout, bad notebook: report, don't crash

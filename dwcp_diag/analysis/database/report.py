@@ -56,6 +56,7 @@ from dwcp_diag.analysis.database.system import (
 )
 from dwcp_diag.analysis.database.values import ThresholdSettings, as_text, first_value, report_now
 from dwcp_diag.analysis.findings import Finding, Findings, merge_overlapping, source_unavailable
+from dwcp_diag.analysis.rollup import rollup_objects
 from dwcp_diag.checks import check_thresholds, notebook_checks
 from dwcp_diag.errors import SourceUnavailable
 from dwcp_diag.frames import conform
@@ -226,5 +227,5 @@ def database_report(
         "sequences": frame("sequences"),
         "cache_hit": frame("cache_hit"),
         "notes": notes,
-        "findings": Findings(findings),
+        "findings": Findings(rollup_objects(findings, **check_thresholds(profile, "rollup"))),
     }
