@@ -5,11 +5,11 @@ Papermill and nbconvert into self-contained HTML reports.
 
 >>> import dwcp_diag as dd
 >>> s = dd.session(source="demo")
->>> tables = s.pg.tables()  # raw numbers, sorted
->>> tables[["relname", "total_bytes"]].head(2)
-     relname  total_bytes
-0  audit_log     41246720
-1     events     45187072
+>>> tables = s.pg.tables()  # sorted by name
+>>> tables["relname"].head(2).tolist()
+['audit_log', 'events']
+>>> int(tables["total_bytes"].iloc[0]) > 2**20  # raw numbers (bytes) in frames
+True
 >>> "MiB" in dd.show(tables, "relname total_bytes").to_html()  # human units on screen
 True
 >>> dd.plots.timeseries, dd.collect.__name__  # doctest: +ELLIPSIS

@@ -9,7 +9,7 @@ of every planted problem.
 >>> from dwcp_diag.demo.kube import build_kube_objects
 >>> cluster = simulate(days=1)
 >>> sorted(build_kube_objects(cluster))[:3]
-['certificates', 'deployments', 'events']
+['certificates', 'configmaps', 'deployments']
 """
 
 from dwcp_diag.demo.model import Cluster
