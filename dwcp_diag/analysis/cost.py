@@ -1088,6 +1088,7 @@ def cost_report(
     )
     busy = per_workload.merge(idle[WORKLOAD_CONTAINER], how="left", indicator=True)
     busy = busy[busy["_merge"] == "left_only"].drop(columns="_merge")
+    fleet = check_thresholds(profile, "rollup")
     findings = Findings(
         rollup(
             [
@@ -1097,7 +1098,9 @@ def cost_report(
                 *_unused_pv(unused, pv_min),
                 *_underprovisioned(per_workload, tolerance),
             ],
-            **check_thresholds(profile, "rollup"),
+            above=fleet["above"],
+            floor_usd_per_month=fleet["floor_usd_per_month"],
+            keep=fleet["keep"],
         )
     )
     totals = costs[MONEY_COLUMNS].sum()

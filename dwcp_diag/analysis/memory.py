@@ -955,6 +955,7 @@ def memory_report(
         working_set, resources, near_settings["share"], near_settings["quantile"], stats
     )
     missing = no_memory_limit(working_set, resources if has_resources else None, stats)
+    fleet = check_thresholds(profile, "rollup")
     findings = Findings(
         rollup(
             [
@@ -970,7 +971,9 @@ def memory_report(
                     near,
                 ),
             ],
-            **check_thresholds(profile, "rollup"),
+            above=fleet["above"],
+            floor_usd_per_month=fleet["floor_usd_per_month"],
+            keep=fleet["keep"],
         )
     )
     every = stats if stats is not None else working_set

@@ -84,11 +84,9 @@ def rollup(
     above: float = 30,
     floor_usd_per_month: float = 5.0,
     keep: float = 10,
-    **_: float,
 ) -> list[Finding]:
     """``findings`` with each check that fires more than ``above`` times rolled up (module
-    docstring); checks that fire less often are returned as they are, in order. Extra
-    keyword arguments (the database's ``floor_bytes``) are ignored."""
+    docstring); checks that fire less often are returned as they are, in order."""
     by_check: dict[str, list[Finding]] = {}
     for finding in findings:
         by_check.setdefault(finding.check, []).append(finding)
@@ -167,15 +165,13 @@ def rollup_objects(
     above: float = 30,
     keep: float = 10,
     floor_bytes: float = MIB,
-    **_: float,
 ) -> list[Finding]:
     """``findings`` with each of :data:`OBJECT_CHECKS` that fires more than ``above`` times
     folded: objects under ``floor_bytes``, and those beyond the ``keep`` largest, become one
     finding per check and schema (when more than one) whose value is their bytes together,
     whose evidence lists every object (``objects``: name, size_bytes, scans) and whose
     ``fix_sql`` is all of theirs, one statement per line. Other findings, and checks that
-    fire less often, pass unchanged. Extra keyword arguments (the rest of the ``rollup``
-    table) are ignored.
+    fire less often, pass unchanged.
 
     >>> small = [Finding("unused_index", "warning", {"index": f"s.i{n}"}, "unused", 0, 50,
     ...                  "scans", {"size_bytes": 8192.0, "fix_sql": f"DROP INDEX s.i{n};"})

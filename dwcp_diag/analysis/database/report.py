@@ -193,6 +193,7 @@ def database_report(
     _, reserved = max_and_reserved_connections(settings, pg_max)
     maximum = connection_limit(settings, pg_max, pg_count)
     activity = frame("activity")
+    fleet = check_thresholds(profile, "rollup")
     return {
         "thresholds": resolved,
         "server": server_summary(server, got.get("availability"), settings, now, maximum),
@@ -227,5 +228,9 @@ def database_report(
         "sequences": frame("sequences"),
         "cache_hit": frame("cache_hit"),
         "notes": notes,
-        "findings": Findings(rollup_objects(findings, **check_thresholds(profile, "rollup"))),
+        "findings": Findings(
+            rollup_objects(
+                findings, above=fleet["above"], keep=fleet["keep"], floor_bytes=fleet["floor_bytes"]
+            )
+        ),
     }
