@@ -12,18 +12,23 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from dwcp_diag.analysis.cost import mixture_quantile
+from dwcp_diag.analysis.cost import mixture_quantile, stats_without
+from dwcp_diag.collect.area import UnreachableSources
 from dwcp_diag.collect.cost import collect_cost
 from dwcp_diag.collect.memory import collect_memory
+from dwcp_diag.collect.pushdown import PushDown
 from dwcp_diag.config import KubernetesSettings, Profile, PrometheusSettings
-from dwcp_diag.demo.simulator import DEMO_END
+from dwcp_diag.demo.simulator import DEMO_END, DEMO_SCRAPE_INTERVAL_S
 from dwcp_diag.session import Session
 
 
 def _session(url: str, kube=None, pushdown: bool = True, **prom) -> Session:
-    settings = PrometheusSettings(url=url, scrape_interval_s=300, pushdown=pushdown, **prom)
+    settings = PrometheusSettings(
+        url=url, scrape_interval_s=DEMO_SCRAPE_INTERVAL_S, pushdown=pushdown, **prom
+    )
     kube_settings = (
         KubernetesSettings(kubeconfig=str(kube.kubeconfig_path)) if kube is not None else None
     )
@@ -106,6 +111,59 @@ def test_cost_pushdown_finds_what_the_client_side_path_finds(both_cost):
     assert len(wow_push) == len(wow_client)
 
 
+def test_raw_samples_where_the_step_is_the_scrape_interval(prometheus_server, kube_api_server):
+    # one scrape per step: the working set's statistics read the raw samples (one pass, no
+    # subquery), the same points as the client-side range query, so the same findings
+    step = f"{DEMO_SCRAPE_INTERVAL_S}s"
+    reports = {}
+    for pushdown in (True, False):
+        s = _session(prometheus_server.url, kube_api_server, pushdown)
+        reports[pushdown] = collect_memory(s, s.window("7d"), step=step)
+    push, client = reports[True], reports[False]
+    statistics = [q for q in push.context["queries"].values() if "_over_time(container_memory" in q]
+    assert statistics and not any(f":{step}]" in q for q in statistics)
+    assert all("s]" in q for q in statistics)
+    assert len(client.findings) > 3
+    _same_findings(push.findings, client.findings, rel=1e-9)
+    stats = push.frames["stats"].set_index(["namespace", "pod", "container"])
+    series = client.frames["working_set"].groupby(["namespace", "pod", "container"], observed=True)
+    counted = series["value"].count().reindex(stats.index)
+    # a range query repeats a series' last sample for the 5-minute lookback after it ends
+    # (a replaced pod); the raw samples do not
+    ghosts = counted.to_numpy() - stats["memory_points"].to_numpy()
+    assert ((ghosts >= 0) & (ghosts <= 300 // DEMO_SCRAPE_INTERVAL_S)).all()
+    assert (ghosts == 0).sum() > len(ghosts) / 2
+    assert stats["memory_max_bytes"].to_numpy() == pytest.approx(
+        series["value"].max().reindex(stats.index).to_numpy()
+    )
+
+
+@pytest.mark.parametrize("step", ["5m", f"{DEMO_SCRAPE_INTERVAL_S}s"])  # subquery, raw
+def test_last_week_is_the_window_without_its_first_time(prometheus_server, step):
+    # the cost report's week over week takes the last week from the window's statistics
+    # minus its first evaluation time: the same numbers as querying that week
+    s = _session(prometheus_server.url)
+    window = s.window("7d")
+    plan = s.prom.plan(start=window.start, end=window.end, step=step)
+    down = PushDown(s, UnreachableSources(), plan)
+    counts, m = {"cpu": (), "memory": ()}, s.profile.metrics
+    derived = stats_without(
+        down.usage(m, counts, steps=True), down.usage(m, counts, steps=True, first_only=True)
+    )
+    week = s.prom.plan(
+        start=plan.start + pd.Timedelta(seconds=plan.step_s), end=plan.end, step=step
+    )
+    direct = down.usage(m, counts, plan=week, steps=True)
+    keys = ["namespace", "pod", "container"]
+    merged = direct.merge(derived, on=keys, how="outer", suffixes=("", "_derived"))
+    assert len(merged) == len(direct) == len(derived) > 10
+    for column in ("cpu_points", "cpu_mean_cores", "memory_points", "memory_mean_bytes",
+                   "cpu_steps", "memory_steps"):  # fmt: skip
+        assert merged[f"{column}_derived"].to_numpy() == pytest.approx(
+            merged[column].to_numpy(), rel=1e-9, nan_ok=True
+        ), column
+
+
 def test_pooled_percentile_error_is_small_on_the_simulator(both_cost):
     push, client = both_cost[True], both_cost[False]
     columns = ["namespace", "workload_kind", "workload", "container"]
@@ -156,7 +214,7 @@ def test_split_windows_pool_exactly_but_for_quantiles(prometheus_server, monkeyp
     merged = a.merge(b, on=["namespace", "pod", "container"], suffixes=("", "_split"))
     assert len(merged) == len(a) == len(b)
     for column in ("cpu_points", "cpu_mean_cores", "memory_max_bytes", "cpu_p0_cores",
-                   "cpu_p100_cores", "cpu_steps"):  # fmt: skip
+                   "cpu_p100_cores"):  # fmt: skip
         assert merged[f"{column}_split"].to_numpy() == pytest.approx(merged[column].to_numpy())
     error = (merged["cpu_p95_cores_split"] / merged["cpu_p95_cores"] - 1).abs()
     assert error.median() < 0.02 and error.max() < 0.1

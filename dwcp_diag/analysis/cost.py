@@ -355,6 +355,18 @@ def mixture_quantile(values: np.ndarray, levels: np.ndarray, weights: np.ndarray
     return float(points[first - 1] + share * (points[first] - points[first - 1]))
 
 
+def _pieces_of_pooled_groups(grouped: Any) -> list[tuple[int, np.ndarray]]:
+    """``(group position, row positions)`` of each group with more than one row: a fleet's
+    containers are mostly groups of one, which need no pooling (and no Python loop)."""
+    codes = grouped.ngroup().to_numpy(float)  # NaN: a row whose keys were dropped
+    valid = np.flatnonzero(~np.isnan(codes))
+    codes = codes[valid].astype(np.int64)
+    sizes = np.bincount(codes)
+    order = valid[np.argsort(codes, kind="stable")]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    return [(int(g), order[bounds[g] : bounds[g + 1]]) for g in np.flatnonzero(sizes > 1)]
+
+
 def pool_stats(stats: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Statistics of pieces (pods, or sub-windows of one series) pooled per ``keys``.
 
@@ -392,18 +404,48 @@ def pool_stats(stats: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
             continue
         columns = [quantile_column(resource, level) for level in levels]
         pooled = grouped[columns].first().to_numpy(float, copy=True)  # right for one piece
-        for position, (_, group) in enumerate(grouped):
-            if len(group) > 1:
-                values = group[columns].to_numpy(float)
-                weights = group[f"{resource}_points"].to_numpy(float)
-                pooled[position] = [
-                    mixture_quantile(values, np.array(levels), weights, level) for level in levels
-                ]
+        values = frame[columns].to_numpy(float)
+        weights = frame[f"{resource}_points"].to_numpy(float)
+        for position, rows in _pieces_of_pooled_groups(grouped):  # only groups of several
+            pooled[position] = [
+                mixture_quantile(values[rows], np.array(levels), weights[rows], level)
+                for level in levels
+            ]
         out[columns] = pooled
         for column, how in ((columns[0], "min"), (columns[-1], "max")):  # exact at the ends
             if column in (*STAT_MIN_COLUMNS, *STAT_MAX_COLUMNS):
                 out[column] = grouped[column].agg(how)
     return out.reset_index()
+
+
+def stats_without(stats: pd.DataFrame, part: pd.DataFrame) -> pd.DataFrame:
+    """Points, means and steps of ``stats`` without those of ``part``, a slice of the same
+    window (its first evaluation time): exact, as counts and sums subtract. Containers left
+    with no point are dropped.
+
+    >>> whole = pd.DataFrame({"namespace": "n", "pod": ["a", "b"], "container": "c",
+    ...                       "cpu_points": [3, 1], "cpu_mean_cores": [2.0, 1.0], "cpu_steps": 3})
+    >>> first = pd.DataFrame({"namespace": "n", "pod": ["a", "b"], "container": "c",
+    ...                       "cpu_points": [1, 1], "cpu_mean_cores": [3.0, 1.0], "cpu_steps": 1})
+    >>> stats_without(whole, first)[["pod", "cpu_points", "cpu_mean_cores", "cpu_steps"]]
+      pod  cpu_points  cpu_mean_cores  cpu_steps
+    0   a           2             1.5          2
+    """
+    out = stats.merge(part, on=KEYS, how="left", suffixes=("", "_part"))
+    kept = pd.Series(False, index=out.index)
+    for resource, unit in (("cpu", "cores"), ("memory", "bytes")):
+        points, mean = f"{resource}_points", f"{resource}_mean_{unit}"
+        if points not in stats.columns:
+            continue
+        taken = out[f"{points}_part"].fillna(0.0)
+        total = out[mean].fillna(0.0) * out[points] - out[f"{mean}_part"].fillna(0.0) * taken
+        out[points] = out[points] - taken
+        out[mean] = (total / out[points]).where(out[points] > 0)
+        steps = f"{resource}_steps"
+        if steps in stats.columns:
+            out[steps] = out[steps] - out[f"{steps}_part"].fillna(0.0).max()
+        kept |= out[points] > 0
+    return out.loc[kept, list(stats.columns)].reset_index(drop=True)
 
 
 def container_usage_from_stats(stats: pd.DataFrame) -> pd.DataFrame:

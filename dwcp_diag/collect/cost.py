@@ -15,6 +15,7 @@ from dwcp_diag.analysis.cost import (
     WEEK,
     container_usage_from_stats,
     cost_report,
+    stats_without,
     week_change,
     week_columns,
     week_over_week,
@@ -138,7 +139,9 @@ def _cost_pushdown(
     down = PushDown(s, unreachable, plan)
     percentile = check_thresholds(s.profile, "overprovisioned_cpu")["cpu_percentile"]
     frames: dict[str, Any] = {
-        "stats": down.usage(m, {"cpu": (*CPU_LEVELS, percentile / 100), "memory": (1.0,)}),
+        "stats": down.usage(
+            m, {"cpu": (*CPU_LEVELS, percentile / 100), "memory": (1.0,)}, steps=True
+        ),
         "owners": down.latest(
             promql.pod_owner(m), ["namespace", "pod", "owner_kind", "owner_name"], since
         ),
@@ -163,7 +166,14 @@ def _cost_pushdown(
         )
         for k in (2, 1)
     ]
-    usage = [down.usage(m, {"cpu": (), "memory": ()}, plan=half) for half in halves]
+    counts = {"cpu": (), "memory": ()}
+    if frames["stats"] is not None and plan.end_ms - plan.start_ms == WEEK / pd.Timedelta("1ms"):
+        # the last week is the window but its first evaluation time: subtract that, exactly
+        first = down.usage(m, counts, plan=plan, steps=True, first_only=True)
+        last = None if first is None else stats_without(frames["stats"], first)
+        usage = [down.usage(m, counts, plan=halves[0], steps=True), last]
+    else:
+        usage = [down.usage(m, counts, plan=half, steps=True) for half in halves]
     if all(u is not None for u in usage):
         seen = max(usage[0]["cpu_steps"].max(), usage[0]["memory_steps"].max(), 0.0)
         if seen >= week_points - 3600 / plan.step_s:  # two weeks of data, within an hour

@@ -6,6 +6,7 @@ raw sample (:class:`PushDown`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,9 +24,13 @@ from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
 # (analysis.cost.pool_stats: exact but for quantiles).
 SUBWINDOW_MAX_POINTS = 2_100
 SAMPLES_PER_QUERY = 25_000_000
-CPU_LEVELS = (0.0, 0.5, 0.8, 0.9, 0.93, 0.97, 0.99, 1.0)  # + the percentile: pooled p95s
+# The CPU quantile levels each container's rate is known by, for pooling the pods of a
+# workload (analysis.cost.mixture_quantile); with the percentile itself. Each level is one
+# more pass of Prometheus over every container's rate: the ones that shape a p95 (measured:
+# tests/test_pushdown.py).
+CPU_LEVELS = (0.0, 0.9, 0.99, 1.0)
 MEMORY_LEVELS = (0.0, 0.5, 1.0)  # with the near-limit quantile
-SCREEN_STEP_S = 1800.0  # the leak screen's slopes: a coarse step is enough for a trend
+SCREEN_STEP_S = 1800.0  # the leak screen's slopes and falls: a coarse step is enough
 CHART_TOP = 15  # containers drawn in full by the memory charts (the rest are never fetched)
 
 
@@ -36,19 +41,31 @@ def _subwindows(plan: Any, series: float = 0) -> list[tuple[pd.Timestamp, float]
     return [(c.end, (c.end_ms - c.start_ms) / 1000) for c in plan.chunks(points)]
 
 
+def _whole(plan: Any) -> list[tuple[pd.Timestamp, float]]:
+    return [(plan.end, (plan.end_ms - plan.start_ms) / 1000)]
+
+
 @dataclass
 class PushDown:
     """Per-container statistics computed by Prometheus over a window, one instant query per
     statistic and sub-window: O(containers) numbers instead of every raw sample.
 
     ``plan`` is the window's range plan (the step the client-side path would use), so each
-    statistic covers exactly the samples a range query would return.
+    statistic covers exactly the samples a range query would return. Where the profile's
+    scrape interval is that step, statistics of a series selector read its raw samples
+    (``max_over_time(x[7d])``: the same points, one pass) instead of a subquery; the
+    independent queries of a table run ``prometheus.max_workers`` at a time.
     """
 
     s: LoadingSession
     unreachable: UnreachableSources
     plan: Any
     queries: dict[str, str] = field(default_factory=dict)
+
+    def raw(self, plan: Any = None) -> bool:
+        """Whether the raw samples are the range query's points: one scrape per step."""
+        step_s = (plan or self.plan).step_s
+        return abs(self.s.profile.prometheus.scrape_interval_s - step_s) < 1e-6 * step_s
 
     def vector(self, name: str, query: str, at: pd.Timestamp, labels=KEYS) -> pd.DataFrame | None:
         """One instant query: ``labels`` and ``name`` (its value), or None if unreachable."""
@@ -64,11 +81,25 @@ class PushDown:
         out.attrs[EMPTY_REASON] = reason
         return out
 
+    def vectors(
+        self, queries: Mapping[str, str], at: pd.Timestamp, labels=KEYS
+    ) -> dict[str, pd.DataFrame | None]:
+        """:meth:`vector` of each query, ``prometheus.max_workers`` at a time: on a server
+        with several cores each query evaluates on its own, and this process only waits."""
+        workers = max(1, min(int(self.s.profile.prometheus.max_workers), len(queries)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="pushdown") as pool:
+            frames = pool.map(lambda item: self.vector(*item, at, labels), queries.items())
+            return dict(zip(queries, frames, strict=True))
+
     def table(self, queries: Mapping[str, str], at: pd.Timestamp, labels=KEYS):
-        """Several instant queries joined on ``labels`` (outer), or None if unreachable."""
+        """Several instant queries (run concurrently) joined on ``labels`` (outer), or None
+        if unreachable."""
+        return self.join(self.vectors(queries, at, labels), labels)
+
+    @staticmethod
+    def join(frames: Mapping[str, pd.DataFrame | None], labels=KEYS) -> pd.DataFrame | None:
         out, reason = None, None
-        for name, query in queries.items():
-            frame = self.vector(name, query, at, labels)
+        for name, frame in frames.items():
             if frame is None:
                 return None
             reason = reason or frame.attrs.get(EMPTY_REASON)
@@ -79,14 +110,26 @@ class PushDown:
             out.attrs[EMPTY_REASON] = reason
         return out
 
-    def series(self, inner: str) -> float:
-        """About how many series ``inner`` has in the window (those alive at its end, x 1.5
-        for pods replaced during it): what sizes the sub-windows."""
-        frame = self.vector("series", promql.series_count(inner), self.plan.end, ())
-        return 1.5 * float(frame["series"].sum()) if frame is not None and len(frame) else 0.0
+    def series(self, selector: str, plan: Any = None) -> float:
+        """How many series ``selector`` had in the window (pods replaced during it
+        included): what sizes the sub-windows of a subquery."""
+        plan = plan or self.plan
+        range_s = (plan.end_ms - plan.start_ms) / 1000
+        query = promql.series_in_window(selector, range_s, plan.step_s)
+        frame = self.vector("series", query, plan.end, ())
+        return float(frame["series"].sum()) if frame is not None and len(frame) else 0.0
 
-    def steps(self, inner: str, at: pd.Timestamp, range_s: float) -> float:
-        frame = self.vector("steps", promql.series_steps(inner, range_s, self.plan.step_s), at, ())
+    def steps(
+        self, inner: str, at: pd.Timestamp, range_s: float, step_s: float, most: float = 0
+    ) -> float:
+        """How many evaluation times of the window had data (at least one series of
+        ``inner``). ``most``, the most points one container has, saves the query where a
+        container had data at every evaluation time (as in any long-lived fleet): then so
+        had the window."""
+        every = round(range_s / step_s) + 1
+        if most == every:
+            return float(every)
+        frame = self.vector("steps", promql.series_steps(inner, range_s, step_s), at, ())
         return float(frame["steps"].sum()) if frame is not None and len(frame) else 0.0
 
     def usage(
@@ -95,54 +138,89 @@ class PushDown:
         levels: Mapping[str, Sequence[float]],
         namespaces: Any = None,
         plan: Any = None,
+        steps: bool = False,
+        first_only: bool = False,
     ) -> pd.DataFrame | None:
         """Per container: points, mean, and the quantile ``levels`` (0 = min, 1 = max) of
-        the CPU rate (``levels["cpu"]``, if given) and the working set (``"memory"``), with
-        ``cpu_steps``/``memory_steps`` (evaluation times with data); sub-windows pooled
-        (exact but for quantiles: see :func:`~dwcp_diag.analysis.cost.pool_stats`)."""
+        the CPU rate (``levels["cpu"]``, if given) and the working set (``"memory"``);
+        with ``steps``, ``cpu_steps``/``memory_steps`` (evaluation times with data).
+        ``first_only``: of the plan's first evaluation time alone (what a window one step
+        shorter lacks: :func:`~dwcp_diag.analysis.cost.stats_without`).
+
+        The working set is read raw in one query per statistic where :meth:`raw` holds
+        (Prometheus evaluates a range function series by series); a subquery (the CPU rate
+        always) is split into sub-windows of bounded samples, pooled (exact but for
+        quantiles: see :func:`~dwcp_diag.analysis.cost.pool_stats`)."""
         plan = plan or self.plan
-        pieces, steps = [], {"cpu": 0.0, "memory": 0.0}
-        series = self.series(promql.container_memory_working_set(m, namespaces))
-        for at, range_s in _subwindows(plan, series):
-            queries: dict[str, str] = {}
-            for resource, inner in (
-                ("cpu", promql.container_cpu_usage(m, namespaces)),
-                ("memory", promql.container_memory_working_set(m, namespaces)),
-            ):
-                if resource not in levels:
-                    continue
-                functions = {f"{resource}_points": ("count_over_time", "sum")}
-                functions[f"_{resource}_sum"] = ("sum_over_time", "sum")
-                for level in levels[resource]:
-                    functions[quantile_column(resource, level)] = {
-                        0.0: ("min_over_time", "min"),
-                        1.0: ("max_over_time", "max"),
-                    }.get(level, (promql.window_quantile(level), "max"))
-                for name, (function, combine) in functions.items():
-                    queries[name] = promql.over_window(
-                        function, inner, range_s, plan.step_s, KEYS, combine
-                    )
-                steps[resource] += self.steps(inner, at, range_s)
-            piece = self.table(queries, at)
-            if piece is None:
-                return None
-            for resource in levels:
-                unit = "cores" if resource == "cpu" else "bytes"
+        selectors = {
+            "cpu": promql.container_cpu_usage(m, namespaces),
+            "memory": promql.container_memory_working_set(m, namespaces),
+        }
+        parts = []
+        for resource in levels:
+            inner, unit = selectors[resource], "cores" if resource == "cpu" else "bytes"
+            raw = resource == "memory" and self.raw(plan)
+            if first_only:  # (start - step/2, start + step/2]: the first time's samples
+                half = plan.step_s / 2
+                windows = [(plan.start + pd.Timedelta(seconds=half), half)]
+            elif raw:
+                windows = _whole(plan)
+            else:
+                windows = _subwindows(plan, self.series(selectors["memory"], plan))
+            pieces, seen = [], 0.0
+            for at, range_s in windows:
+                queries = self._statistics(resource, inner, levels, range_s, plan, raw)
+                piece = self.table(queries, at)
+                if piece is None:
+                    return None
                 points = piece[f"{resource}_points"]
                 piece[f"{resource}_mean_{unit}"] = piece.pop(f"_{resource}_sum") / points
-            pieces.append(piece)
-        reason = next((p.attrs.get(EMPTY_REASON) for p in pieces if p.empty), None)
-        stats = pd.concat(pieces, ignore_index=True)
-        if len(pieces) > 1:
-            stats = pool_stats(stats, KEYS).drop(columns="pods")
+                pieces.append(piece)
+                if steps:
+                    seen += self.steps(inner, at, range_s, plan.step_s, points.max())
+            reason = next((p.attrs.get(EMPTY_REASON) for p in pieces if p.empty), None)
+            part = pd.concat(pieces, ignore_index=True)
+            if len(pieces) > 1:
+                part = pool_stats(part, KEYS).drop(columns="pods")
+            part[f"{resource}_points"] = part[f"{resource}_points"].fillna(0.0)
+            if steps:
+                part[f"{resource}_steps"] = seen
+            part.attrs[EMPTY_REASON] = reason
+            parts.append(part)
+        stats = parts[0]
+        for part in parts[1:]:
+            stats = stats.merge(part, on=KEYS, how="outer")
+        for resource in levels:  # a container seen for one resource only
+            stats[f"{resource}_points"] = stats[f"{resource}_points"].fillna(0.0)
         if quantile_column("memory", 1.0) in stats.columns:
             stats["memory_max_bytes"] = stats[quantile_column("memory", 1.0)]
-        for resource in levels:
-            stats[f"{resource}_steps"] = steps[resource]
-            stats[f"{resource}_points"] = stats[f"{resource}_points"].fillna(0.0)
         if stats.empty:
-            stats.attrs[EMPTY_REASON] = reason
+            stats.attrs[EMPTY_REASON] = next(
+                (p.attrs.get(EMPTY_REASON) for p in parts if p.attrs.get(EMPTY_REASON)), None
+            )
         return stats
+
+    @staticmethod
+    def _statistics(
+        resource: str,
+        inner: str,
+        levels: Mapping[str, Sequence[float]],
+        range_s: float,
+        plan: Any,
+        raw: bool,
+    ) -> dict[str, str]:
+        """The instant queries of one resource's statistics over one (sub-)window."""
+        functions = {f"{resource}_points": ("count_over_time", "sum")}
+        functions[f"_{resource}_sum"] = ("sum_over_time", "sum")
+        for level in levels[resource]:
+            functions[quantile_column(resource, level)] = {
+                0.0: ("min_over_time", "min"),
+                1.0: ("max_over_time", "max"),
+            }.get(level, (promql.window_quantile(level), "max"))
+        return {
+            name: promql.over_window(function, inner, range_s, plan.step_s, KEYS, combine, raw)
+            for name, (function, combine) in functions.items()
+        }
 
     def latest(self, query: str, labels: Sequence[str], plan: Any = None) -> pd.DataFrame | None:
         """Each series' last value in the window (``last_over_time``), with its labels:
@@ -150,7 +228,7 @@ class PushDown:
         the series themselves."""
         plan = plan or self.plan
         range_s = (plan.end_ms - plan.start_ms) / 1000
-        text = promql.last_over_window(query, range_s, plan.step_s)
+        text = promql.last_over_window(query, range_s, plan.step_s, raw=self.raw(plan))
         self.queries.setdefault(f"latest {query}", text)
         return self.unreachable.load(
             "prometheus", lambda: self.s.prom.instant(text, at=plan.end, labels=list(labels))
@@ -165,7 +243,9 @@ class PushDown:
         counter = promql.container_restarts(m, namespaces=namespaces)
         changed = self.vector(
             "restarts",
-            promql.over_window("changes", counter, range_s, self.plan.step_s, KEYS, "max"),
+            promql.over_window(
+                "changes", counter, range_s, self.plan.step_s, KEYS, "max", raw=self.raw()
+            ),
             self.plan.end,
         )
         if changed is None:
@@ -208,8 +288,10 @@ class PushDown:
         inner = promql.container_memory_working_set(m, namespaces)
         coarse = max(SCREEN_STEP_S, self.plan.step_s)
         pieces = []
-        for at, range_s in _subwindows(self.plan, self.series(inner)):
-            queries = promql.memory_growth_screen(inner, range_s, self.plan.step_s, coarse)
+        # the subqueries' samples are at the coarse step
+        series = self.series(inner) * self.plan.step_s / coarse
+        for at, range_s in _subwindows(self.plan, series):
+            queries = promql.memory_growth_screen(inner, range_s, coarse)
             piece = self.table(queries, at)
             if piece is None:
                 return None

@@ -403,6 +403,21 @@ def _seconds(value_s: float) -> str:
     return f"{milliseconds // 1000}s" if milliseconds % 1000 == 0 else f"{milliseconds}ms"
 
 
+def raw_range(range_s: float, step_s: float) -> str:
+    """``[RANGE]``: the raw samples of ``T - range_s .. T``, padded as :func:`subquery_range`.
+
+    Where the scrape interval is the step, the raw samples are the points a range query at
+    that step returns (one per step), and a range function over them costs Prometheus a
+    fraction of the subquery: it reads each series once instead of evaluating it per step.
+
+    >>> raw_range(7 * 86400, 300)
+    '[604950s]'
+    """
+    if range_s < 0 or step_s <= 0:
+        raise ValueError(f"range {range_s!r}s and step {step_s!r}s must be positive")
+    return f"[{_seconds(range_s + step_s / 2)}]"
+
+
 def over_window(
     function: str,
     inner: str,
@@ -410,20 +425,26 @@ def over_window(
     step_s: float,
     by: Sequence[str] = ("namespace", "pod", "container"),
     combine: str = "max",
+    raw: bool = False,
 ) -> str:
     """A per-series statistic of ``inner`` over a window, as one instant vector (push-down).
 
     ``function`` is a PromQL ``*_over_time`` function (``quantile_over_time(0.95`` style for
     a quantile: pass ``"quantile_over_time(0.95,"``); several series of one container
-    (a restarted cAdvisor, two scrapers) are combined with ``combine`` by ``by``.
+    (a restarted cAdvisor, two scrapers) are combined with ``combine`` by ``by``. ``raw``
+    (``inner`` a series selector scraped once per step): over the raw samples
+    (:func:`raw_range`) instead of a subquery.
 
     >>> print(over_window("max_over_time", "working_set_bytes", 86400, 300))
     max by (namespace, pod, container) (max_over_time(working_set_bytes[86550s:300s]))
     >>> over_window("quantile_over_time(0.95,", "rate(x[5m])", 3600, 300, combine="max")
     'max by (namespace, pod, container) (quantile_over_time(0.95, rate(x[5m])[3750s:300s]))'
+    >>> over_window("max_over_time", "ws", 3600, 300, raw=True)
+    'max by (namespace, pod, container) (max_over_time(ws[3750s]))'
     """
     call = f"{function} " if function.endswith(",") else f"{function}("
-    return f"{combine}{_by(by)}({call}{inner}{subquery_range(range_s, step_s)}))"
+    window = raw_range(range_s, step_s) if raw else subquery_range(range_s, step_s)
+    return f"{combine}{_by(by)}({call}{inner}{window}))"
 
 
 def window_quantile(q: float) -> str:
@@ -447,10 +468,14 @@ def series_steps(inner: str, range_s: float, step_s: float) -> str:
 
 
 def sample_drop_ratio(inner: str, range_s: float, step_s: float) -> str:
-    """The smallest ratio of a sample to the one a step before it: a fall (a restart's trace).
+    """The smallest ratio of a value to the one a step before it: a fall (a restart's trace).
 
-    >>> sample_drop_ratio("ws", 600, 300)
-    'min by (namespace, pod, container) (min_over_time((ws / ws offset 300s)[750s:300s]))'
+    At the leak screen's coarse step (30 minutes) a fall that lasts longer than a step is
+    seen at a sixth of the cost of comparing every pair of samples (the ratio is a binary
+    operation Prometheus evaluates at every step).
+
+    >>> sample_drop_ratio("ws", 3600, 1800)
+    'min by (namespace, pod, container) (min_over_time((ws / ws offset 1800s)[4500s:1800s]))'
     """
     ratio = f"({inner} / {inner} offset {_seconds(step_s)})"
     return over_window("min_over_time", ratio, range_s, step_s, combine="min")
@@ -535,22 +560,28 @@ SPEC_REPLICAS = "kube_deployment_spec_replicas"  # kube-state-metrics; not a Met
 _MIB_PER_BYTE = 1 / 2**20
 
 
-def series_count(inner: str) -> str:
-    """How many series ``inner`` has at one evaluation time.
-
-    >>> series_count('up{job="api"}')
-    'count(up{job="api"})'
-    """
-    return f"count({inner})"
-
-
-def last_over_window(query: str, range_s: float, step_s: float) -> str:
-    """Each series' last value in the window ending at the evaluation time (push-down).
+def last_over_window(query: str, range_s: float, step_s: float, raw: bool = False) -> str:
+    """Each series' last value in the window ending at the evaluation time (push-down);
+    ``raw``: of the raw samples (``query`` a series selector, :func:`raw_range`).
 
     >>> last_over_window("kube_pod_owner", 3600, 300)
     'last_over_time((kube_pod_owner)[3750s:300s])'
+    >>> last_over_window("kube_pod_owner", 3600, 300, raw=True)
+    'last_over_time(kube_pod_owner[3750s])'
     """
+    if raw:
+        return f"last_over_time({query}{raw_range(range_s, step_s)})"
     return f"last_over_time(({query}){subquery_range(range_s, step_s)})"
+
+
+def series_in_window(selector: str, range_s: float, step_s: float) -> str:
+    """How many series ``selector`` had at any time of the window (pods replaced during it
+    included): what sizes the push-down's sub-windows.
+
+    >>> series_in_window("ws", 3600, 300)
+    'count(last_over_time(ws[3750s]))'
+    """
+    return f"count(last_over_time({selector}{raw_range(range_s, step_s)}))"
 
 
 def with_matcher(selector: str, matcher: str) -> str:
@@ -566,14 +597,12 @@ def with_matcher(selector: str, matcher: str) -> str:
     return f"{selector}{{{matcher}}}"
 
 
-def memory_growth_screen(
-    inner: str, range_s: float, step_s: float, coarse_step_s: float
-) -> dict[str, str]:
+def memory_growth_screen(inner: str, range_s: float, coarse_step_s: float) -> dict[str, str]:
     """The leak screen's three statistics per container of the working set ``inner``: its
     slope (MiB/h, at the coarse step), its day-over-day growth (MiB/h) and its largest fall
-    (the ratio of a sample to the one a step before it).
+    (the ratio of a value to the one a coarse step before it).
 
-    >>> screen = memory_growth_screen("ws", 86400, 300, 1800)
+    >>> screen = memory_growth_screen("ws", 86400, 1800)
     >>> print(screen["slope_mib_per_h"])
     max by (namespace, pod, container) (deriv(ws[87300s:1800s])) * 0.0034332275390625
     """
@@ -582,7 +611,7 @@ def memory_growth_screen(
     return {
         "slope_mib_per_h": f"{slope} * {3600 * _MIB_PER_BYTE!r}",
         "day_over_day_mib_per_h": f"{growth} * {_MIB_PER_BYTE!r}",
-        "drop_ratio": sample_drop_ratio(inner, range_s, step_s),
+        "drop_ratio": sample_drop_ratio(inner, range_s, coarse_step_s),
     }
 
 
