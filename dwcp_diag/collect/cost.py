@@ -138,25 +138,6 @@ def _cost_pushdown(
     since = s.prom.plan(start=min(window.start, end - 2 * WEEK), end=end, step=step)
     down = PushDown(s, unreachable, plan)
     percentile = check_thresholds(s.profile, "overprovisioned_cpu")["cpu_percentile"]
-    frames: dict[str, Any] = {
-        "stats": down.usage(
-            m, {"cpu": (*CPU_LEVELS, percentile / 100), "memory": (1.0,)}, steps=True
-        ),
-        "owners": down.latest(
-            promql.pod_owner(m), ["namespace", "pod", "owner_kind", "owner_name"], since
-        ),
-        "requests": down.latest(
-            promql.container_resources(m, "requests", None), [*KEYS, "resource"], since
-        ),
-        "limits": down.latest(
-            promql.container_resources(m, "limits", None), [*KEYS, "resource"], since
-        ),
-        "inventory": unreachable.load("kubernetes", lambda: s.k8s.containers()),
-        "nodes": unreachable.load("kubernetes", lambda: s.k8s.nodes()),
-    }
-    frames["restarts"], frames["reasons"], _ = down.restarts(m)
-    _pushdown_volumes(s, unreachable, window, frames)
-    weeks = None
     week_points = round(WEEK.total_seconds() / plan.step_s)
     halves = [
         s.prom.plan(
@@ -167,13 +148,40 @@ def _cost_pushdown(
         for k in (2, 1)
     ]
     counts = {"cpu": (), "memory": ()}
-    if frames["stats"] is not None and plan.end_ms - plan.start_ms == WEEK / pd.Timedelta("1ms"):
-        # the last week is the window but its first evaluation time: subtract that, exactly
-        first = down.usage(m, counts, plan=plan, steps=True, first_only=True)
-        last = None if first is None else stats_without(frames["stats"], first)
-        usage = [down.usage(m, counts, plan=halves[0], steps=True), last]
-    else:
-        usage = [down.usage(m, counts, plan=half, steps=True) for half in halves]
+    # a one-week window: the last week is the window but its first evaluation time
+    one_week = plan.end_ms - plan.start_ms == WEEK / pd.Timedelta("1ms")
+    loaded = down.concurrently(
+        stats=lambda: down.usage(
+            m, {"cpu": (*CPU_LEVELS, percentile / 100), "memory": (1.0,)}, steps=True
+        ),
+        owners=lambda: down.latest(
+            promql.pod_owner(m), ["namespace", "pod", "owner_kind", "owner_name"], since
+        ),
+        requests=lambda: down.latest(
+            promql.container_resources(m, "requests", None), [*KEYS, "resource"], since
+        ),
+        limits=lambda: down.latest(
+            promql.container_resources(m, "limits", None), [*KEYS, "resource"], since
+        ),
+        inventory=lambda: unreachable.load("kubernetes", lambda: s.k8s.containers()),
+        nodes=lambda: unreachable.load("kubernetes", lambda: s.k8s.nodes()),
+        restarts=lambda: down.restarts(m),
+        previous=lambda: down.usage(m, counts, plan=halves[0], steps=True),
+        last=lambda: down.usage(
+            m, counts, plan=plan if one_week else halves[1], steps=True, first_only=one_week
+        ),
+    )
+    frames: dict[str, Any] = {
+        name: loaded[name] for name in ("stats", "owners", "requests", "limits", "inventory")
+    }
+    frames["nodes"] = loaded["nodes"]
+    frames["restarts"], frames["reasons"], _ = loaded["restarts"]
+    _pushdown_volumes(s, unreachable, window, frames)
+    weeks = None
+    last = loaded["last"]
+    if one_week and last is not None:  # subtract the first evaluation time, exactly
+        last = None if frames["stats"] is None else stats_without(frames["stats"], last)
+    usage = [loaded["previous"], last]
     if all(u is not None for u in usage):
         seen = max(usage[0]["cpu_steps"].max(), usage[0]["memory_steps"].max(), 0.0)
         if seen >= week_points - 3600 / plan.step_s:  # two weeks of data, within an hour
@@ -195,5 +203,5 @@ def _cost_pushdown(
         if weeks is not None:
             week = week_change(*weeks, report["resources"], report["workloads"], prices, group_by)
     context = {"prices": prices, "group_by": group_by, "since": since.start, "week_over_week": week}
-    context |= {"pushdown": True, "queries": down.queries}
+    context |= {"pushdown": True, "queries": down.sorted_queries()}
     return AreaReport("cost", window, frames, report, unreachable, context)

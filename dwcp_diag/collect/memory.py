@@ -96,19 +96,27 @@ def _memory_pushdown(
     plan = s.prom.plan(start=window.start, end=window.end, step=step)
     down = PushDown(s, unreachable, plan)
     quantile = check_thresholds(s.profile, "memory_near_limit")["quantile"]
+    loaded = down.concurrently(
+        stats=lambda: down.usage(m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces),
+        requests=lambda: down.latest(
+            promql.container_resources(m, "requests", None, namespaces), [*KEYS, "resource"]
+        ),
+        limits=lambda: down.latest(
+            promql.container_resources(m, "limits", None, namespaces), [*KEYS, "resource"]
+        ),
+        restarts=lambda: down.restarts(m, namespaces),
+        growth=lambda: down.growth_screen(m, namespaces),
+        containers=lambda: unreachable.load("kubernetes", lambda: s.k8s.containers()),
+    )
     frames: dict[str, Any] = {
-        "stats": down.usage(m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces),
+        "stats": loaded["stats"],
         "working_set": None,  # the series fetched in full; None when Prometheus is unavailable
         "screen": None,
+        "requests": loaded["requests"],
+        "limits": loaded["limits"],
     }
-    frames["requests"] = down.latest(
-        promql.container_resources(m, "requests", None, namespaces), [*KEYS, "resource"]
-    )
-    frames["limits"] = down.latest(
-        promql.container_resources(m, "limits", None, namespaces), [*KEYS, "resource"]
-    )
-    frames["restarts"], frames["reasons"], changed = down.restarts(m, namespaces)
-    containers = unreachable.load("kubernetes", lambda: s.k8s.containers())
+    frames["restarts"], frames["reasons"], changed = loaded["restarts"]
+    containers = loaded["containers"]
     frames["inventory"] = in_namespaces(containers, namespaces)
     report, stats = None, frames["stats"]
     unreachable.explain_empty(
@@ -121,7 +129,9 @@ def _memory_pushdown(
             frames["limits"] if frames["limits"] is not None else inventory,
         )
         leak = check_thresholds(s.profile, "memory_leak")
-        frames["screen"] = down.leak_screen(m, namespaces, changed)
+        if loaded["growth"] is not None:
+            frames["screen"] = loaded["growth"].merge(changed, on=KEYS, how="left")
+            frames["screen"] = frames["screen"].fillna({"restarts": 0.0})
     if frames.get("screen") is not None and "prometheus" not in unreachable.unavailable:
         fetch, skipped = leak_candidates(
             frames["screen"],
@@ -161,5 +171,5 @@ def _memory_pushdown(
             skipped=skipped,
             max_series=settings.max_series_fetched,
         )
-    context = {"step": step, "pushdown": True, "queries": down.queries}
+    context = {"step": step, "pushdown": True, "queries": down.sorted_queries()}
     return AreaReport("memory", window, frames, report, unreachable, context)

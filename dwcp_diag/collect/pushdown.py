@@ -5,7 +5,7 @@ raw sample (:class:`PushDown`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,6 +127,8 @@ class PushDown:
         container had data at every evaluation time (as in any long-lived fleet): then so
         had the window."""
         every = round(range_s / step_s) + 1
+        if pd.isna(most):  # no container had data: neither had the window
+            return 0.0
         if most == every:
             return float(every)
         frame = self.vector("steps", promql.series_steps(inner, range_s, step_s), at, ())
@@ -282,9 +284,23 @@ class PushDown:
         wanted = keys[KEYS].astype(str).drop_duplicates()
         return frame.merge(wanted, on=KEYS, how="inner")
 
-    def leak_screen(self, m: Any, namespaces: Any, changed: pd.DataFrame) -> pd.DataFrame | None:
+    def concurrently(self, **calls: Callable[[], Any]) -> dict[str, Any]:
+        """Each call's result by name, the calls run at once: independent phases of a
+        report's loading (statistics, inventories, the leak screen) keep the server's cores
+        busy together instead of one after another."""
+        with ThreadPoolExecutor(len(calls), thread_name_prefix="pushdown-phase") as pool:
+            futures = {name: pool.submit(call) for name, call in calls.items()}
+            return {name: future.result() for name, future in futures.items()}
+
+    def sorted_queries(self) -> dict[str, str]:
+        """The queries run, by name (the order phases finished in is not meaningful)."""
+        return dict(sorted(self.queries.items()))
+
+    def growth_screen(self, m: Any, namespaces: Any) -> pd.DataFrame | None:
         """Stage one of leak detection (:func:`~dwcp_diag.analysis.memory.leak_candidates`):
-        slopes at a coarse step, day-over-day growth, the largest fall, restarts."""
+        slopes at a coarse step, day-over-day growth, the largest fall; with
+        :meth:`restarts`' changes, :func:`~dwcp_diag.analysis.memory.leak_candidates` picks
+        what to fetch."""
         inner = promql.container_memory_working_set(m, namespaces)
         coarse = max(SCREEN_STEP_S, self.plan.step_s)
         pieces = []
@@ -305,4 +321,4 @@ class PushDown:
                 drop_ratio=("drop_ratio", "min"),
             )
         )
-        return screen.merge(changed, on=KEYS, how="left").fillna({"restarts": 0.0})
+        return screen
