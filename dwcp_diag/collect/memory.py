@@ -97,7 +97,9 @@ def _memory_pushdown(
     down = PushDown(s, unreachable, plan)
     quantile = check_thresholds(s.profile, "memory_near_limit")["quantile"]
     loaded = down.concurrently(
-        stats=lambda: down.usage(m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces),
+        stats=lambda: down.usage(
+            m, {"memory": (*MEMORY_LEVELS, quantile)}, namespaces, moments=False
+        ),
         requests=lambda: down.latest(
             promql.container_resources(m, "requests", None, namespaces), [*KEYS, "resource"]
         ),

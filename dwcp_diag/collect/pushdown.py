@@ -29,7 +29,7 @@ SAMPLES_PER_QUERY = 25_000_000
 # more pass of Prometheus over every container's rate: the ones that shape a p95 (measured:
 # tests/test_pushdown.py).
 CPU_LEVELS = (0.0, 0.9, 0.99, 1.0)
-MEMORY_LEVELS = (0.0, 0.5, 1.0)  # with the near-limit quantile
+MEMORY_LEVELS = (1.0,)  # with the near-limit quantile: all the memory report reads
 SCREEN_STEP_S = 1800.0  # the leak screen's slopes and falls: a coarse step is enough
 CHART_TOP = 15  # containers drawn in full by the memory charts (the rest are never fetched)
 
@@ -142,10 +142,12 @@ class PushDown:
         plan: Any = None,
         steps: bool = False,
         first_only: bool = False,
+        moments: bool = True,
     ) -> pd.DataFrame | None:
-        """Per container: points, mean, and the quantile ``levels`` (0 = min, 1 = max) of
-        the CPU rate (``levels["cpu"]``, if given) and the working set (``"memory"``);
-        with ``steps``, ``cpu_steps``/``memory_steps`` (evaluation times with data).
+        """Per container: points, mean (unless not ``moments``: then only where a split
+        window needs them to pool), and the quantile ``levels`` (0 = min, 1 = max) of the
+        CPU rate (``levels["cpu"]``, if given) and the working set (``"memory"``); with
+        ``steps``, ``cpu_steps``/``memory_steps`` (evaluation times with data).
         ``first_only``: of the plan's first evaluation time alone (what a window one step
         shorter lacks: :func:`~dwcp_diag.analysis.cost.stats_without`).
 
@@ -170,13 +172,15 @@ class PushDown:
             else:
                 windows = _subwindows(plan, self.series(selectors["memory"], plan))
             pieces, seen = [], 0.0
+            counted = moments or steps or len(windows) > 1
             for at, range_s in windows:
-                queries = self._statistics(resource, inner, levels, range_s, plan, raw)
+                queries = self._statistics(resource, inner, levels, range_s, plan, raw, counted)
                 piece = self.table(queries, at)
                 if piece is None:
                     return None
-                points = piece[f"{resource}_points"]
-                piece[f"{resource}_mean_{unit}"] = piece.pop(f"_{resource}_sum") / points
+                if counted:
+                    points = piece[f"{resource}_points"]
+                    piece[f"{resource}_mean_{unit}"] = piece.pop(f"_{resource}_sum") / points
                 pieces.append(piece)
                 if steps:
                     seen += self.steps(inner, at, range_s, plan.step_s, points.max())
@@ -184,7 +188,8 @@ class PushDown:
             part = pd.concat(pieces, ignore_index=True)
             if len(pieces) > 1:
                 part = pool_stats(part, KEYS).drop(columns="pods")
-            part[f"{resource}_points"] = part[f"{resource}_points"].fillna(0.0)
+            if counted:
+                part[f"{resource}_points"] = part[f"{resource}_points"].fillna(0.0)
             if steps:
                 part[f"{resource}_steps"] = seen
             part.attrs[EMPTY_REASON] = reason
@@ -193,7 +198,8 @@ class PushDown:
         for part in parts[1:]:
             stats = stats.merge(part, on=KEYS, how="outer")
         for resource in levels:  # a container seen for one resource only
-            stats[f"{resource}_points"] = stats[f"{resource}_points"].fillna(0.0)
+            if f"{resource}_points" in stats.columns:
+                stats[f"{resource}_points"] = stats[f"{resource}_points"].fillna(0.0)
         if quantile_column("memory", 1.0) in stats.columns:
             stats["memory_max_bytes"] = stats[quantile_column("memory", 1.0)]
         if stats.empty:
@@ -210,10 +216,14 @@ class PushDown:
         range_s: float,
         plan: Any,
         raw: bool,
+        counted: bool = True,
     ) -> dict[str, str]:
-        """The instant queries of one resource's statistics over one (sub-)window."""
-        functions = {f"{resource}_points": ("count_over_time", "sum")}
-        functions[f"_{resource}_sum"] = ("sum_over_time", "sum")
+        """The instant queries of one resource's statistics over one (sub-)window; with
+        ``counted``, its points and sum."""
+        functions = {}
+        if counted:
+            functions[f"{resource}_points"] = ("count_over_time", "sum")
+            functions[f"_{resource}_sum"] = ("sum_over_time", "sum")
         for level in levels[resource]:
             functions[quantile_column(resource, level)] = {
                 0.0: ("min_over_time", "min"),

@@ -262,7 +262,8 @@ def _is_retryable(status: int) -> bool:
 def build_session(settings: PrometheusSettings) -> requests.Session:
     """A session carrying the profile's credentials and TLS settings (no retries of its own)."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_maxsize=max(10, settings.max_workers), max_retries=0)
+    # push-down runs several phases at once, each with max_workers queries in flight
+    adapter = HTTPAdapter(pool_maxsize=max(32, 4 * settings.max_workers), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.verify = settings.ca_file or settings.verify_tls
