@@ -243,6 +243,18 @@ def test_victoriametrics_answers_the_pushdown_queries(prometheus_server, victori
         assert {f.check for f in vm.findings} == {f.check for f in prom.findings}
 
 
+def test_raw_sample_statistics_need_no_split(start_prometheus):
+    # Prometheus evaluates a range function series by series: the raw statistics of every
+    # container fit under a --query.max-samples far below all their samples together
+    server = start_prometheus("--query.max-samples=12000")  # a week at 2 minutes: 5,041
+    s = _session(server.url)
+    window = s.window("7d")
+    plan = s.prom.plan(start=window.start, end=window.end, step=f"{DEMO_SCRAPE_INTERVAL_S}s")
+    stats = PushDown(s, UnreachableSources(), plan).usage(s.profile.metrics, {"memory": (1.0,)})
+    assert len(stats) * 5041 > 5 * 12000 and stats["memory_points"].min() > 100
+    assert stats["memory_max_bytes"].notna().all()
+
+
 def test_victoriametrics_answers_the_raw_sample_statistics(
     prometheus_server, victoriametrics_server
 ):
