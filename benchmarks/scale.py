@@ -45,6 +45,7 @@ from dwcp_diag.demo.openmetrics import write_openmetrics  # noqa: E402
 from dwcp_diag.demo.simulator import fleet_series  # noqa: E402
 from dwcp_diag.sandbox.prometheus import (  # noqa: E402
     CACHE_ROOT,
+    PROMETHEUS_CONFIG,
     PrometheusServer,
     cached_blocks,
     require_binary,
@@ -59,9 +60,13 @@ MEASURE_QUERIES = {
     "range_series": 'container_memory_working_set_bytes{container!="",container!="POD"}',
 }
 # Range queries the client-side path runs per container (memory: 5, cost: 7, two weeks for
-# cpu and memory in cost) and instant queries the push-down runs (both reports, per window).
+# cpu and memory in cost) and the instant queries the push-down runs for memory + cost over
+# a week, by how Prometheus evaluates them: range functions over raw samples (never split),
+# subqueries of the CPU rate at the step (split to SAMPLES_PER_QUERY), the leak screen's
+# subqueries at 30 minutes (see dwcp_diag.collect.pushdown; the query log confirms them).
 CLIENT_SERIES_WEEKS = {"memory": 5, "cost": 2 * 2 + 5}
-PUSHDOWN_QUERIES = {"memory": 14, "cost": 24}
+PUSHDOWN_QUERIES = {"raw": 17, "cpu_subquery": 9, "screen_subquery": 3}
+SAMPLES_PER_QUERY = 25_000_000
 
 
 def fleet_blocks(containers: int, days: float) -> Path:
@@ -156,6 +161,17 @@ def render(server: PrometheusServer, pushdown: bool, out: Path, days: float) -> 
     }
 
 
+def query_log_figures(path: Path) -> dict[str, Any]:
+    """How many queries Prometheus answered and the seconds it spent evaluating them (its
+    query log: summed over queries, so concurrent ones count each)."""
+    entries = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+    timings = [e.get("stats", {}).get("timings", {}) for e in entries]
+    return {
+        "queries": len(entries),
+        "prometheus_eval_s": round(sum(t.get("evalTotalTime", 0.0) for t in timings), 1),
+    }
+
+
 def finding_keys(findings: dict[str, list[dict]]) -> set[tuple]:
     return {
         (name, f["check"], f["severity"], tuple(sorted(f["subject"].items())))
@@ -191,17 +207,25 @@ def dry_run(containers: int, days: float, sizes: dict[str, float]) -> dict[str, 
     """What each path's queries would return for ``containers``, from measured sizes."""
     points = int(days * 86400 / SCRAPE_S) + 1
     client = sum(CLIENT_SERIES_WEEKS.values()) * containers * points * sizes["bytes_per_sample"]
-    subwindows = -(-containers * points // 25_000_000)
-    push = sum(PUSHDOWN_QUERIES.values()) * containers * sizes["bytes_per_element"] * subwindows
+    subwindows = -(-containers * points // SAMPLES_PER_QUERY)
+    screen_windows = -(-containers * (points * SCRAPE_S // 1800) // SAMPLES_PER_QUERY)
+    queries = (
+        PUSHDOWN_QUERIES["raw"]
+        + PUSHDOWN_QUERIES["cpu_subquery"] * subwindows
+        + PUSHDOWN_QUERIES["screen_subquery"] * screen_windows
+    )
+    push = queries * containers * sizes["bytes_per_element"]
     return {
         "containers": containers,
         "client_side_json_mb": round(client / 1e6, 1),
         "largest_client_query_mb": round(
             containers * 2 * points * sizes["bytes_per_sample"] / 1e6, 1
         ),
+        "pushdown_queries": queries,
         "pushdown_json_mb": round(push / 1e6, 1),
-        "subwindows_per_statistic": subwindows,
-        "samples_per_pushdown_query_m": round(containers * points / subwindows / 1e6, 1),
+        "cpu_subwindows": subwindows,
+        "samples_per_cpu_subquery_m": round(containers * points / subwindows / 1e6, 1),
+        "raw_samples_per_raw_query_m": round(containers * points / 1e6, 1),
         "leak_candidates_fetched_max": 200 + 2 * 15,
     }
 
@@ -232,10 +256,14 @@ def main(argv: list[str] | None = None) -> int:
             row["samples"] = build.get("samples")
             for pushdown in (True, False) if not args.pushdown_only else (True,):
                 server = PrometheusServer(blocks, tmp / f"prom-{containers}-{pushdown}" / "data")
+                query_log = tmp / f"queries-{containers}-{pushdown}.log"
+                logged = f"global:\n  query_log_file: {query_log}\n"
+                server.config_path.write_text(PROMETHEUS_CONFIG.replace("global:\n", logged))
                 server.start()
                 try:
                     run = render(server, pushdown, tmp / f"out-{containers}-{pushdown}", args.days)
                     run["prometheus_peak_rss_mib"] = round(_vm_hwm_mib(server.pid), 1)
+                    run |= query_log_figures(query_log)
                     if sizes is None and pushdown:
                         sizes = measure_sizes(server, containers, args.days)
                 finally:
@@ -269,7 +297,8 @@ def _table_row(row: dict[str, Any]) -> str:
         run = row.get(name)
         if run:
             parts.append(
-                f"{name}: {run['wall_s']:.1f} s, kernel peak {run['peak_rss_mib']:.0f} MiB, "
+                f"{name}: {run['wall_s']:.1f} s ({run['queries']} queries, Prometheus "
+                f"{run['prometheus_eval_s']:.0f} s), kernel peak {run['peak_rss_mib']:.0f} MiB, "
                 f"Prometheus peak {run['prometheus_peak_rss_mib']:.0f} MiB, findings "
                 f"{run['findings_bytes'] / 1e3:.0f} KB {run['finding_counts']}, "
                 f"exit {run['exit_code']}"

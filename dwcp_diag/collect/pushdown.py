@@ -26,9 +26,11 @@ SUBWINDOW_MAX_POINTS = 2_100
 SAMPLES_PER_QUERY = 25_000_000
 # The CPU quantile levels each container's rate is known by, for pooling the pods of a
 # workload (analysis.cost.mixture_quantile); with the percentile itself. Each level is one
-# more pass of Prometheus over every container's rate: the ones that shape a p95 (measured:
-# tests/test_pushdown.py).
-CPU_LEVELS = (0.0, 0.9, 0.99, 1.0)
+# more pass of Prometheus over every container's rate. Measured on the 1,000-container fleet
+# of benchmarks/scale.py (250 workloads of several uneven pods), the pooled p95's error
+# against the client-side path: max 4.4 %, median 1.4 % with these; 14.5 % without the p80;
+# 3.2 % with eight levels (0, .5, .8, .9, .93, .97, .99, 1), at two more passes.
+CPU_LEVELS = (0.0, 0.8, 0.9, 0.99, 1.0)
 MEMORY_LEVELS = (1.0,)  # with the near-limit quantile: all the memory report reads
 SCREEN_STEP_S = 1800.0  # the leak screen's slopes and falls: a coarse step is enough
 CHART_TOP = 15  # containers drawn in full by the memory charts (the rest are never fetched)
