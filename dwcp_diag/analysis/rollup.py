@@ -222,7 +222,7 @@ def _summary(
     """One finding for ``entries`` (ranked), or the one entry's own finding."""
     if len(entries) == 1:  # a summary of one says less than the finding itself
         return entries[0][0]
-    worst = entries[0][0]
+    worst = _worst(entries[0][1])  # the original finding, not its workload's summary
     originals = [f for _, members in entries for f in members]
     under = sum(len(m) for f, m in entries if _below(f, floor_usd_per_month))
     why = (
