@@ -958,7 +958,8 @@ SETTINGS_TABLES: dict[str, dict[str, Threshold]] = {
     "rollup": {
         "above": _T(30.0, "findings", "roll a check's findings up above this many", "dwcp-diag"),
         "floor_usd_per_month": _T(
-            5.0, "$/month", "findings worth less become one summary per namespace", "dwcp-diag"
+            5.0, "$/month", "findings worth less are summarised (per namespace: see namespaces)",
+            "dwcp-diag"
         ),
         "keep": _T(10.0, "findings", "the most severe kept per check, the rest summarised",
                    "dwcp-diag"),
