@@ -225,10 +225,11 @@ def _summary(
     worst = _worst(entries[0][1])  # the original finding, not its workload's summary
     originals = [f for _, members in entries for f in members]
     under = sum(len(m) for f, m in entries if _below(f, floor_usd_per_month))
-    why = (
-        [f"{len(originals) - under:,} beyond the {keep} largest"] if under < len(originals) else []
-    )
-    why += [f"{under:,} under ${floor_usd_per_month:g}/month each"] if under else []
+    beyond, floor = f"beyond the {keep} largest", f"under ${floor_usd_per_month:g}/month each"
+    if under in (0, len(originals)):
+        why = [beyond if not under else floor]
+    else:
+        why = [f"{len(originals) - under:,} {beyond}", f"{under:,} {floor}"]
     total = _money(originals)
     worth = f", ${total:,.2f}/month together" if total is not None else ""
     summary = (
