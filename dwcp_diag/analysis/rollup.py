@@ -86,18 +86,27 @@ def _money(findings: Sequence[Finding]) -> float | None:
     return float(sum(values)) if values else None
 
 
-def _merged(findings: Sequence[Finding], subject: dict[str, str], summary: str) -> Finding:
-    """One finding for the pods of one workload (``findings``: the originals)."""
-    worst = _worst(findings)
+def _rolled_up(
+    originals: Sequence[Finding],
+    subject: dict[str, str],
+    headline: str,
+    listed: Sequence[Finding],
+    extra: dict[str, Any] | None = None,
+) -> Finding:
+    """One finding for ``originals`` (of one check): ``headline``, then the worst's summary;
+    in evidence their count, the worst's and the first ``listed`` names, their ``$`` sum."""
+    worst = _worst(originals)
     evidence: dict[str, Any] = {
-        "count": len(findings),
+        "count": len(originals),
         "worst": subject_name(worst.subject),
-        "top": [subject_name(f.subject) for f in sorted(findings, key=_rank)[:LISTED]],
+        "top": [subject_name(f.subject) for f in listed[:LISTED]],
     }
-    total = _money(findings)
+    total = _money(originals)
     if total is not None:
         evidence["sum_usd_per_month"] = total
+    evidence.update(extra or {})
     value = total if total is not None else worst.value
+    summary = f"{headline}; the worst: {worst.summary}"
     return Finding(
         worst.check, worst.severity, subject, summary, value, worst.threshold, worst.unit, evidence
     )
@@ -151,16 +160,17 @@ def rollup(
                 shown.append((members[0], members))
                 continue
             subject = dict(key)
-            summary = (
+            headline = (
                 f"{len(members)} containers of {subject.get('workload', '?')} in "
-                f"{subject.get('namespace', '?')}; the worst: {_worst(members).summary}"
+                f"{subject.get('namespace', '?')}"
             )
-            shown.append((_merged(members, subject, summary), members))
+            ranked = sorted(members, key=_rank)
+            shown.append((_rolled_up(members, subject, headline, ranked), members))
         shown.sort(key=lambda s: _rank(s[0]))
-        large = [s for s in shown if not _below(s[0], floor_usd_per_month)]
-        kept = large[: int(keep)]
+        kept = [s for s in shown if not _below(s[0], floor_usd_per_month)][: int(keep)]
         out.extend(finding for finding, _ in kept)
-        rest = [s for s in shown if s not in kept]
+        kept_ids = {id(finding) for finding, _ in kept}
+        rest = [s for s in shown if id(s[0]) not in kept_ids]
         out.extend(_summaries(check, rest, int(namespaces), int(keep), floor_usd_per_month))
     return out
 
@@ -222,7 +232,6 @@ def _summary(
     """One finding for ``entries`` (ranked), or the one entry's own finding."""
     if len(entries) == 1:  # a summary of one says less than the finding itself
         return entries[0][0]
-    worst = _worst(entries[0][1])  # the original finding, not its workload's summary
     originals = [f for _, members in entries for f in members]
     under = sum(len(m) for f, m in entries if _below(f, floor_usd_per_month))
     beyond, floor = f"beyond the {keep} largest", f"under ${floor_usd_per_month:g}/month each"
@@ -232,22 +241,8 @@ def _summary(
         why = [f"{len(originals) - under:,} {beyond}", f"{under:,} {floor}"]
     total = _money(originals)
     worth = f", ${total:,.2f}/month together" if total is not None else ""
-    summary = (
-        f"{len(originals):,} more {check} findings {where} ({'; '.join(why)}{worth}); "
-        f"the worst: {worst.summary}"
-    )
-    evidence: dict[str, Any] = {
-        "count": len(originals),
-        "worst": subject_name(worst.subject),
-        "top": [subject_name(f.subject) for f, _ in entries[:LISTED]],
-    }
-    if total is not None:
-        evidence["sum_usd_per_month"] = total
-    evidence.update(extra or {})
-    value = total if total is not None else worst.value
-    return Finding(
-        check, worst.severity, subject, summary, value, worst.threshold, worst.unit, evidence
-    )
+    headline = f"{len(originals):,} more {check} findings {where} ({'; '.join(why)}{worth})"
+    return _rolled_up(originals, subject, headline, [f for f, _ in entries], extra)
 
 
 OBJECT_CHECKS = ("unused_index", "duplicate_index", "index_bloat", "table_bloat")
