@@ -958,12 +958,16 @@ SETTINGS_TABLES: dict[str, dict[str, Threshold]] = {
     "rollup": {
         "above": _T(30.0, "findings", "roll a check's findings up above this many", "dwcp-diag"),
         "floor_usd_per_month": _T(
-            5.0, "$/month", "findings worth less become one summary per namespace", "dwcp-diag"
+            5.0, "$/month", "findings worth less are summarised (per namespace: see namespaces)",
+            "dwcp-diag"
         ),
         "keep": _T(10.0, "findings", "the most severe kept per check, the rest summarised",
                    "dwcp-diag"),
         "floor_bytes": _T(float(2**20), "bytes",
                           "database objects smaller become one summary per schema", "dwcp-diag"),
+        "namespaces": _T(3.0, "namespaces",
+                         "the namespaces (schemas) with the most rolled-up findings summarised "
+                         "one by one; the others in one summary per check", "dwcp-diag"),
     },
 }  # fmt: skip
 """``[thresholds.X]`` tables that are not a check: settings shared by several checks."""
@@ -1002,8 +1006,9 @@ def check_thresholds(
 
     >>> check_thresholds({"headroom_low": {"requests_pct": 70}}, "headroom_low")
     {'requests_pct': 70.0, 'critical_requests_pct': 95.0}
-    >>> check_thresholds(None, "rollup")
-    {'above': 30.0, 'floor_usd_per_month': 5.0, 'keep': 10.0, 'floor_bytes': 1048576.0}
+    >>> check_thresholds(None, "rollup")  # doctest: +NORMALIZE_WHITESPACE
+    {'above': 30.0, 'floor_usd_per_month': 5.0, 'keep': 10.0, 'floor_bytes': 1048576.0,
+     'namespaces': 3.0}
     """
     tables = threshold_tables()
     if check not in tables:

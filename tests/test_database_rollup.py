@@ -137,3 +137,39 @@ def test_a_normal_database_is_unchanged(pg_scenario):
     plain = database_report(frames, {"rollup": {"above": 1e9}})["findings"].to_records()
     assert rolled == plain
     assert any(r["check"] in ("unused_index", "duplicate_index", "index_bloat") for r in rolled)
+
+
+def test_schemas_beyond_the_namespaces_setting_are_one_finding_per_check(scratch_frames):
+    findings = list(database_report(scratch_frames, {"rollup": {"namespaces": 0}})["findings"])
+    unused = [f for f in findings if f.check == "unused_index" and "scope" in f.subject]
+    (summary,) = unused  # the scratch schema's 1,200 and the dups schema's one together
+    assert summary.subject == {"scope": "rolled up"}
+    assert summary.evidence["by_schema"] == {"scratch": SMALL_INDEXES, "dups": 1}
+    assert summary.evidence["count"] == len(summary.evidence["objects"]) == SMALL_INDEXES + 1
+    assert "in 2 other schemas" in summary.summary
+
+
+def test_a_schema_per_tenant_database_yields_a_bounded_number_of_findings():
+    from dwcp_diag.analysis.rollup import rollup_objects
+
+    def unused(schema: int, n: int, size: float) -> Finding:
+        name = f"tenant_{schema:03d}.idx_{n}"
+        evidence = {"size_bytes": size, "fix_sql": f"DROP INDEX CONCURRENTLY {name};"}
+        return Finding("unused_index", "warning", {"index": name}, "unused", 0, 50, "scans",
+                       evidence)  # fmt: skip
+
+    # 200 schemas, 1 to 12 small unused indexes each, and a few large ones
+    found = [unused(s, n, 8192.0) for s in range(200) for n in range(1 + s % 12)]
+    found += [unused(s, 99, 64 * MIB + s) for s in range(5)]
+    rolled = rollup_objects(found, above=30, keep=10, floor_bytes=MIB, namespaces=3)
+    assert len(rolled) <= 10 + 3 + 1
+    large = [f for f in rolled if "scope" not in f.subject]
+    assert sorted(f.subject["index"] for f in large) == [f"tenant_{s:03d}.idx_99" for s in range(5)]
+    own = [f for f in rolled if "schema" in f.subject]
+    assert [f.evidence["count"] for f in own] == [12, 12, 12]  # the schemas with the most
+    (rest,) = [f for f in rolled if f.subject == {"scope": "rolled up"}]
+    assert sum(f.evidence["count"] for f in [*own, rest]) + len(large) == len(found)
+    assert sum(rest.evidence["by_schema"].values()) == rest.evidence["count"]
+    assert len(rest.evidence["by_schema"]) == 200 - 3
+    drops = rest.evidence["fix_sql"].splitlines()  # every object still has its DROP
+    assert len(drops) == rest.evidence["count"] and len(set(drops)) == len(drops)

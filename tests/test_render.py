@@ -43,6 +43,8 @@ def test_good_notebook_writes_all_three_outputs(rendered):
     assert [(f["check"], f["subject"]) for f in findings] == [
         ("latency_slo_breach", {"path": "/a"})
     ]
+    lines = (out / "good" / "sample.findings.json").read_text().splitlines()
+    assert lines == ["[", json.dumps(findings[0]), "]"]  # one finding per line
 
 
 @pytest.mark.server  # starts a notebook kernel or another process

@@ -974,6 +974,7 @@ def memory_report(
             above=fleet["above"],
             floor_usd_per_month=fleet["floor_usd_per_month"],
             keep=fleet["keep"],
+            namespaces=fleet["namespaces"],
         )
     )
     every = stats if stats is not None else working_set

@@ -35,6 +35,7 @@ from dwcp_diag.analysis.findings import (
     SEVERITY_RANK,
     WINDOW_MIMETYPE,
     Finding,
+    findings_file_text,
     findings_table_html,
     impact_key,
 )
@@ -241,7 +242,7 @@ def render(job: RenderJob) -> RenderResult:
     result.export_s = time.perf_counter() - started
     result.ipynb = _write(out_dir / f"{name}.ipynb", nbformat.writes(executed).encode())
     result.html = _write(out_dir / f"{name}.html", page.encode())
-    findings_text = json.dumps(result.findings, indent=1, sort_keys=False)
+    findings_text = findings_file_text(result.findings)
     result.findings_json = _write(out_dir / f"{name}.findings.json", findings_text.encode())
     meta = json.dumps(report_meta(executed, job, result), indent=1)
     _write(out_dir / f"{name}.meta.json", meta.encode())
@@ -452,7 +453,7 @@ def _failed_outside_the_notebook(job: RenderJob, failure: CellFailure) -> Render
     result = RenderResult(name=name, ok=False, error=f"{name}: {failure.text()}", failure=failure)
     result.findings = [failure.finding(name)]
     try:
-        text = json.dumps(result.findings, indent=1).encode()
+        text = findings_file_text(result.findings).encode()
         result.findings_json = _write(Path(job.out_dir) / f"{name}.findings.json", text)
     except OSError as exc:
         log.debug("cannot write the findings of failed report %s: %s", name, exc)

@@ -230,7 +230,11 @@ def database_report(
         "notes": notes,
         "findings": Findings(
             rollup_objects(
-                findings, above=fleet["above"], keep=fleet["keep"], floor_bytes=fleet["floor_bytes"]
+                findings,
+                above=fleet["above"],
+                keep=fleet["keep"],
+                floor_bytes=fleet["floor_bytes"],
+                namespaces=fleet["namespaces"],
             )
         ),
     }
