@@ -1143,6 +1143,7 @@ def cost_report(
             above=fleet["above"],
             floor_usd_per_month=fleet["floor_usd_per_month"],
             keep=fleet["keep"],
+            namespaces=fleet["namespaces"],
         )
     )
     totals = costs[MONEY_COLUMNS].sum()
