@@ -248,6 +248,47 @@ def test_a_kernel_that_cannot_start_is_a_failed_report_in_one_line(tmp_path):
     assert '<span class="state failed">FAILED</span>' in (out / "index.html").read_text()
 
 
+def _kernelspec(root: Path, name: str, dies: int) -> Path:
+    """A kernelspec under ``root`` whose kernel exits at once ``dies`` times, then starts; each
+    start is a line in the returned file."""
+    starts = root / f"{name}.starts"
+    wrapper = root / f"{name}.py"
+    wrapper.write_text(
+        "import pathlib, sys\n"
+        f"starts = pathlib.Path({str(starts)!r})\n"
+        "done = len(starts.read_text().splitlines()) if starts.exists() else 0\n"
+        "starts.write_text('start\\n' * (done + 1))\n"
+        f"if done < {dies}:\n"
+        "    sys.exit(1)\n"
+        "from ipykernel import kernelapp\n"
+        "kernelapp.launch_new_instance()\n"
+    )
+    spec = root / "kernels" / name
+    spec.mkdir(parents=True)
+    argv = [sys.executable, str(wrapper), "-f", "{connection_file}"]
+    (spec / "kernel.json").write_text(
+        json.dumps({"argv": argv, "display_name": name, "language": "python"})
+    )
+    return starts
+
+
+@pytest.mark.server  # starts a notebook kernel or another process
+def test_a_kernel_that_dies_starting_is_started_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    once = _kernelspec(tmp_path, "dies-once", dies=1)
+    monkeypatch.setenv("DWCP_KERNEL", "dies-once")
+    job = rendering.RenderJob(SAMPLE, str(tmp_path / "out"), {"end": "2026-11-16T00:00:00+00:00"})
+    result = rendering.render(job)
+    assert result.ok, result.error
+    assert len(once.read_text().splitlines()) == 2
+
+    always = _kernelspec(tmp_path, "dies-always", dies=99)
+    monkeypatch.setenv("DWCP_KERNEL", "dies-always")
+    result = rendering.render(rendering.RenderJob(SAMPLE, str(tmp_path / "out2")))
+    assert not result.ok and "Kernel died before replying to kernel_info" in result.error
+    assert len(always.read_text().splitlines()) == rendering.KERNEL_START_ATTEMPTS
+
+
 @pytest.mark.server  # starts a notebook kernel or another process
 @pytest.mark.parametrize(
     ("code", "error"),

@@ -290,23 +290,32 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
 
     with tempfile.TemporaryDirectory(prefix="dwcp-render-") as tmp:
         output = Path(tmp) / path.name
-        try:
-            with CellProgress(path.stem, updating=job.progress) as progress:
-                papermill.execute_notebook(
-                    str(path),
-                    str(output),
-                    parameters=job.parameters,
-                    kernel_name=_kernel_name(),
-                    progress_bar=progress.options(),
-                    execution_timeout=job.cell_timeout_s,
-                    cwd=str(path.parent),
-                )
-        except PapermillExecutionError as exc:
-            failure = CellFailure(exc.exec_count, _one_line(exc.source), exc.ename, exc.evalue)
-        except Exception as exc:  # kernel death, timeout, bad notebook: report, don't crash
-            failure = CellFailure(None, "", type(exc).__name__, str(exc))
-        else:
-            failure = None
+        for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+            try:
+                with CellProgress(path.stem, updating=job.progress) as progress:
+                    papermill.execute_notebook(
+                        str(path),
+                        str(output),
+                        parameters=job.parameters,
+                        kernel_name=_kernel_name(),
+                        progress_bar=progress.options(),
+                        execution_timeout=job.cell_timeout_s,
+                        cwd=str(path.parent),
+                    )
+            except PapermillExecutionError as exc:
+                failure = CellFailure(exc.exec_count, _one_line(exc.source), exc.ename, exc.evalue)
+            except Exception as exc:  # kernel death, timeout, bad notebook: report, don't crash
+                if attempt < KERNEL_START_ATTEMPTS and _died_starting(exc, output):
+                    log.warning(
+                        "%s: the kernel died before it ran a cell (%s); starting it again",
+                        path.stem,
+                        _one_line(f"{type(exc).__name__}: {exc}", 200),
+                    )
+                    continue
+                failure = CellFailure(None, "", type(exc).__name__, str(exc))
+            else:
+                failure = None
+            break
         executed = nbformat.read(str(output), as_version=4) if output.is_file() else None
         if failure is not None:
             if failure.cell is None and executed is not None:  # e.g. a timeout: which cell
@@ -317,6 +326,24 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
             result.failed_cell = failure.cell
             result.error = f"{path.stem}: {failure.text()}"
         return executed
+
+
+# A kernel that dies before it runs a cell is started again (twice at most): nothing ran, so
+# nothing is repeated. Its usual cause is a race no render controls: the kernel's TCP ports,
+# chosen free, taken by another process before the kernel binds them.
+KERNEL_START_ATTEMPTS = 3
+_STARTUP_DEATHS = ("Kernel died before replying to kernel_info", "Address already in use")
+
+
+def _died_starting(exc: Exception, output: Path) -> bool:
+    """Whether ``exc`` is a kernel that died while starting, before any cell started."""
+    if not any(sign in f"{type(exc).__name__}: {exc}" for sign in _STARTUP_DEATHS):
+        return False
+    if not output.is_file():
+        return True
+    executed = nbformat.read(str(output), as_version=4)
+    return not any(c.get("metadata", {}).get("papermill", {}).get("start_time")
+                   for c in executed.cells if c.cell_type == "code")  # fmt: skip
 
 
 def _running_cell(notebook: nbformat.NotebookNode, failure: CellFailure) -> CellFailure:
