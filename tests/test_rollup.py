@@ -173,3 +173,26 @@ def test_a_small_cluster_s_findings_are_unchanged():
         f for f in found if f.check == "underprovisioned"
     ][:30]
     assert rollup(small, above=30, keep=KEEP, namespaces=NAMESPACES) == small
+
+
+def test_pods_roll_up_under_the_owner_the_inventory_named_not_a_guess_from_their_names():
+    # a StatefulSet whose pods are named like a Deployment's, a Deployment's canary whose
+    # pods share the stable one's prefix, and pods of no known owner (named by guess)
+    def no_limit(pod: str, owner: tuple[str, str] | None) -> Finding:
+        evidence = {"workload_kind": owner[0], "workload": owner[1]} if owner else {}
+        subject = {"namespace": "shop", "pod": pod, "container": "app"}
+        return Finding("no_memory_limit", "warning", subject, f"{pod} has no limit",
+                       1.0, None, "bytes", evidence)  # fmt: skip
+
+    found = [no_limit(f"orders-{i}", ("StatefulSet", "orders-db")) for i in range(12)]
+    found += [no_limit(f"api-7d9f8c6b5d-x2x{i}k", ("Deployment", "api")) for i in range(10)]
+    found += [no_limit(f"api-7d9f8c6b5d-q7w{i}k", ("Deployment", "api-canary")) for i in range(5)]
+    found += [no_limit(f"batch-5f6d7c8b9d-z{i}z9k", None) for i in range(6)]
+    rolled = rollup(found, above=30, keep=10)
+    by_workload = {f.subject.get("workload"): f for f in rolled}
+    assert set(by_workload) == {"orders-db", "api", "api-canary", "batch"}
+    assert by_workload["orders-db"].subject["workload_kind"] == "StatefulSet"
+    assert by_workload["api-canary"].evidence["count"] == 5
+    assert by_workload["api"].evidence["count"] == 10
+    assert "workload_kind" not in by_workload["batch"].subject  # guessed from the pod names
+    assert sum(f.evidence["count"] for f in rolled) == len(found)

@@ -4,7 +4,8 @@ Applied by the memory and cost reports only when a check fires more than ``above
 (``[thresholds.rollup] above``, default 30), so a small cluster's report is unchanged:
 
 1. per workload: the findings of one check on the pods of one Deployment/StatefulSet/
-   DaemonSet (named from the pod: ``NAME-HASH-XXXXX``, ``NAME-XXXXX``, ``NAME-N``) become one,
+   DaemonSet (the owner the Kubernetes inventory named in the finding's evidence, else the
+   one the pod's name was made from: ``NAME-HASH-XXXXX``, ``NAME-XXXXX``, ``NAME-N``) become one,
    the worst (most severe, then largest value) as the summary, the count and the sum of
    ``$/month`` values in ``evidence``;
 2. the ``keep`` (default 10) most severe and largest of a check stay as they are;
@@ -149,12 +150,7 @@ def rollup(
             if _below(finding, floor_usd_per_month):
                 shown.append((finding, [finding]))
                 continue
-            subject = dict(finding.subject)
-            if "pod" in subject:
-                subject = {"namespace": subject.get("namespace", ""),
-                           "workload": workload_from_pod(subject.pop("pod")),
-                           **{k: v for k, v in subject.items() if k != "namespace"}}  # fmt: skip
-            workloads.setdefault(tuple(subject.items()), []).append(finding)
+            workloads.setdefault(tuple(_workload_subject(finding).items()), []).append(finding)
         for key, members in workloads.items():
             if len(members) == 1:
                 shown.append((members[0], members))
@@ -173,6 +169,30 @@ def rollup(
         rest = [s for s in shown if id(s[0]) not in kept_ids]
         out.extend(_summaries(check, rest, int(namespaces), int(keep), floor_usd_per_month))
     return out
+
+
+def _workload_subject(finding: Finding) -> dict[str, str]:
+    """The subject a pod's finding is merged under: its workload, the owner the Kubernetes
+    inventory named (``evidence["workload"]``), else the one its name was made from.
+
+    >>> owned = Finding("no_memory_limit", "warning", {"namespace": "n", "pod": "db-7",
+    ...                 "container": "c"}, "s", evidence={"workload_kind": "StatefulSet",
+    ...                 "workload": "orders-db"})
+    >>> _workload_subject(owned)
+    {'namespace': 'n', 'workload_kind': 'StatefulSet', 'workload': 'orders-db', 'container': 'c'}
+    """
+    subject = dict(finding.subject)
+    if "pod" not in subject:
+        return subject
+    pod = subject.pop("pod")
+    evidence = finding.evidence or {}
+    owner = {"workload": workload_from_pod(pod)}
+    if evidence.get("workload"):
+        owner = {"workload_kind": str(evidence.get("workload_kind") or ""),
+                 "workload": str(evidence["workload"])}  # fmt: skip
+        owner = {k: v for k, v in owner.items() if v}
+    rest = {k: v for k, v in subject.items() if k != "namespace"}
+    return {"namespace": subject.get("namespace", ""), **owner, **rest}
 
 
 def _below(finding: Finding, floor_usd_per_month: float) -> bool:
