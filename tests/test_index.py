@@ -59,3 +59,13 @@ def test_a_report_failed_finding_marks_the_row_failed_without_meta(tmp_path):
     (tmp_path / "latency.findings.json").write_text(json.dumps(records))
     (row,) = report_rows(tmp_path)
     assert row["status"] == "failed" and row["window"] == "" and row["change"] is None
+
+
+def test_a_report_without_findings_says_every_check_passed_only_if_it_has_checks(tmp_path):
+    write_report(tmp_path, "database", [], source="demo")
+    write_report(tmp_path, "explore", [], source="demo")  # an exploration notebook: no checks
+    page = write_index(tmp_path).read_text()
+    database = page[page.index("database.html") :].split("</tr>")[0]
+    explore = page[page.index("explore.html") :].split("</tr>")[0]
+    assert "every check passed" in database
+    assert "every check passed" not in explore and "runs no registered check" in explore

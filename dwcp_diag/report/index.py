@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from dwcp_diag.analysis.findings import SEVERITIES, SEVERITY_RANK, impact_key
+from dwcp_diag.checks import notebook_checks
 from dwcp_diag.sources.snapshot import atomic_write_bytes
 
 _COLOURS = {"critical": "#c62828", "warning": "#ef6c00", "info": "#1565c0", None: "#2e7d32"}
@@ -112,6 +113,18 @@ def _counts_html(row: dict[str, Any]) -> str:
     return "".join(chips)
 
 
+def _no_findings(notebook: str) -> str:
+    """What a report without findings says: that its checks passed, if it has any (an
+    exploration notebook, or one of yours not in the check registry, checks nothing).
+
+    >>> _no_findings("capacity"), _no_findings("explore")
+    ('every check passed', 'no findings (this notebook runs no registered check)')
+    """
+    if notebook_checks(notebook):
+        return "every check passed"
+    return "no findings (this notebook runs no registered check)"
+
+
 def _row_html(row: dict[str, Any]) -> str:
     e = html.escape
     if row["status"] == "failed":
@@ -120,7 +133,7 @@ def _row_html(row: dict[str, Any]) -> str:
     else:
         label = row["worst"] or "ok"
         state = f'<span class="state" style="color:{_COLOURS[row["worst"]]}">{label}</span>'
-        detail = e(row["top"]) if row["top"] else "every check passed"
+        detail = e(row["top"]) if row["top"] else _no_findings(row["name"])
     change = "" if row["change"] is not None else ' title="no previous period"'
     return (
         f'<tr class="{row["status"]}"><td>{state}</td>'
