@@ -303,3 +303,40 @@ def test_rollup_merges_a_fleet_per_workload_and_below_the_floor_only_above_a_cou
     assert len(big) == 10 + 2  # the 10 largest, then one summary per namespace
     assert [f.value for f in big[:10]] == [149.0 - i for i in range(10)]
     assert sum(f.value for f in big) == pytest.approx(sum(100.0 + i for i in range(50)))
+
+
+def test_an_unreachable_prometheus_is_said_once_however_many_queries_failed_at_once(capsys):
+    import socket
+    import threading
+
+    # a server that holds the first connections until three are open, then drops them all
+    # (and any later one at once): the push-down's concurrent queries fail at the same
+    # moment, each past the "already unavailable?" check
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        together = 3
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if len(held) >= together:
+                for c in held:
+                    c.close()
+                held.clear()
+                together = 1
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        s = _session(url, retries=0, timeout_s=20)
+        cost = collect_cost(s, s.window("7d"))
+    finally:
+        listener.close()
+    printed = capsys.readouterr().out
+    assert printed.count("prometheus unavailable") == 1, printed
+    assert [f.check for f in cost.findings].count("source_unavailable") >= 1
+    assert cost.report is None

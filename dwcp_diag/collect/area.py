@@ -13,6 +13,7 @@ True
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -63,16 +64,21 @@ class UnreachableSources:
     def __init__(self) -> None:
         self.unavailable: dict[str, str] = {}
         self.no_data: dict[str, str] = {}
+        self._lock = threading.Lock()  # push-down loads from several threads at once
 
     def load(self, source: str, fetch: Callable[[], T]) -> T | None:
-        """``fetch()``, or None when its source is unavailable (noted once per source)."""
+        """``fetch()``, or None when its source is unavailable (noted and said once per
+        source, however many loads failed at the same time)."""
         if source in self.unavailable:
             return None
         try:
             return fetch()
         except SourceUnavailable as exc:
-            self.unavailable[source] = str(exc)
-            print(f"{source} unavailable: {exc}")
+            with self._lock:
+                first = source not in self.unavailable
+                self.unavailable.setdefault(source, str(exc))
+            if first:
+                print(f"{source} unavailable: {exc}")
             return None
 
     def explain_empty(self, area: str, frames: Mapping[str, Any], required: Sequence[str]) -> None:
