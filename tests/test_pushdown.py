@@ -26,9 +26,8 @@ from dwcp_diag.session import Session
 
 
 def _session(url: str, kube=None, pushdown: bool = True, **prom) -> Session:
-    settings = PrometheusSettings(
-        url=url, scrape_interval_s=DEMO_SCRAPE_INTERVAL_S, pushdown=pushdown, **prom
-    )
+    prom = {"scrape_interval_s": DEMO_SCRAPE_INTERVAL_S, **prom}  # the demo's: 2 minutes
+    settings = PrometheusSettings(url=url, pushdown=pushdown, **prom)
     kube_settings = (
         KubernetesSettings(kubeconfig=str(kube.kubeconfig_path)) if kube is not None else None
     )
@@ -340,3 +339,23 @@ def test_an_unreachable_prometheus_is_said_once_however_many_queries_failed_at_o
     assert printed.count("prometheus unavailable") == 1, printed
     assert [f.check for f in cost.findings].count("source_unavailable") >= 1
     assert cost.report is None
+
+
+def test_a_scrape_interval_claimed_longer_than_it_is_reads_at_the_step(prometheus_server, caplog):
+    # the demo is scraped every 2 minutes; a profile saying 5 would make the raw statistics
+    # count 2.5 samples per step (costs 2.5 times too high): detected, read at the step
+    truthful = _session(prometheus_server.url)
+    claimed = _session(prometheus_server.url, scrape_interval_s=300)
+    stats = {}
+    for name, s in (("truthful", truthful), ("claimed", claimed)):
+        window = s.window("7d")
+        plan = s.prom.plan(start=window.start, end=window.end, step="5m")
+        stats[name] = PushDown(s, UnreachableSources(), plan).usage(
+            s.profile.metrics, {"cpu": (), "memory": (1.0,)}, steps=True
+        )
+    keys = ["namespace", "pod", "container"]
+    merged = stats["truthful"].merge(stats["claimed"], on=keys, suffixes=("", "_claimed"))
+    assert len(merged) == len(stats["truthful"]) > 10
+    for column in ("memory_points", "memory_mean_bytes", "memory_max_bytes", "memory_steps"):
+        assert merged[f"{column}_claimed"].to_numpy() == pytest.approx(merged[column].to_numpy())
+    assert "scraped more often than prometheus.scrape_interval_s = 300s says" in caplog.text

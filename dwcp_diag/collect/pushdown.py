@@ -5,6 +5,7 @@ raw sample (:class:`PushDown`).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,6 +18,8 @@ from dwcp_diag.analysis.memory import KEYS, plain_labels
 from dwcp_diag.collect.area import LoadingSession, UnreachableSources
 from dwcp_diag.queries import promql
 from dwcp_diag.sources.prometheus_empty import EMPTY_REASON
+
+log = logging.getLogger("dwcp_diag.pushdown")
 
 # One instant query covers at most this many evaluation times (a week at 5 minutes), and at
 # most SAMPLES_PER_QUERY series x times (half Prometheus' default --query.max-samples, 50 M);
@@ -164,37 +167,26 @@ class PushDown:
         }
         parts = []
         for resource in levels:
-            inner, unit = selectors[resource], "cores" if resource == "cpu" else "bytes"
             raw = resource == "memory" and self.raw(plan)
-            if first_only:  # (start - step/2, start + step/2]: the first time's samples
-                half = plan.step_s / 2
-                windows = [(plan.start + pd.Timedelta(seconds=half), half)]
-            elif raw:
-                windows = _whole(plan)
-            else:
-                windows = _subwindows(plan, self.series(selectors["memory"], plan))
-            pieces, seen = [], 0.0
-            counted = moments or steps or len(windows) > 1
-            for at, range_s in windows:
-                queries = self._statistics(resource, inner, levels, range_s, plan, raw, counted)
-                piece = self.table(queries, at)
-                if piece is None:
-                    return None
-                if counted:
-                    points = piece[f"{resource}_points"]
-                    piece[f"{resource}_mean_{unit}"] = piece.pop(f"_{resource}_sum") / points
-                pieces.append(piece)
-                if steps:
-                    seen += self.steps(inner, at, range_s, plan.step_s, points.max())
-            reason = next((p.attrs.get(EMPTY_REASON) for p in pieces if p.empty), None)
-            part = pd.concat(pieces, ignore_index=True)
-            if len(pieces) > 1:
-                part = pool_stats(part, KEYS).drop(columns="pods")
-            if counted:
-                part[f"{resource}_points"] = part[f"{resource}_points"].fillna(0.0)
-            if steps:
-                part[f"{resource}_steps"] = seen
-            part.attrs[EMPTY_REASON] = reason
+            counted = moments or steps
+            part = self._resource(
+                resource, selectors, levels, plan, raw, counted, steps, first_only
+            )
+            if raw and part is not None and f"{resource}_points" in part.columns:
+                every = 1 if first_only else plan.points
+                if part[f"{resource}_points"].max() > every + max(1, every // 10):
+                    log.warning(
+                        "%s has more samples than evaluation times: the series are scraped more "
+                        "often than prometheus.scrape_interval_s = %gs says; reading them at "
+                        "the step instead (set scrape_interval_s to the real interval)",
+                        selectors[resource],
+                        self.s.profile.prometheus.scrape_interval_s,
+                    )
+                    part = self._resource(
+                        resource, selectors, levels, plan, False, counted, steps, first_only
+                    )
+            if part is None:
+                return None
             parts.append(part)
         stats = parts[0]
         for part in parts[1:]:
@@ -209,6 +201,50 @@ class PushDown:
                 (p.attrs.get(EMPTY_REASON) for p in parts if p.attrs.get(EMPTY_REASON)), None
             )
         return stats
+
+    def _resource(
+        self,
+        resource: str,
+        selectors: Mapping[str, str],
+        levels: Mapping[str, Sequence[float]],
+        plan: Any,
+        raw: bool,
+        counted: bool,
+        steps: bool,
+        first_only: bool,
+    ) -> pd.DataFrame | None:
+        """:meth:`usage` of one resource: its (sub-)windows queried and pooled."""
+        inner, unit = selectors[resource], "cores" if resource == "cpu" else "bytes"
+        if first_only:  # (start - step/2, start + step/2]: the first time's samples
+            half = plan.step_s / 2
+            windows = [(plan.start + pd.Timedelta(seconds=half), half)]
+        elif raw:
+            windows = _whole(plan)
+        else:
+            windows = _subwindows(plan, self.series(selectors["memory"], plan))
+        counted = counted or len(windows) > 1  # pooling weighs the pieces by their points
+        pieces, seen = [], 0.0
+        for at, range_s in windows:
+            queries = self._statistics(resource, inner, levels, range_s, plan, raw, counted)
+            piece = self.table(queries, at)
+            if piece is None:
+                return None
+            if counted:
+                points = piece[f"{resource}_points"]
+                piece[f"{resource}_mean_{unit}"] = piece.pop(f"_{resource}_sum") / points
+            pieces.append(piece)
+            if steps:
+                seen += self.steps(inner, at, range_s, plan.step_s, points.max())
+        reason = next((p.attrs.get(EMPTY_REASON) for p in pieces if p.empty), None)
+        part = pd.concat(pieces, ignore_index=True)
+        if len(pieces) > 1:
+            part = pool_stats(part, KEYS).drop(columns="pods")
+        if counted:
+            part[f"{resource}_points"] = part[f"{resource}_points"].fillna(0.0)
+        if steps:
+            part[f"{resource}_steps"] = seen
+        part.attrs[EMPTY_REASON] = reason
+        return part
 
     @staticmethod
     def _statistics(
