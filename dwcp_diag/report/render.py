@@ -300,6 +300,7 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
                         kernel_name=_kernel_name(),
                         progress_bar=progress.options(),
                         execution_timeout=job.cell_timeout_s,
+                        start_timeout=KERNEL_START_TIMEOUT_S,
                         cwd=str(path.parent),
                     )
             except PapermillExecutionError as exc:
@@ -328,11 +329,17 @@ def _execute(path: Path, job: RenderJob, result: RenderResult) -> nbformat.Noteb
         return executed
 
 
-# A kernel that dies before it runs a cell is started again (twice at most): nothing ran, so
-# nothing is repeated. Its usual cause is a race no render controls: the kernel's TCP ports,
-# chosen free, taken by another process before the kernel binds them.
+# A kernel that dies or does not answer before it runs a cell is started again (twice at
+# most): nothing ran, so nothing is repeated. The causes no render controls: the kernel's TCP
+# ports, chosen free, taken by another process before the kernel binds them; a machine so
+# loaded that a kernel needs more than KERNEL_START_TIMEOUT_S to answer.
 KERNEL_START_ATTEMPTS = 3
-_STARTUP_DEATHS = ("Kernel died before replying to kernel_info", "Address already in use")
+KERNEL_START_TIMEOUT_S = 120  # papermill's default is 60
+_STARTUP_DEATHS = (
+    "Kernel died before replying to kernel_info",
+    "Address already in use",
+    "Kernel didn't respond in",
+)
 
 
 def _died_starting(exc: Exception, output: Path) -> bool:
