@@ -82,6 +82,11 @@ def _worst(findings: Sequence[Finding]) -> Finding:
     return min(findings, key=_rank)
 
 
+def _number(value: Any) -> float | None:
+    """``value`` as a float, or None when it is not a number (or NaN)."""
+    return float(value) if isinstance(value, int | float) and value == value else None
+
+
 def _money(findings: Sequence[Finding]) -> float | None:
     values = [f.value for f in findings if f.unit == "$/month" and isinstance(f.value, float)]
     return float(sum(values)) if values else None
@@ -204,9 +209,7 @@ def _below(finding: Finding, floor_usd_per_month: float) -> bool:
 
 
 def _rank(finding: Finding) -> tuple:
-    value = finding.value
-    number = float(value) if isinstance(value, int | float) and value == value else 0.0
-    return (_SEVERITY_ORDER[finding.severity], -number)
+    return (_SEVERITY_ORDER[finding.severity], -(_number(finding.value) or 0.0))
 
 
 def _summaries(
@@ -273,12 +276,12 @@ def _object_bytes(finding: Finding) -> float:
     """The bytes a per-object finding is about: its value when in bytes (duplicate, bloat),
     else the object's ``size_bytes`` (unused_index counts scans)."""
     value = finding.value if finding.unit == "bytes" else (finding.evidence or {}).get("size_bytes")
-    return float(value) if isinstance(value, int | float) and value == value else 0.0
+    return _number(value) or 0.0
 
 
 def _object_scans(finding: Finding) -> float | None:
     scans = finding.value if finding.unit == "scans" else (finding.evidence or {}).get("idx_scan")
-    return float(scans) if isinstance(scans, int | float) and scans == scans else None
+    return _number(scans)
 
 
 def rollup_objects(
